@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: MIT */
+#include "util.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static int parse_number(const char *s, char **end, uint64_t *out)
+{
+    if (!s || *s == '\0' || *s == '-' || *s == '+' || *s == ' ')
+        return -EINVAL;
+    errno = 0;
+    unsigned long long v = strtoull(s, end, 0);
+    if (errno == ERANGE)
+        return -ERANGE;
+    if (*end == s)
+        return -EINVAL;
+    *out = v;
+    return 0;
+}
+
+int parse_u64(const char *s, uint64_t max, uint64_t *out)
+{
+    char *end;
+    uint64_t v;
+    int rc = parse_number(s, &end, &v);
+
+    if (rc)
+        return rc;
+    if (*end != '\0')
+        return -EINVAL;
+    if (v > max)
+        return -ERANGE;
+    *out = v;
+    return 0;
+}
+
+int parse_size(const char *s, uint64_t *out)
+{
+    char *end;
+    uint64_t v;
+    unsigned int shift = 0;
+    int rc = parse_number(s, &end, &v);
+
+    if (rc)
+        return rc;
+    switch (*end) {
+    case '\0':
+        break;
+    case 'k': case 'K': shift = 10; break;
+    case 'm': case 'M': shift = 20; break;
+    case 'g': case 'G': shift = 30; break;
+    case 't': case 'T': shift = 40; break;
+    default:
+        return -EINVAL;
+    }
+    if (shift) {
+        end++;
+        /* Accept "4K", "4KB", "4KiB". */
+        if (*end == 'i')
+            end++;
+        if (*end == 'B')
+            end++;
+    }
+    if (*end != '\0')
+        return -EINVAL;
+    if (shift && v > (UINT64_MAX >> shift))
+        return -ERANGE;
+    *out = v << shift;
+    return 0;
+}
+
+const char *format_size(uint64_t v, char *buf, size_t len)
+{
+    static const char units[] = "KMGT";
+    unsigned int i = 0;
+
+    while (i < 4 && v >= 1024 && (v & 1023) == 0) {
+        v >>= 10;
+        i++;
+    }
+    if (i)
+        snprintf(buf, len, "%llu%c", (unsigned long long)v, units[i - 1]);
+    else
+        snprintf(buf, len, "%llu", (unsigned long long)v);
+    return buf;
+}
