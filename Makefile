@@ -31,7 +31,7 @@ OPT      := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-san
 SANLDFLAGS := -fsanitize=address,undefined
 endif
 CFLAGS   ?=
-CPPFLAGS += -Iioreq-lend -DIOREQ_LEND_VERSION='"$(VERSION)"'
+CPPFLAGS += -Iioreq-lend -D__XEN_TOOLS__ -DIOREQ_LEND_VERSION='"$(VERSION)"'
 ALL_CFLAGS = $(CSTD) $(WARN) $(OPT) $(CFLAGS) -MMD -MP
 
 # pkg-config runs when a recipe needs it, after the dependency check below.
@@ -117,6 +117,11 @@ check: $(DEPS_STAMP)
 
 demo: $(PROGRAMS)
 	$(Q)$(BUILD)/xensim --progress tests/scenarios/demo.scn
+
+# A real Xen 4.17 under QEMU (TCG): images cached under tests/e2e-xen/cache.
+e2e-xen: $(BUILD)/ioreq-lend
+	$(Q)scripts/ensure-deps.sh e2e
+	$(Q)tests/e2e-xen/run.sh
 
 format:
 	clang-format -i ioreq-lend/*.[ch] tests/sim/*/*.[ch] tests/sim/*.h tests/unit/*.c

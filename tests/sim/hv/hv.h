@@ -1,0 +1,287 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The simulated Xen 4.17: one HVM domain, its p2m and memory, ioreq servers,
+ * event channels to dom0, and the emulation path a vCPU takes when it
+ * touches something that is not RAM. It behaves as
+ * shared/reference/xen-ioreq-protocol.md describes, and it checks the device
+ * model as Xen would: what Xen would answer with domain_crash() is recorded
+ * as a failure.
+ *
+ * Threads: the RPC thread (hv_rpc.c) serves the device model's library
+ * calls; each vCPU is a thread of the harness that calls into cpu.c, which
+ * sends ioreqs and blocks like a vCPU does. hv->lock protects everything but
+ * the counters (atomics) and the ioreq slots (shared with the device model,
+ * ordered by the slot's state byte).
+ */
+#ifndef XENSIM_HV_H
+#define XENSIM_HV_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <xen/xen.h>
+#include <xen/hvm/dm_op.h>
+#include <xen/hvm/hvm_op.h>
+#include <xen/hvm/ioreq.h>
+#include <xen/memory.h>
+
+#include "../proto.h"
+#include "rangeset.h"
+
+#define MIN_U64(a, b) ((uint64_t)(a) < (uint64_t)(b) ? (uint64_t)(a) : (uint64_t)(b))
+
+#define HV_PAGE_SIZE   4096ULL
+#define HV_PAGE_SHIFT  12
+#define HV_MAX_SERVERS 8   /* MAX_NR_IOREQ_SERVERS */
+#define HV_MAX_VCPUS   128 /* one ioreq page of 32-byte slots */
+#define HV_MAX_PORTS   1024
+#define HV_MAX_CONNS   64
+#define HV_FIRST_DOMU_PORT 5    /* the guest's own channels come first */
+#define HV_FIRST_LOCAL_PORT 40  /* dom0's ports: a different range, so mixing them up fails */
+/* Frames Xen itself allocates (ioreq pages); never reused within a run. */
+#define HV_XEN_FRAMES  1024
+/* Guest physical address width (46 bits, as on the HVM guests we model). */
+#define HV_PADDR_BITS  46
+#define HV_LOW_MMIO_END 0xFC000000ULL         /* hvmloader's PCI_MEM_END */
+#define HV_DEFAULT_MMIO_HOLE_START 0xF0000000ULL /* HVM_BELOW_4G_MMIO_START */
+/* Range types: Xen's three plus the lending extension's access-only type. */
+#define HV_NR_RANGE_TYPES 4
+/* IOREQ_TYPE_ACCESS of the lending ABI (ioreq-lend/lend_abi.h). */
+#define HV_IOREQ_TYPE_ACCESS 9
+/* The pattern freed frames are filled with, so a stale mapping shows up. */
+#define HV_POISON_WORD 0xdeadbeefdeadbeefULL
+
+enum hv_dom_state {
+    DOM_ALIVE = 0,
+    DOM_DYING, /* destroyed, resources released, but foreign mappings still held: a zombie */
+    DOM_DEAD,
+};
+
+struct hv_mapping {
+    uint64_t cookie;
+    uint64_t pages;
+    bool resource;
+    struct hv_mapping *next;
+};
+
+/* One open library handle of a device model process. */
+struct hv_conn {
+    bool used;
+    int sock;
+    enum sim_handle_kind kind;
+    pid_t pid;
+    int restrict_domid; /* -1: unrestricted */
+    int event_wfd;      /* evtchn and lend handles: write end of the event pipe */
+    struct hv_mapping *mappings;
+};
+
+/* The guest's end of an interdomain event channel, indexed by its port. */
+struct hv_chan {
+    bool allocated;
+    uint32_t local_port; /* dom0's end; 0 = unbound */
+    int vcpu;            /* vCPU woken when dom0 notifies; -1 for a buffered port */
+};
+
+/* dom0's end, indexed by its local port; owned by one event channel handle. */
+#define CHAN_PENDING 1u
+#define CHAN_MASKED  2u
+struct hv_local_port {
+    bool used;
+    int conn;
+    uint32_t domu_port; /* 0: the guest's end was closed (the domain died) */
+    unsigned int flags; /* CHAN_*: delivery to the handle's event pipe */
+};
+
+struct hv_server {
+    bool used;
+    uint32_t generation; /* bumped at destroy, so a waiting vCPU notices */
+    bool enabled;
+    int bufioreq_handling;
+    pid_t creator_pid;
+    bool pages_allocated;
+    bool gfn_scheme; /* pages exposed through get_info gfns: map_resource is EPERM */
+    uint64_t ioreq_frame, bufioreq_frame;
+    uint64_t ioreq_gfn, bufioreq_gfn;
+    shared_iopage_t *iopage;
+    buffered_iopage_t *bufpage;
+    struct rangeset range[HV_NR_RANGE_TYPES];
+    uint32_t vcpu_port[HV_MAX_VCPUS];
+    uint32_t buf_port;
+};
+
+struct hv_vcpu {
+    struct hv *hv;
+    unsigned int id;
+    atomic_uint wake; /* futex word: bumped when dom0 notifies one of this vCPU's ports */
+    bool stuck;       /* an ioreq was never answered; the vCPU is abandoned */
+};
+
+/* Latency histogram: log2 buckets of nanoseconds, with 8 sub-buckets each. */
+#define HV_HIST_BUCKETS (64 * 8)
+struct hv_hist {
+    atomic_uint_fast64_t n[HV_HIST_BUCKETS];
+};
+
+struct hv_stats {
+    atomic_uint_fast64_t ioreq_copy, ioreq_pci_config, ioreq_pio, ioreq_buffered,
+        ioreq_invalidate, ioreq_timeoffset, ioreq_access, ioreq_other;
+    atomic_uint_fast64_t emulated_bytes;  /* guest bytes moved by the device model */
+    atomic_uint_fast64_t unclaimed_reads, unclaimed_writes;
+    atomic_uint_fast64_t faults_injected;
+    atomic_uint_fast64_t events_to_dom0, events_from_dom0;
+    struct hv_hist lat_copy, lat_access;
+};
+
+/* Failure injection into the device model's library calls. */
+struct hv_inject {
+    uint32_t skip;  /* calls to let through first */
+    uint32_t count; /* calls to fail after that */
+    int err;        /* positive errno */
+};
+
+#define HV_MAX_FAILURES 64
+
+struct hv_domain_config {
+    uint32_t domid;
+    unsigned int vcpus;
+    uint64_t ram;       /* bytes */
+    uint64_t mmio_hole; /* bytes below 4 GiB; 0: hvmloader's default */
+    uint64_t balloon_reserve; /* spare frames for repopulated RAM */
+    bool lend_ext;      /* the hypervisor and kernel implement the lending ABI */
+    unsigned int ioreq_timeout_ms;
+};
+
+struct hv {
+    pthread_mutex_t lock;
+    struct hv_domain_config cfg;
+    enum hv_dom_state state;
+    bool crashed;
+
+    /* Memory: one pool memfd holding every guest and Xen frame. */
+    int pool_fd;
+    uint8_t *pool;
+    uint64_t pool_pages;
+    uint64_t next_spare_frame, spare_end; /* balloon frames: bump-allocated */
+    uint64_t next_xen_frame, xen_end;     /* Xen's own pages: bump-allocated */
+
+    /* p2m of RAM: low RAM at 0, the rest from 4 GiB. */
+    uint64_t low_pages, high_pages;
+    uint32_t *ram_frame; /* index: ram_index(); UINT32_MAX = ballooned out */
+    uint64_t mmio_hole_start;
+    uint32_t pci_cf8;
+
+    struct hv_server server[HV_MAX_SERVERS];
+    struct hv_chan chan[HV_MAX_PORTS];
+    struct hv_local_port local[HV_MAX_PORTS];
+    struct hv_vcpu vcpu[HV_MAX_VCPUS];
+    struct hv_conn conn[HV_MAX_CONNS];
+
+    /* The RPC thread. */
+    int listen_fd;
+    char sock_path[108];
+    int wake_pipe[2];
+    pthread_t rpc_thread;
+    bool rpc_running;
+
+    struct hv_stats stats;
+    struct hv_inject inject[SIM_OP_LEND_UNCLAIM_ACCESS + 1];
+    uint64_t op_calls[SIM_OP_LEND_UNCLAIM_ACCESS + 1];
+
+    /* Resources released only by a closing connection, per process. */
+    struct hv_leaks {
+        pid_t pid;
+        uint64_t servers, ports, mappings, lent_pages;
+    } leak[16];
+    unsigned int nr_leak;
+
+    pthread_mutex_t fail_lock;
+    char *failure[HV_MAX_FAILURES];
+    unsigned int nr_failures;
+};
+
+/* hv.c: the domain and its memory. */
+int hv_create(struct hv *hv, const struct hv_domain_config *cfg, const char *sock_dir);
+void hv_destroy(struct hv *hv);
+/* The domain dies: servers destroyed, vCPUs released, channels closed. */
+void hv_domain_destroy(struct hv *hv);
+/* Record a failure (a protocol violation Xen would punish, a missing answer, ...). */
+void hv_fail(struct hv *hv, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Is gfn guest RAM? Returns the frame or -1. Caller holds hv->lock or accepts a racy read. */
+int64_t hv_gfn_to_frame(struct hv *hv, uint64_t gfn);
+void *hv_frame_ptr(struct hv *hv, uint64_t frame);
+uint64_t hv_alloc_xen_frames(struct hv *hv, unsigned int n);
+/* Balloon: remove RAM pages from the p2m (frames poisoned) or repopulate them. */
+int hv_balloon_out(struct hv *hv, uint64_t gfn, uint64_t count);
+int hv_balloon_in(struct hv *hv, uint64_t gfn, uint64_t count);
+uint64_t hv_ram_end(const struct hv *hv); /* first gfn after high RAM, as an address */
+void hv_poison(void *p, size_t len);
+/* Is this domain-visible state still held by some connection (zombie domain)? */
+uint64_t hv_foreign_pages_held(struct hv *hv);
+void hv_hist_add(struct hv_hist *h, uint64_t ns);
+uint64_t hv_hist_percentile(const struct hv_hist *h, double pct);
+
+/* ioreq.c: ioreq servers (dm_ops) and sending requests. */
+int hv_server_create(struct hv *hv, int bufioreq, pid_t creator, uint16_t *id);
+int hv_server_destroy(struct hv *hv, uint16_t id);
+int hv_server_get_info(struct hv *hv, uint16_t id, bool want_gfns, uint64_t *ioreq_gfn,
+                       uint64_t *bufioreq_gfn, uint32_t *buf_port);
+int hv_server_get_frame(struct hv *hv, uint16_t id, uint64_t idx, uint64_t *frame);
+int hv_server_map_range(struct hv *hv, uint16_t id, uint32_t type, uint64_t s, uint64_t e);
+int hv_server_unmap_range(struct hv *hv, uint16_t id, uint32_t type, uint64_t s, uint64_t e);
+int hv_server_set_state(struct hv *hv, uint16_t id, bool enabled);
+
+enum hv_send_result {
+    HV_IO_HANDLED,   /* answered; p->data holds the result */
+    HV_IO_UNCLAIMED, /* no server: reads all ones, writes dropped */
+    HV_IO_DEAD,      /* the domain died, or the vCPU was abandoned */
+};
+/*
+ * Route a PIO/COPY request as Xen does (PCI config cycles through CF8,
+ * highest enabled server first, whole access inside one range) and wait for
+ * the answer. Called on the vCPU's own thread.
+ */
+enum hv_send_result hv_ioreq_emulate(struct hv_vcpu *v, ioreq_t *p);
+/* Send to one server regardless of ranges (the sim as a hostile Xen peer, and ACCESS). */
+enum hv_send_result hv_ioreq_send_to(struct hv_vcpu *v, uint16_t id, ioreq_t *p);
+/* Synchronous broadcast to every enabled server (INVALIDATE). */
+unsigned int hv_ioreq_broadcast(struct hv_vcpu *v, ioreq_t *p);
+/* Buffered broadcast (TIMEOFFSET) to servers with a ring. */
+unsigned int hv_ioreq_broadcast_buffered(struct hv *hv, ioreq_t *p);
+
+/* evtchn.c: ports between the guest and dom0. The _locked ones need hv->lock. */
+int hv_evtchn_alloc_locked(struct hv *hv, int vcpu, uint32_t *port);
+void hv_evtchn_free_locked(struct hv *hv, uint32_t port);
+int hv_evtchn_bind(struct hv *hv, int conn, uint32_t domu_port, uint32_t *local_port);
+int hv_evtchn_unbind(struct hv *hv, int conn, uint32_t local_port);
+/* Xen notifies dom0 on the guest's port (from any thread, even a signal handler). */
+void hv_evtchn_send_to_dom0(struct hv *hv, uint32_t domu_port);
+/* dom0's notify and unmask, on its local port. */
+int hv_evtchn_notify_from_dom0(struct hv *hv, int conn, uint32_t local_port);
+int hv_evtchn_unmask(struct hv *hv, int conn, uint32_t local_port);
+void hv_evtchn_close_conn(struct hv *hv, int conn, uint64_t *released);
+
+/* hv_rpc.c: the RPC thread serving the device model's library calls. */
+int hv_rpc_start(struct hv *hv);
+void hv_rpc_stop(struct hv *hv);
+/* Inject failures: fail `count` calls of op after letting `skip` through. */
+void hv_inject_failure(struct hv *hv, enum sim_op op, uint32_t skip, uint32_t count, int err);
+/* Resources a process left to be released by closing its handles. */
+struct hv_leaks hv_leaks_of(struct hv *hv, pid_t pid);
+
+/* cpu.c: what a vCPU does when it accesses memory or ports. */
+void hv_vcpu_init(struct hv *hv, unsigned int id);
+int cpu_pio(struct hv_vcpu *v, uint16_t port, unsigned int size, int dir, uint32_t *val);
+/* One mov of size 1/2/4/8 at gpa, naturally aligned. */
+int cpu_mem(struct hv_vcpu *v, uint64_t gpa, unsigned int size, int dir, uint64_t *val);
+/* rep movs / rep stos as Xen emulates them against MMIO; RAM side direct. */
+int cpu_rep_movs(struct hv_vcpu *v, uint64_t dst, uint64_t src, unsigned int size, uint64_t reps,
+                 bool df);
+int cpu_rep_stos(struct hv_vcpu *v, uint64_t dst, uint64_t value, unsigned int size,
+                 uint64_t reps, bool df);
+int cpu_pci_config(struct hv_vcpu *v, unsigned int bus, unsigned int dev, unsigned int fn,
+                   unsigned int reg, unsigned int size, int dir, uint32_t *val);
+
+#endif

@@ -1,0 +1,183 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Wire protocol between the simulator's implementation of the Xen libraries
+ * (tests/sim/client, linked into the device model in place of
+ * libxendevicemodel, libxenevtchn, libxenforeignmemory, libxentoolcore and the
+ * lending extension) and the simulated hypervisor (tests/sim/hv, inside the
+ * xensim process).
+ *
+ * Each library handle is one AF_UNIX SOCK_SEQPACKET connection, like each
+ * real handle is one open file on /dev/xen/privcmd or /dev/xen/evtchn: the
+ * hypervisor side keeps per-connection state (domain restriction, bound
+ * ports, mappings) and releases it when the connection closes, as the Linux
+ * drivers do when the file is released.
+ *
+ * A call is one request message and one reply message. Unmask and notify are
+ * one-way (no reply), as the real ones never fail for a correctly bound port;
+ * a bad port is recorded by the simulator as a protocol error instead.
+ * File descriptors travel with SCM_RIGHTS: the event pipe for an event
+ * channel handle, the memory pool for a foreign memory handle.
+ */
+#ifndef XENSIM_PROTO_H
+#define XENSIM_PROTO_H
+
+#include <stdint.h>
+
+/* The environment variable naming the simulator's socket. */
+#define XENSIM_SOCKET_ENV "XENSIM_SOCKET"
+
+enum sim_handle_kind {
+    SIM_HANDLE_DEVICEMODEL = 1,
+    SIM_HANDLE_FOREIGNMEMORY,
+    SIM_HANDLE_EVTCHN,
+    SIM_HANDLE_LEND,
+};
+
+enum sim_op {
+    SIM_OP_HELLO = 1,   /* kind, pid -> (evtchn: event pipe fd; fmem: pool fd) */
+    SIM_OP_RESTRICT,    /* domid */
+
+    /* libxendevicemodel: one dm_op each. */
+    SIM_OP_CREATE_SERVER,
+    SIM_OP_GET_SERVER_INFO,
+    SIM_OP_MAP_IO_RANGE,
+    SIM_OP_UNMAP_IO_RANGE,
+    SIM_OP_MAP_PCIDEV,
+    SIM_OP_UNMAP_PCIDEV,
+    SIM_OP_SET_SERVER_STATE,
+    SIM_OP_DESTROY_SERVER,
+    SIM_OP_NR_VCPUS,
+    SIM_OP_INJECT_EVENT,
+
+    /* libxenforeignmemory */
+    SIM_OP_MAP_RESOURCE,   /* -> frame index in the pool */
+    SIM_OP_UNMAP_RESOURCE,
+    SIM_OP_MAP_GFNS,       /* gfns -> frames (per-page errors) */
+    SIM_OP_UNMAP_GFNS,
+
+    /* libxenevtchn */
+    SIM_OP_BIND_INTERDOMAIN,
+    SIM_OP_UNBIND,
+    SIM_OP_UNMASK, /* one-way */
+    SIM_OP_NOTIFY, /* one-way */
+
+    /* The lending extension (lend_abi.h), on a privcmd-like handle. */
+    SIM_OP_LEND_REGISTER,   /* + the fd behind the slot's memory */
+    SIM_OP_LEND_UNREGISTER,
+    SIM_OP_LEND_MAP,
+    SIM_OP_LEND_UNMAP,
+    SIM_OP_LEND_MOVE,
+    SIM_OP_LEND_CLAIM_ACCESS, /* the access-only io range dm_op */
+    SIM_OP_LEND_UNCLAIM_ACCESS,
+};
+
+/* Largest number of gfns in one SIM_OP_MAP_GFNS message. */
+#define SIM_MAP_GFNS_MAX 256
+
+struct sim_req {
+    uint32_t op;
+    uint32_t domid;
+    union {
+        struct {
+            uint32_t kind;
+            int32_t pid;
+        } hello;
+        struct {
+            int32_t handle_bufioreq;
+        } create;
+        struct {
+            uint16_t id;
+            uint8_t want_gfns;
+        } info;
+        struct {
+            uint16_t id;
+            uint32_t type; /* XEN_DMOP_IO_RANGE_* */
+            uint64_t start, end;
+        } range;
+        struct {
+            uint16_t id;
+            uint32_t sbdf;
+        } pcidev;
+        struct {
+            uint16_t id;
+            int32_t enabled;
+        } state;
+        struct {
+            uint16_t id;
+        } server;
+        struct {
+            uint32_t vcpu;
+            uint8_t vector, type, insn_len;
+            uint32_t error_code;
+            uint64_t extra;
+        } inject;
+        struct {
+            uint64_t cookie; /* identifies the mapping for unmap and leak accounting */
+            uint32_t type, id;
+            uint64_t frame, nr_frames;
+        } resource;
+        struct {
+            uint64_t cookie; /* identifies the mapping for unmap and leak accounting */
+        } unmap;
+        struct {
+            uint64_t cookie;
+            uint32_t count;
+            uint32_t writable;
+            uint64_t gfns[SIM_MAP_GFNS_MAX];
+        } gfns;
+        struct {
+            uint32_t remote_port;
+        } bind;
+        struct {
+            uint32_t port;
+        } port;
+        struct {
+            uint32_t slot;
+            uint32_t flags;
+            uint64_t first_gfn;
+            uint64_t pages;
+            uint64_t fd_offset; /* where the slot starts in the fd sent along */
+        } lend_reg;
+        struct {
+            uint32_t slot;
+            uint32_t flags;
+            uint64_t first_page;
+            uint64_t count;
+            uint64_t arg; /* LEND_MOVE: the new first gfn */
+        } lend_range;
+    } u;
+};
+
+struct sim_reply {
+    int32_t rc; /* 0 or a negative errno */
+    uint32_t pad;
+    union {
+        struct {
+            uint16_t id;
+        } create;
+        struct {
+            uint64_t ioreq_gfn, bufioreq_gfn;
+            uint32_t bufioreq_port;
+        } info;
+        struct {
+            uint32_t nr;
+        } vcpus;
+        struct {
+            uint64_t frame;          /* first frame in the pool */
+            uint64_t pool_pages;     /* hello (fmem): pool size in pages */
+        } mem;
+        struct {
+            uint32_t count;
+            int32_t err[SIM_MAP_GFNS_MAX];    /* per page: 0 or -errno */
+            uint64_t frames[SIM_MAP_GFNS_MAX];
+        } gfns;
+        struct {
+            uint32_t local_port;
+        } bind;
+        struct {
+            uint64_t done; /* LEND_MAP: pages installed before an error */
+        } lend;
+    } u;
+};
+
+#endif
