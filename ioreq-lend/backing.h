@@ -50,6 +50,14 @@ struct backing {
 };
 
 /*
+ * Parse a PCI address "[SSSS:]BB:DD.F": hex digits only (segment 1-4, bus 1-2,
+ * device 1-2 and <= 0x1f, function 1 and <= 7); segment 0 when omitted. The
+ * whole string must be the address. Returns 0 or -EINVAL (outputs untouched).
+ * Shared with --bdf, so the daemon has one grammar for a PCI address.
+ */
+int backing_parse_bdf(const char *s, uint16_t *seg, uint8_t *bus, uint8_t *dev, uint8_t *fn);
+
+/*
  * Parse a spec string. Returns 0, or -EINVAL with a one-line reason in err
  * (e.g. "backing 'memfd:12Q': bad size '12Q'").
  */

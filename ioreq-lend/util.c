@@ -9,8 +9,12 @@ static int parse_number(const char *s, char **end, uint64_t *out)
 {
     if (!s || *s == '\0' || *s == '-' || *s == '+' || *s == ' ')
         return -EINVAL;
+    /* Decimal, or hex with 0x; never octal: "010" is ten, as a user means it. */
+    int base = (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) ? 16 : 10;
+    if (base == 16 && (s[2] == '\0' || s[2] == '-' || s[2] == '+' || s[2] == ' '))
+        return -EINVAL;
     errno = 0;
-    unsigned long long v = strtoull(s, end, 0);
+    unsigned long long v = strtoull(s, end, base);
     if (errno == ERANGE)
         return -ERANGE;
     if (*end == s)

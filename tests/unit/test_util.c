@@ -49,6 +49,11 @@ static void parse_u64_bounds(void **state)
     assert_int_equal(v, 32751);
     assert_int_equal(parse_u64("32752", 0x7fef, &v), -ERANGE);
     assert_int_equal(parse_u64("12 ", 100, &v), -EINVAL);
+    /* A leading zero is not octal. */
+    assert_int_equal(parse_u64("010", 100, &v), 0);
+    assert_int_equal(v, 10);
+    assert_int_equal(parse_u64("0x", 100, &v), -EINVAL);
+    assert_int_equal(parse_u64("0x-1", 100, &v), -EINVAL);
 }
 
 static void format_size_picks_largest_unit(void **state)

@@ -1,0 +1,516 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The command line. Every value is checked here, with a one-line message
+ * naming the option, so the daemon never starts on a half-understood
+ * configuration.
+ */
+#include "options.h"
+#include "backing.h"
+#include "util.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <string.h>
+
+#ifndef IOREQ_LEND_VERSION
+#define IOREQ_LEND_VERSION "unknown"
+#endif
+
+#define OPT_DEFAULT_DOMAIN_POLL_MS 1000
+#define OPT_MIN_DOMAIN_POLL_MS     10
+#define OPT_MAX_DOMAIN_POLL_MS     60000
+/* fds 0, 1 and 2 are stdio: a readiness line there would be mistaken for output. */
+#define OPT_MIN_READY_FD 3
+
+/*
+ * Long-only options have values above any char. The first one's low byte is
+ * 0xff: a `char c = getopt_long(...)` would see -1 (signed char: parsing stops
+ * early) or 255 (unsigned char); and the others would alias short options.
+ * test_options parses every option followed by --domid to catch that.
+ */
+enum {
+    OPT_DOMID = 0x1ff,
+    OPT_BDF,
+    OPT_BAR_SIZE,
+    OPT_BACKING,
+    OPT_MODE,
+    OPT_VENDOR,
+    OPT_DEVICE,
+    OPT_SUBSYS,
+    OPT_CLASS,
+    OPT_LOG_LEVEL,
+    OPT_SYSLOG,
+    OPT_READY_FD,
+    OPT_PIDFILE,
+    OPT_STATS,
+    OPT_RUNAS,
+    OPT_PCI_SYSFS_PATH,
+    OPT_FAULT_AROUND,
+    OPT_WINDOW,
+    OPT_ON_LOST,
+    OPT_DOMAIN_POLL_MS,
+};
+
+static const struct option long_options[] = {
+    {"domid", required_argument, NULL, OPT_DOMID},
+    {"bdf", required_argument, NULL, OPT_BDF},
+    {"bar-size", required_argument, NULL, OPT_BAR_SIZE},
+    {"backing", required_argument, NULL, OPT_BACKING},
+    {"mode", required_argument, NULL, OPT_MODE},
+    {"vendor", required_argument, NULL, OPT_VENDOR},
+    {"device", required_argument, NULL, OPT_DEVICE},
+    {"subsys", required_argument, NULL, OPT_SUBSYS},
+    {"class", required_argument, NULL, OPT_CLASS},
+    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+    {"syslog", no_argument, NULL, OPT_SYSLOG},
+    {"ready-fd", required_argument, NULL, OPT_READY_FD},
+    {"pidfile", required_argument, NULL, OPT_PIDFILE},
+    {"stats", required_argument, NULL, OPT_STATS},
+    {"runas", required_argument, NULL, OPT_RUNAS},
+    {"pci-sysfs-path", required_argument, NULL, OPT_PCI_SYSFS_PATH},
+    {"fault-around", required_argument, NULL, OPT_FAULT_AROUND},
+    {"window", required_argument, NULL, OPT_WINDOW},
+    {"on-lost", required_argument, NULL, OPT_ON_LOST},
+    {"domain-poll-ms", required_argument, NULL, OPT_DOMAIN_POLL_MS},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
+};
+
+/*
+ * '+': stop at the first non-option instead of permuting argv, which the
+ * const in our prototype promises not to touch (and POSIXLY_CORRECT cannot
+ * change the behaviour). ':': report a missing value as ':', not '?'.
+ */
+static const char short_options[] = "+:hV";
+
+static const char *const mode_names[] = {
+    [MODE_AUTO] = "auto",
+    [MODE_EMULATE] = "emulate",
+    [MODE_LEND] = "lend",
+};
+
+const char *lend_mode_name(enum lend_mode m)
+{
+    if ((unsigned int)m < ARRAY_SIZE(mode_names) && mode_names[m])
+        return mode_names[m];
+    return "unknown";
+}
+
+static int __attribute__((format(printf, 3, 4)))
+fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (err && errlen) {
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return -EINVAL;
+}
+
+static const char *option_name(int val)
+{
+    for (const struct option *lo = long_options; lo->name; lo++) {
+        if (lo->val == val)
+            return lo->name;
+    }
+    return "?";
+}
+
+static int hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/*
+ * IDs are hex whether or not they carry 0x: "--vendor 1234" is 0x1234, as
+ * lspci prints it, never decimal 1234. 1 to maxdigits digits, nothing else.
+ */
+static int parse_hex(const char *s, unsigned int maxdigits, uint32_t *out)
+{
+    uint32_t v = 0;
+    unsigned int n = 0;
+    int d;
+
+    if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
+        s += 2;
+    for (; (d = hex_digit(*s)) >= 0; s++) {
+        if (++n > maxdigits)
+            return -EINVAL;
+        v = v * 16 + (uint32_t)d;
+    }
+    if (n == 0 || *s != '\0')
+        return -EINVAL;
+    *out = v;
+    return 0;
+}
+
+/* A SIZE that must be a power of two within [min, max]. */
+static int parse_pow2(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+    uint64_t v;
+
+    if (parse_size(s, &v) || !is_power_of_2(v) || v < min || v > max)
+        return -EINVAL;
+    *out = v;
+    return 0;
+}
+
+static int parse_string(const char *opt, const char *s, const char **out, char *err, size_t errlen)
+{
+    if (*s == '\0')
+        return fail(err, errlen, "--%s: empty value", opt);
+    *out = s;
+    return 0;
+}
+
+/* The message for getopt's '?': an unknown or ambiguous option, or a value given to a flag. */
+static int bad_option(int argc, char *const argv[], char *err, size_t errlen)
+{
+    char candidates[256] = "";
+    const char *arg, *name;
+    size_t len, used = 0;
+    unsigned int matches = 0;
+
+    /* optopt is the flag's value when "--syslog=1" gave a value to a flag. */
+    if (optopt != 0) {
+        for (const struct option *lo = long_options; lo->name; lo++) {
+            if (lo->val == optopt)
+                return fail(err, errlen, "option '--%s' takes no value", lo->name);
+        }
+        return fail(err, errlen, "unknown option '-%c'", optopt);
+    }
+    /* An unknown or ambiguous long option: getopt has stepped past it. */
+    if (optind < 1 || optind > argc || !argv[optind - 1])
+        return fail(err, errlen, "unknown option");
+    arg = argv[optind - 1];
+    name = strncmp(arg, "--", 2) == 0 ? arg + 2 : arg;
+    len = strcspn(name, "=");
+    for (const struct option *lo = long_options; lo->name; lo++) {
+        if (len == 0 || strncmp(lo->name, name, len) != 0)
+            continue;
+        matches++;
+        if (used < sizeof(candidates)) {
+            int n = snprintf(candidates + used, sizeof(candidates) - used, "%s--%s",
+                             used ? ", " : "", lo->name);
+            used += n > 0 ? (size_t)n : 0;
+        }
+    }
+    if (matches > 1)
+        return fail(err, errlen, "ambiguous option '--%.*s' (%s)", (int)len, name, candidates);
+    return fail(err, errlen, "unknown option '--%.*s'", (int)len, name);
+}
+
+static void options_defaults(struct dm_options *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->pci_seg = 0;
+    o->pci_bus = OPT_DEFAULT_BDF_BUS;
+    o->pci_dev = OPT_DEFAULT_BDF_DEV;
+    o->pci_fn = OPT_DEFAULT_BDF_FN;
+    o->mode = MODE_AUTO;
+    o->vendor_id = OPT_DEFAULT_VENDOR;
+    o->device_id = OPT_DEFAULT_DEVICE;
+    o->subsys_vendor_id = OPT_DEFAULT_VENDOR;
+    o->subsys_id = OPT_DEFAULT_DEVICE;
+    o->class_code = OPT_DEFAULT_CLASS;
+    o->log_level = LOG_LVL_INFO;
+    o->ready_fd = -1;
+    o->on_lost = ON_LOST_ZERO;
+    o->domain_poll_ms = OPT_DEFAULT_DOMAIN_POLL_MS;
+}
+
+/* What one --backing tells the cross-checks: the memfd size, or 0 for other kinds. */
+static int parse_backing(const char *s, uint64_t *memfd_size, char *err, size_t errlen)
+{
+    struct backing_spec spec;
+    char why[256];
+
+    if (backing_parse(s, &spec, why, sizeof(why)))
+        return fail(err, errlen, "--backing: %s", why);
+    *memfd_size = spec.kind == BACKING_MEMFD ? spec.memfd_size : 0;
+    return 0;
+}
+
+static int parse_one(int c, const char *arg, struct dm_options *o, bool *subsys_given,
+                     uint64_t *memfd_size, char *err, size_t errlen)
+{
+    uint64_t v;
+    uint32_t x, y;
+    const char *colon;
+
+    switch (c) {
+    case OPT_DOMID:
+        if (parse_u64(arg, OPT_MAX_DOMID, &v) || v == 0)
+            return fail(err, errlen, "--domid: '%s' is not a domain id between 1 and %u", arg,
+                        OPT_MAX_DOMID);
+        o->domid = (uint32_t)v;
+        return 0;
+    case OPT_BDF:
+        if (backing_parse_bdf(arg, &o->pci_seg, &o->pci_bus, &o->pci_dev, &o->pci_fn))
+            return fail(err, errlen,
+                        "--bdf: '%s' is not [SSSS:]BB:DD.F (hex, device <= 1f, function <= 7)",
+                        arg);
+        return 0;
+    case OPT_BAR_SIZE:
+        if (parse_pow2(arg, OPT_MIN_BAR_SIZE, OPT_MAX_BAR_SIZE, &o->bar_size))
+            return fail(err, errlen, "--bar-size: '%s' is not a power of two between 4K and 1T",
+                        arg);
+        return 0;
+    case OPT_BACKING:
+        if (parse_backing(arg, memfd_size, err, errlen))
+            return -EINVAL;
+        o->backing = arg;
+        return 0;
+    case OPT_MODE:
+        for (unsigned int i = 0; i < ARRAY_SIZE(mode_names); i++) {
+            if (strcmp(arg, mode_names[i]) == 0) {
+                o->mode = (enum lend_mode)i;
+                return 0;
+            }
+        }
+        return fail(err, errlen, "--mode: '%s' is not emulate, lend or auto", arg);
+    case OPT_VENDOR:
+        if (parse_hex(arg, 4, &x) || x == 0xffff)
+            return fail(err, errlen,
+                        "--vendor: '%s' is not a vendor id (hex, 0x0000 to 0xfffe: 0xffff "
+                        "reads as no device)",
+                        arg);
+        o->vendor_id = (uint16_t)x;
+        return 0;
+    case OPT_DEVICE:
+        if (parse_hex(arg, 4, &x))
+            return fail(err, errlen, "--device: '%s' is not a device id (hex, up to 0xffff)", arg);
+        o->device_id = (uint16_t)x;
+        return 0;
+    case OPT_SUBSYS: {
+        char vend[8];
+
+        colon = strchr(arg, ':');
+        if (!colon || (size_t)(colon - arg) >= sizeof(vend))
+            return fail(err, errlen, "--subsys: '%s' is not VVVV:DDDD (hex)", arg);
+        memcpy(vend, arg, (size_t)(colon - arg));
+        vend[colon - arg] = '\0';
+        if (parse_hex(vend, 4, &x) || parse_hex(colon + 1, 4, &y))
+            return fail(err, errlen, "--subsys: '%s' is not VVVV:DDDD (hex)", arg);
+        o->subsys_vendor_id = (uint16_t)x;
+        o->subsys_id = (uint16_t)y;
+        *subsys_given = true;
+        return 0;
+    }
+    case OPT_CLASS:
+        if (parse_hex(arg, 6, &x))
+            return fail(err, errlen, "--class: '%s' is not a class code (hex, up to 0xffffff)",
+                        arg);
+        o->class_code = x;
+        return 0;
+    case OPT_LOG_LEVEL:
+        if (log_level_parse(arg, &o->log_level))
+            return fail(err, errlen, "--log-level: '%s' is not error, warn, info or debug", arg);
+        return 0;
+    case OPT_SYSLOG:
+        o->log_syslog = true;
+        return 0;
+    case OPT_READY_FD:
+        if (parse_u64(arg, INT_MAX, &v) || v < OPT_MIN_READY_FD)
+            return fail(err, errlen,
+                        "--ready-fd: '%s' is not an fd number of 3 or more (0, 1 and 2 are stdio)",
+                        arg);
+        o->ready_fd = (int)v;
+        return 0;
+    case OPT_PIDFILE:
+        return parse_string("pidfile", arg, &o->pidfile, err, errlen);
+    case OPT_STATS:
+        return parse_string("stats", arg, &o->stats_path, err, errlen);
+    case OPT_RUNAS:
+        return parse_string("runas", arg, &o->runas, err, errlen);
+    case OPT_PCI_SYSFS_PATH:
+        return parse_string("pci-sysfs-path", arg, &o->pci_sysfs_path, err, errlen);
+    case OPT_FAULT_AROUND:
+        if (parse_pow2(arg, OPT_MIN_FAULT_AROUND, OPT_MAX_FAULT_AROUND, &o->fault_around))
+            return fail(err, errlen, "--fault-around: '%s' is not a power of two between 4K and 2M",
+                        arg);
+        return 0;
+    case OPT_WINDOW:
+        if (parse_size(arg, &v) || v == 0 || v % XC_PAGE_SIZE)
+            return fail(err, errlen, "--window: '%s' is not a multiple of 4K (4K or more)", arg);
+        o->window = v;
+        return 0;
+    case OPT_ON_LOST:
+        if (strcmp(arg, "zero") == 0)
+            o->on_lost = ON_LOST_ZERO;
+        else if (strcmp(arg, "fault") == 0)
+            o->on_lost = ON_LOST_FAULT;
+        else
+            return fail(err, errlen, "--on-lost: '%s' is not zero or fault", arg);
+        return 0;
+    case OPT_DOMAIN_POLL_MS:
+        if (parse_u64(arg, OPT_MAX_DOMAIN_POLL_MS, &v) || v < OPT_MIN_DOMAIN_POLL_MS)
+            return fail(err, errlen, "--domain-poll-ms: '%s' is not between %u and %u", arg,
+                        OPT_MIN_DOMAIN_POLL_MS, OPT_MAX_DOMAIN_POLL_MS);
+        o->domain_poll_ms = (unsigned int)v;
+        return 0;
+    default:
+        /* An entry in long_options without a case here. */
+        return fail(err, errlen, "option '--%s' is not handled", option_name(c));
+    }
+}
+
+/* Rules between options, once all are known (repeated options: the last one counts). */
+static int cross_check(struct dm_options *o, uint64_t memfd_size, char *err, size_t errlen)
+{
+    char a[32], b[32];
+    uint64_t bar;
+
+    if (o->domid == 0)
+        return fail(err, errlen, "--domid is required");
+    if (memfd_size && o->bar_size && memfd_size < o->bar_size)
+        return fail(err, errlen, "--backing memfd:%s is smaller than --bar-size %s",
+                    format_size(memfd_size, a, sizeof(a)), format_size(o->bar_size, b, sizeof(b)));
+    if (memfd_size && !o->bar_size) {
+        /* Without --bar-size the memfd's size is the BAR's, so it must be one. */
+        if (!is_power_of_2(memfd_size) || memfd_size < OPT_MIN_BAR_SIZE ||
+            memfd_size > OPT_MAX_BAR_SIZE)
+            return fail(err, errlen,
+                        "--backing memfd:%s: the BAR takes its size, which is not a power of two "
+                        "between 4K and 1T (give --bar-size)",
+                        format_size(memfd_size, a, sizeof(a)));
+        o->bar_size = memfd_size;
+    }
+    /* The BAR size is known unless another backing will tell it when opened. */
+    bar = o->bar_size ? o->bar_size : (o->backing ? 0 : OPT_DEFAULT_BAR_SIZE);
+    if (o->window && bar && o->window > bar)
+        return fail(err, errlen, "--window %s is larger than the %s BAR",
+                    format_size(o->window, a, sizeof(a)), format_size(bar, b, sizeof(b)));
+    return 0;
+}
+
+static int parse_argv(int argc, char *const argv[], struct dm_options *o, char *err, size_t errlen)
+{
+    bool subsys_given = false;
+    uint64_t memfd_size = 0;
+    int c, rc;
+
+    options_defaults(o);
+    /* glibc: 0 (not 1) also resets the state of a previous, unfinished scan. */
+    optind = 0;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, short_options, long_options, NULL)) != -1) {
+        switch (c) {
+        case 'h':
+            options_usage(stdout);
+            fflush(stdout);
+            return OPTIONS_EXIT;
+        case 'V':
+            printf("ioreq-lend %s\n", IOREQ_LEND_VERSION);
+            fflush(stdout);
+            return OPTIONS_EXIT;
+        case ':':
+            return fail(err, errlen, "option '--%s' needs a value", option_name(optopt));
+        case '?':
+            return bad_option(argc, argv, err, errlen);
+        default:
+            rc = parse_one(c, optarg, o, &subsys_given, &memfd_size, err, errlen);
+            if (rc)
+                return rc;
+            break;
+        }
+    }
+    if (optind < argc)
+        return fail(err, errlen, "unexpected argument '%s'", argv[optind]);
+    if (!subsys_given) {
+        o->subsys_vendor_id = o->vendor_id;
+        o->subsys_id = o->device_id;
+    }
+    return cross_check(o, memfd_size, err, errlen);
+}
+
+int options_parse(int argc, char *const argv[], struct dm_options *o, char *err, size_t errlen)
+{
+    int rc = parse_argv(argc, argv, o, err, errlen);
+
+    /* One line, whatever the user typed into a value. */
+    if (rc < 0 && err && errlen) {
+        for (char *p = err; *p; p++) {
+            if ((unsigned char)*p < 0x20 || *p == 0x7f)
+                *p = '?';
+        }
+    }
+    return rc;
+}
+
+void options_usage(FILE *out)
+{
+    fputs("Usage: ioreq-lend --domid N [OPTION]...\n"
+          "\n"
+          "Give Xen domain N a PCI device whose memory BAR is backed by host memory. The\n"
+          "BAR is emulated (every access trapped and served from the backing) or lent\n"
+          "(the backing pages mapped into the guest, so accesses run at memory speed).\n"
+          "\n"
+          "Device:\n"
+          "  --domid N             the domain to serve, 1 to 32751 (required)\n"
+          "  --bdf [SSSS:]BB:DD.F  the device's address in the guest, hex (default\n"
+          "                        0000:00:1f.0)\n"
+          "  --bar-size SIZE       BAR size, a power of two from 4K to 1T (default: the\n"
+          "                        backing's size, else 256M)\n"
+          "  --vendor 0xVVVV       vendor id, hex (default 0x5853, XenSource)\n"
+          "  --device 0xDDDD       device id, hex (default 0x1e4d)\n"
+          "  --subsys VVVV:DDDD    subsystem vendor and id, hex (default: the vendor and\n"
+          "                        device ids)\n"
+          "  --class 0xCCCCCC      class code, hex (default 0x058000, other memory\n"
+          "                        controller)\n"
+          "\n"
+          "Memory:\n"
+          "  --backing SPEC        the host memory behind the BAR (default: a memfd of the\n"
+          "                        BAR size), one of:\n"
+          "                          memfd:SIZE               anonymous shared memory\n"
+          "                          file:PATH                a file or block device; it\n"
+          "                                                   must hold the whole BAR\n"
+          "                          pci:[SSSS:]BB:DD.F/barN  a host PCI device's memory\n"
+          "                                                   BAR, N from 0 to 5\n"
+          "                          fd:N                     an inherited fd (a dma-buf, a\n"
+          "                                                   memfd), N 3 or more\n"
+          "  --mode MODE           emulate, lend or auto (default auto: lend if Xen and the\n"
+          "                        kernel can, else emulate, with one warning)\n"
+          "  --window SIZE         lend mode: bytes kept mapped into the guest at once, a\n"
+          "                        multiple of 4K, no more than the BAR (default: the BAR)\n"
+          "  --fault-around SIZE   lend mode: bytes mapped around a faulting page, a power\n"
+          "                        of two from 4K to 2M (default: the daemon's choice)\n"
+          "  --on-lost POLICY      when backing memory is lost: zero (map a zero-filled\n"
+          "                        page, the guest goes on) or fault (the guest takes a\n"
+          "                        fault) (default zero)\n"
+          "  --pci-sysfs-path DIR  where libpci finds PCI devices for pci: backings\n"
+          "                        (default /sys/bus/pci; tests use a fake tree)\n"
+          "\n"
+          "Daemon:\n"
+          "  --log-level LEVEL     error, warn, info or debug (default info)\n"
+          "  --syslog              log to syslog (daemon facility), not stderr\n"
+          "  --ready-fd N          tell the parent on fd N (3 or more: 0, 1 and 2 are\n"
+          "                        stdio) once the device is being served\n"
+          "  --pidfile PATH        write the daemon's process id to PATH\n"
+          "  --stats PATH          rewrite PATH periodically with counters, as JSON\n"
+          "  --runas USER          drop privileges to USER once set up\n"
+          "  --domain-poll-ms N    how often to check that the domain is alive, 10 to\n"
+          "                        60000 ms (default 1000)\n"
+          "  -h, --help            print this help and exit\n"
+          "  -V, --version         print the version and exit\n"
+          "\n"
+          "SIZE is bytes, decimal or 0x hex, with an optional K, M, G or T suffix (powers\n"
+          "of 1024): 4096, 64K, 256M, 0x10000000. The last of a repeated option counts.\n"
+          "\n"
+          "Exit status:\n"
+          "  0  the domain went away or the daemon was asked to stop; --help, --version\n"
+          "  1  a failure while setting up or serving the device\n"
+          "  2  a bad command line (the message names the option)\n",
+          out);
+}
