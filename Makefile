@@ -35,7 +35,7 @@ CPPFLAGS += -Iioreq-lend -D__XEN_TOOLS__ -DIOREQ_LEND_VERSION='"$(VERSION)"'
 ALL_CFLAGS = $(CSTD) $(WARN) $(OPT) $(CFLAGS) -MMD -MP
 
 # pkg-config runs when a recipe needs it, after the dependency check below.
-XEN_PKGS   := xendevicemodel xenevtchn xenforeignmemory xentoolcore
+XEN_PKGS   := xendevicemodel xenevtchn xenforeignmemory xentoolcore xentoollog
 XEN_CFLAGS  = $(shell pkg-config --cflags $(XEN_PKGS) libpci)
 XEN_LIBS    = $(shell pkg-config --libs $(XEN_PKGS))
 PCI_LIBS    = $(shell pkg-config --libs libpci)
@@ -44,18 +44,19 @@ EV_LIBS     = -lev
 SYS_LIBS    = -lpthread -lm
 
 DEPS_STAMP := $(BUILD)/.deps-build
+OBJ        := $(BUILD)/obj
 
 # The daemon, less main.c (the entry point) and xenlend.c (the real lending
 # ABI, replaced by the simulator's in ioreq-lend-sim).
 DAEMON_SRCS := $(filter-out ioreq-lend/main.c ioreq-lend/xenlend.c,$(wildcard ioreq-lend/*.c))
-DAEMON_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(DAEMON_SRCS))
+DAEMON_OBJS := $(patsubst %.c,$(OBJ)/%.o,$(DAEMON_SRCS))
 # The simulator's implementation of the Xen libraries, linked into the daemon.
 SIMCLIENT_SRCS := $(wildcard tests/sim/client/*.c)
-SIMCLIENT_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(SIMCLIENT_SRCS))
+SIMCLIENT_OBJS := $(patsubst %.c,$(OBJ)/%.o,$(SIMCLIENT_SRCS))
 # The simulated hypervisor, guest and scenario harness.
 XENSIM_SRCS := $(wildcard tests/sim/hv/*.c tests/sim/harness/*.c)
-XENSIM_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(XENSIM_SRCS))
-XENSIM_MAIN := $(BUILD)/tests/sim/harness/xensim.o
+XENSIM_OBJS := $(patsubst %.c,$(OBJ)/%.o,$(XENSIM_SRCS))
+XENSIM_MAIN := $(OBJ)/tests/sim/harness/xensim.o
 
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
@@ -73,7 +74,7 @@ $(DEPS_STAMP): scripts/ensure-deps.sh
 	$(Q)scripts/ensure-deps.sh build
 	$(Q)touch $@
 
-$(BUILD)/%.o: %.c | $(DEPS_STAMP)
+$(OBJ)/%.o: %.c | $(DEPS_STAMP)
 	$(Q)mkdir -p $(@D)
 	@[ "$(V)" != 0 ] || echo "  CC      $<"
 	$(Q)$(CC) $(CPPFLAGS) $(XEN_CFLAGS) $(ALL_CFLAGS) -c $< -o $@
@@ -88,12 +89,12 @@ $(BUILD)/libxensim.a: $(filter-out $(XENSIM_MAIN),$(XENSIM_OBJS))
 	$(Q)rm -f $@ && ar rcs $@ $^
 
 # Real Xen: the daemon with the real libraries and the real lending ABI.
-$(BUILD)/ioreq-lend: $(BUILD)/ioreq-lend/main.o $(BUILD)/ioreq-lend/xenlend.o $(BUILD)/libdaemon.a
+$(BUILD)/ioreq-lend: $(OBJ)/ioreq-lend/main.o $(OBJ)/ioreq-lend/xenlend.o $(BUILD)/libdaemon.a
 	@[ "$(V)" != 0 ] || echo "  LD      $@"
 	$(Q)$(CC) $(OPT) $(SANLDFLAGS) -o $@ $^ $(XEN_LIBS) $(PCI_LIBS) $(EV_LIBS) $(SYS_LIBS)
 
 # Simulated Xen: the same daemon objects, the simulator's Xen libraries.
-$(BUILD)/ioreq-lend-sim: $(BUILD)/ioreq-lend/main.o $(BUILD)/libdaemon.a $(BUILD)/libsimclient.a
+$(BUILD)/ioreq-lend-sim: $(OBJ)/ioreq-lend/main.o $(BUILD)/libdaemon.a $(BUILD)/libsimclient.a
 	@[ "$(V)" != 0 ] || echo "  LD      $@"
 	$(Q)$(CC) $(OPT) $(SANLDFLAGS) -o $@ $^ $(PCI_LIBS) $(EV_LIBS) $(SYS_LIBS)
 

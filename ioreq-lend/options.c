@@ -47,6 +47,7 @@ enum {
     OPT_STATS,
     OPT_RUNAS,
     OPT_PCI_SYSFS_PATH,
+    OPT_STATE_DIR,
     OPT_FAULT_AROUND,
     OPT_WINDOW,
     OPT_ON_LOST,
@@ -70,6 +71,7 @@ static const struct option long_options[] = {
     {"stats", required_argument, NULL, OPT_STATS},
     {"runas", required_argument, NULL, OPT_RUNAS},
     {"pci-sysfs-path", required_argument, NULL, OPT_PCI_SYSFS_PATH},
+    {"state-dir", required_argument, NULL, OPT_STATE_DIR},
     {"fault-around", required_argument, NULL, OPT_FAULT_AROUND},
     {"window", required_argument, NULL, OPT_WINDOW},
     {"on-lost", required_argument, NULL, OPT_ON_LOST},
@@ -228,6 +230,7 @@ static void options_defaults(struct dm_options *o)
     o->ready_fd = -1;
     o->on_lost = ON_LOST_ZERO;
     o->domain_poll_ms = OPT_DEFAULT_DOMAIN_POLL_MS;
+    o->state_dir = OPT_DEFAULT_STATE_DIR;
 }
 
 /* What one --backing tells the cross-checks: the memfd size, or 0 for other kinds. */
@@ -336,6 +339,8 @@ static int parse_one(int c, const char *arg, struct dm_options *o, bool *subsys_
         return parse_string("runas", arg, &o->runas, err, errlen);
     case OPT_PCI_SYSFS_PATH:
         return parse_string("pci-sysfs-path", arg, &o->pci_sysfs_path, err, errlen);
+    case OPT_STATE_DIR:
+        return parse_string("state-dir", arg, &o->state_dir, err, errlen);
     case OPT_FAULT_AROUND:
         if (parse_pow2(arg, OPT_MIN_FAULT_AROUND, OPT_MAX_FAULT_AROUND, &o->fault_around))
             return fail(err, errlen, "--fault-around: '%s' is not a power of two between 4K and 2M",
@@ -498,6 +503,8 @@ void options_usage(FILE *out)
           "  --ready-fd N          tell the parent on fd N (3 or more: 0, 1 and 2 are\n"
           "                        stdio) once the device is being served\n"
           "  --pidfile PATH        write the daemon's process id to PATH\n"
+          "  --state-dir DIR       where the lock claiming a domain's PCI slot lives\n"
+          "                        (default " OPT_DEFAULT_STATE_DIR ")\n"
           "  --stats PATH          rewrite PATH periodically with counters, as JSON\n"
           "  --runas USER          drop privileges to USER once set up\n"
           "  --domain-poll-ms N    how often to check that the domain is alive, 10 to\n"
@@ -510,7 +517,9 @@ void options_usage(FILE *out)
           "\n"
           "Exit status:\n"
           "  0  the domain went away or the daemon was asked to stop; --help, --version\n"
-          "  1  a failure while setting up or serving the device\n"
-          "  2  a bad command line (the message names the option)\n",
+          "  1  a failure while serving the device\n"
+          "  2  bad input, with one line saying which: a bad command line, or a set-up\n"
+          "     the host refuses (no Xen, no permission, no such domain, the PCI slot\n"
+          "     already claimed, a backing too small); nothing is left behind\n",
           out);
 }

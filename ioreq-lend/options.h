@@ -35,6 +35,7 @@ enum on_lost_policy {
 #define OPT_DEFAULT_CLASS    0x058000 /* memory controller, other */
 #define OPT_MIN_FAULT_AROUND (4ULL << 10)
 #define OPT_MAX_FAULT_AROUND (2ULL << 20)
+#define OPT_DEFAULT_STATE_DIR "/run/ioreq-lend"
 /* Largest valid domid: DOMID_FIRST_RESERVED - 1 (xen/xen.h). */
 #define OPT_MAX_DOMID        0x7fef
 
@@ -55,6 +56,7 @@ struct dm_options {
     const char *stats_path;         /* --stats PATH: JSON counters rewritten periodically */
     const char *runas;              /* --runas USER: drop privileges after set-up */
     const char *pci_sysfs_path;     /* --pci-sysfs-path DIR: libpci's sysfs.path (tests) */
+    const char *state_dir;          /* --state-dir DIR: per-slot lock files (OPT_DEFAULT_STATE_DIR) */
     uint64_t fault_around;          /* --fault-around SIZE, power of two 4K..2M; 0: default */
     uint64_t window;                /* --window SIZE: resident bytes in lend mode; 0: BAR size */
     enum on_lost_policy on_lost;    /* --on-lost zero|fault */

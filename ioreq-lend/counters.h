@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The daemon's counters: one list drives the struct, the JSON stats file,
+ * the SIGUSR1 dump and the man page's table. The daemon is single-threaded,
+ * so they are plain integers.
+ */
+#ifndef IOREQ_LEND_COUNTERS_H
+#define IOREQ_LEND_COUNTERS_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+/* X(field, "dotted.name", "what it counts") */
+#define DM_COUNTERS(X)                                                                             \
+    X(ioreqs_copy, "ioreqs.copy", "MMIO (COPY) requests served")                                   \
+    X(ioreqs_pci_config, "ioreqs.pci_config", "config-space requests served")                      \
+    X(ioreqs_invalidate, "ioreqs.invalidate", "map-cache invalidations")                           \
+    X(ioreqs_buffered, "ioreqs.buffered", "buffered-ring entries consumed")                        \
+    X(ioreqs_timeoffset, "ioreqs.timeoffset", "time-offset notices (ignored)")                     \
+    X(ioreqs_access, "ioreqs.access", "access-only requests (lend mode)")                          \
+    X(ioreqs_rejected, "ioreqs.rejected", "requests refused: answered, nothing done")              \
+    X(events_spurious, "events.spurious", "wake-ups with no request ready")                         \
+    X(emulated_bytes, "dm.emulated_bytes", "guest data bytes read or written for the guest")       \
+    X(reject_type, "reject.type", "refused: unknown or unexpected request type")                   \
+    X(reject_size, "reject.size", "refused: access size not 1, 2, 4 or 8")                         \
+    X(reject_count, "reject.count", "refused: repeat count zero or over one page")                 \
+    X(reject_range, "reject.range", "refused: access outside the decoded BAR window")              \
+    X(reject_sbdf, "reject.sbdf", "refused: config cycle for another function")                    \
+    X(reject_guest_buffer, "reject.guest_buffer", "data pointer to guest memory not mappable")     \
+    X(reject_ring, "reject.ring", "corrupt buffered-ring pointers")                                 \
+    X(config_errors, "pci.config_errors", "misaligned or out-of-range config accesses")            \
+    X(window_changes, "pci.window_changes", "BAR window claims moved")                             \
+    X(window_change_failures, "pci.window_change_failures", "BAR moves refused and rolled back")   \
+    X(guest_ram_maps, "guest_ram.maps", "guest pages mapped for data pointers")                    \
+    X(guest_ram_hits, "guest_ram.hits", "data-pointer pages found in the map cache")               \
+    X(guest_ram_drops, "guest_ram.drops", "map-cache entries dropped (invalidate, eviction)")       \
+    X(remap_accesses, "remap.accesses", "access-only requests handled")                            \
+    X(remap_pages_mapped, "remap.pages_mapped", "pages installed into the guest")                  \
+    X(remap_pages_invalidated, "remap.pages_invalidated", "pages the host took back")               \
+    X(remap_pages_evicted, "remap.pages_evicted", "pages evicted to keep the resident window")      \
+    X(remap_retries, "remap.retries", "map calls retried after EAGAIN (racing invalidation)")       \
+    X(remap_lost, "remap.lost", "pages whose content the host lost")                               \
+    X(remap_faults, "remap.faults", "accesses answered with a fault for the guest")                \
+    X(remap_map_failures, "remap.map_failures", "map calls that failed for good")                  \
+    X(remap_stale_events, "remap.stale_events", "events for pages no longer resident")
+
+struct counters {
+#define X(field, name, help) uint64_t field;
+    DM_COUNTERS(X)
+#undef X
+};
+
+/* Write the counters as one JSON object with nested groups (no newline). */
+void counters_write_json(const struct counters *c, FILE *out);
+/* Write the counters to PATH atomically (a temporary file renamed over it). */
+int counters_write_file(const struct counters *c, const char *path);
+/* Log every non-zero counter at info level. */
+void counters_log(const struct counters *c);
+
+#endif

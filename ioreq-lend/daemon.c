@@ -1,0 +1,526 @@
+/* SPDX-License-Identifier: MIT */
+#include "daemon.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "emulate.h"
+#include "log.h"
+#include "util.h"
+
+static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+/*
+ * One daemon per PCI slot of a domain: Xen would let a second ioreq server
+ * claim the same function and silently shadow the first, so the slot is
+ * claimed here with a lock file first. The file also records our server id,
+ * for an operator (and a restarted daemon) to find.
+ */
+static int slot_lock(struct daemon *d, char *err, size_t errlen)
+{
+    const struct dm_options *o = &d->opt;
+    char pid[32];
+    int fd;
+
+    if (mkdir(o->state_dir, 0755) < 0 && errno != EEXIST)
+        return fail(err, errlen, -errno, "cannot create state directory %s: %s", o->state_dir,
+                    strerror(errno));
+    if (snprintf(d->lock_path, sizeof(d->lock_path), "%s/dom%u-%04x:%02x:%02x.%x.lock",
+                 o->state_dir, o->domid, o->pci_seg, o->pci_bus, o->pci_dev,
+                 o->pci_fn) >= (int)sizeof(d->lock_path))
+        return fail(err, errlen, -ENAMETOOLONG, "--state-dir is too long");
+    fd = open(d->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return fail(err, errlen, -errno, "cannot open %s: %s", d->lock_path, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        int rc = -errno;
+        char holder[64] = "";
+        ssize_t n = pread(fd, holder, sizeof(holder) - 1, 0);
+
+        holder[n > 0 ? n : 0] = '\0';
+        holder[strcspn(holder, "\n")] = '\0';
+        close(fd);
+        d->lock_path[0] = '\0';
+        if (rc == -EWOULDBLOCK)
+            return fail(err, errlen, -EBUSY,
+                        "PCI slot %04x:%02x:%02x.%x of domain %u is already claimed (%s)",
+                        o->pci_seg, o->pci_bus, o->pci_dev, o->pci_fn, o->domid,
+                        *holder ? holder : "by another ioreq-lend");
+        return fail(err, errlen, rc, "cannot lock %s: %s", d->lock_path, strerror(-rc));
+    }
+    snprintf(pid, sizeof(pid), "pid %d\n", (int)getpid());
+    if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, strlen(pid), 0) < 0)
+        log_warn("cannot record our pid in %s: %s", d->lock_path, strerror(errno));
+    d->lock_fd = fd;
+    d->stage = DAEMON_LOCKED;
+    return 0;
+}
+
+static void slot_unlock(struct daemon *d)
+{
+    if (d->lock_fd < 0)
+        return;
+    /* Unlink while holding the lock: a waiter then locks a file that is gone and retries. */
+    unlink(d->lock_path);
+    close(d->lock_fd);
+    d->lock_fd = -1;
+}
+
+static int backing_setup(struct daemon *d, char *err, size_t errlen)
+{
+    struct dm_options *o = &d->opt;
+    struct backing_spec spec;
+    char spec_default[64], sz[32];
+    const char *text = o->backing;
+    int rc;
+
+    if (!text) {
+        snprintf(spec_default, sizeof(spec_default), "memfd:%llu",
+                 (unsigned long long)(o->bar_size ? o->bar_size : OPT_DEFAULT_BAR_SIZE));
+        text = spec_default;
+    }
+    rc = backing_parse(text, &spec, err, errlen);
+    if (rc)
+        return rc;
+    rc = backing_open(&spec, o->bar_size, o->pci_sysfs_path, &d->backing, err, errlen);
+    if (rc)
+        return rc;
+    d->stage = DAEMON_BACKED;
+    /* No --bar-size: the BAR is the backing, which must then be a valid BAR size. */
+    if (!o->bar_size) {
+        if (!is_power_of_2(d->backing.size) || d->backing.size < OPT_MIN_BAR_SIZE ||
+            d->backing.size > OPT_MAX_BAR_SIZE)
+            return fail(err, errlen, -EINVAL,
+                        "%s is %s, not a BAR size (a power of two from 4K to 1T): give --bar-size",
+                        d->backing.desc, format_size(d->backing.size, sz, sizeof(sz)));
+        o->bar_size = d->backing.size;
+    }
+    if (o->window > o->bar_size)
+        return fail(err, errlen, -EINVAL, "--window is larger than the %s BAR",
+                    format_size(o->bar_size, sz, sizeof(sz)));
+    return 0;
+}
+
+/*
+ * Lending needs the kernel (privcmd lend ioctls) and the hypervisor
+ * (access-only ranges). Probe both: open the lend handle, then claim and
+ * release an access-only range over gfn 0 -- guest RAM, which no access
+ * ever sends to an ioreq server, so the probe cannot steal anything.
+ * Returns 0 if lending works, else -errno with the reason in why.
+ */
+static int lend_probe(struct daemon *d, char *why, size_t whylen)
+{
+    d->lend = xenlend_open((domid_t)d->opt.domid);
+    if (!d->lend) {
+        if (errno == ENOTTY)
+            return fail(why, whylen, -ENOTTY, "the kernel's privcmd has no lending ioctls");
+        return fail(why, whylen, -errno, "cannot open a lending handle: %s", strerror(errno));
+    }
+    if (xenlend_claim_access_range(d->lend, d->srv.id, 0, XC_PAGE_SIZE - 1) < 0) {
+        int rc = -errno;
+        xenlend_close(d->lend);
+        d->lend = NULL;
+        if (rc == -EINVAL)
+            return fail(why, whylen, rc, "the hypervisor has no access-only ioreqs");
+        return fail(why, whylen, rc, "probing access-only ioreqs failed: %s", strerror(-rc));
+    }
+    xenlend_release_access_range(d->lend, d->srv.id, 0, XC_PAGE_SIZE - 1);
+    return 0;
+}
+
+/* Default fault-around: see bench/README.md (cold scan) for the measurement behind it. */
+#define DEFAULT_FAULT_AROUND (64ULL << 10)
+
+static int mode_setup(struct daemon *d, char *err, size_t errlen)
+{
+    struct dm_options *o = &d->opt;
+    char why[160];
+    int rc;
+
+    d->mode = MODE_EMULATE;
+    if (o->mode != MODE_EMULATE) {
+        rc = lend_probe(d, why, sizeof(why));
+        if (rc && o->mode == MODE_LEND)
+            return fail(err, errlen, rc, "--mode lend: lending is unavailable: %s", why);
+        if (rc)
+            log_warn("lending unavailable (%s): emulating the BAR instead", why);
+        else
+            d->mode = MODE_LEND;
+    }
+    if (d->mode == MODE_LEND) {
+        struct remap_params p = {
+            .lend = d->lend,
+            .server = d->srv.id,
+            .backing = &d->backing,
+            .bar_size = o->bar_size,
+            .fault_around = o->fault_around ? o->fault_around : DEFAULT_FAULT_AROUND,
+            .window = o->window ? o->window : o->bar_size,
+            .on_lost = o->on_lost,
+            .cnt = &d->cnt,
+        };
+        rc = remap_create(&d->remap, &p);
+        if (rc)
+            return fail(err, errlen, rc, "cannot set up lending: %s", strerror(-rc));
+    }
+    d->stage = DAEMON_MODE;
+    return 0;
+}
+
+/* bar.c's window callback: move our claim on the ioreq server, transactionally. */
+static int window_change(void *opaque, const struct bar_window *old_win,
+                         const struct bar_window *new_win)
+{
+    struct daemon *d = opaque;
+    int rc = 0;
+
+    if (d->mode == MODE_LEND) {
+        rc = remap_window_change(d->remap, old_win, new_win);
+    } else {
+        if (new_win->enabled)
+            rc = ioreq_srv_claim_mmio(&d->srv, new_win->base, new_win->base + new_win->size - 1);
+        if (rc == 0 && old_win->enabled) {
+            rc = ioreq_srv_release_mmio(&d->srv, old_win->base, old_win->base + old_win->size - 1);
+            if (rc && new_win->enabled)
+                ioreq_srv_release_mmio(&d->srv, new_win->base, new_win->base + new_win->size - 1);
+        }
+    }
+    if (rc) {
+        d->cnt.window_change_failures++;
+        log_guest(LOG_LVL_WARN, "guest moved the BAR to 0x%llx (decoding %s): refused: %s",
+                  (unsigned long long)new_win->base, new_win->enabled ? "on" : "off",
+                  strerror(-rc));
+        return rc;
+    }
+    d->cnt.window_changes++;
+    if (new_win->enabled)
+        log_guest(LOG_LVL_INFO, "BAR 0 decodes at 0x%llx-0x%llx",
+                  (unsigned long long)new_win->base,
+                  (unsigned long long)(new_win->base + new_win->size - 1));
+    else
+        log_guest(LOG_LVL_INFO, "BAR 0 no longer decodes");
+    return 0;
+}
+
+static int pci_setup(struct daemon *d, char *err, size_t errlen)
+{
+    const struct dm_options *o = &d->opt;
+    struct pci_func_params p = {
+        .ids = {.vendor_id = o->vendor_id, .device_id = o->device_id,
+                .subsystem_vendor_id = o->subsys_vendor_id, .subsystem_id = o->subsys_id,
+                .class_code = o->class_code},
+        .bar_size = o->bar_size,
+        .mode = d->mode == MODE_LEND ? LEND_CAP_MODE_LEND : LEND_CAP_MODE_EMULATE,
+        .cap_flags = o->on_lost == ON_LOST_ZERO ? LEND_CAP_F_LOST_ZERO : 0,
+        .resident_size = d->mode == MODE_LEND && o->window ? o->window : o->bar_size,
+    };
+
+    if (pci_func_init(&d->pci, &p, window_change, d))
+        return fail(err, errlen, -EINVAL, "invalid PCI function parameters");
+    return 0;
+}
+
+static uint64_t size_mask(unsigned int size)
+{
+    return size >= 8 ? ~0ULL : (1ULL << (size * 8)) - 1;
+}
+
+static void refuse(struct daemon *d, ioreq_t *req, uint64_t *reason)
+{
+    (*reason)++;
+    d->cnt.ioreqs_rejected++;
+    if (req->dir == IOREQ_READ && !req->data_is_ptr)
+        req->data = ~0ULL;
+    log_guest(LOG_LVL_WARN,
+              "refused request type %u addr 0x%llx size %u count %u dir %u df %u ptr %u",
+              req->type, (unsigned long long)req->addr, req->size, req->count, req->dir, req->df,
+              req->data_is_ptr);
+}
+
+static void handle_config(struct daemon *d, ioreq_t *req)
+{
+    uint32_t reg = (uint32_t)req->addr, val = 0;
+    int rc;
+
+    if ((uint32_t)(req->addr >> 32) != d->srv.sbdf) {
+        refuse(d, req, &d->cnt.reject_sbdf);
+        return;
+    }
+    if (req->count != 1 || req->data_is_ptr || req->df ||
+        (req->size != 1 && req->size != 2 && req->size != 4)) {
+        refuse(d, req, &d->cnt.reject_size);
+        return;
+    }
+    d->cnt.ioreqs_pci_config++;
+    if (req->dir == IOREQ_READ) {
+        rc = pci_func_config_read(&d->pci, reg, req->size, &val);
+        req->data = val;
+    } else {
+        rc = pci_func_config_write(&d->pci, reg, req->size,
+                                   (uint32_t)(req->data & size_mask(req->size)));
+    }
+    if (rc == -EINVAL)
+        d->cnt.config_errors++;
+}
+
+void daemon_handle_request(void *opaque, unsigned int vcpu, ioreq_t *req)
+{
+    struct daemon *d = opaque;
+
+    (void)vcpu;
+    switch (req->type) {
+    case IOREQ_TYPE_PCI_CONFIG:
+        handle_config(d, req);
+        return;
+    case IOREQ_TYPE_COPY:
+        /* In lend mode no guest data goes through the daemon, whatever a peer sends. */
+        if (d->mode == MODE_LEND)
+            refuse(d, req, &d->cnt.reject_type);
+        else
+            emulate_copy(&d->backing, &d->pci.window, &d->ram, &d->cnt, req);
+        return;
+    case IOREQ_TYPE_INVALIDATE:
+        d->cnt.ioreqs_invalidate++;
+        guest_ram_drop_all(&d->ram);
+        return;
+    case IOREQ_TYPE_ACCESS:
+        if (d->mode == MODE_LEND) {
+            d->cnt.ioreqs_access++;
+            req->data = remap_handle_access(d->remap, req);
+        } else {
+            refuse(d, req, &d->cnt.reject_type);
+            req->data = IOREQ_ACCESS_FAIL;
+        }
+        return;
+    case IOREQ_TYPE_TIMEOFFSET:
+        d->cnt.ioreqs_timeoffset++;
+        return;
+    default:
+        refuse(d, req, &d->cnt.reject_type);
+        return;
+    }
+}
+
+void daemon_handle_buffered(void *opaque, ioreq_t *req)
+{
+    struct daemon *d = opaque;
+
+    if (req->type == IOREQ_TYPE_TIMEOFFSET) {
+        d->cnt.ioreqs_timeoffset++;
+    } else if (req->type == IOREQ_TYPE_COPY && req->dir == IOREQ_WRITE && d->mode == MODE_EMULATE) {
+        emulate_copy(&d->backing, &d->pci.window, &d->ram, &d->cnt, req);
+    } else {
+        d->cnt.reject_type++;
+        d->cnt.ioreqs_rejected++;
+    }
+}
+
+static const struct ioreq_srv_ops daemon_srv_ops = {
+    .handle = daemon_handle_request,
+    .handle_buffered = daemon_handle_buffered,
+};
+
+int daemon_setup(struct daemon *d, const struct dm_options *opt, char *err, size_t errlen)
+{
+    int rc;
+
+    memset(d, 0, sizeof(*d));
+    d->opt = *opt;
+    d->lock_fd = -1;
+    d->backing = (struct backing)BACKING_INIT;
+    rc = slot_lock(d, err, errlen);
+    if (rc == 0)
+        rc = backing_setup(d, err, errlen);
+    if (rc == 0)
+        rc = ioreq_srv_open(&d->srv, opt->domid, &d->cnt, err, errlen);
+    if (rc == 0)
+        rc = ioreq_srv_restrict(&d->srv, err, errlen);
+    if (rc == 0)
+        rc = ioreq_srv_create(&d->srv, err, errlen);
+    if (rc)
+        return rc;
+    d->stage = DAEMON_SERVER;
+    guest_ram_init(&d->ram, d->srv.fmem, opt->domid, &d->cnt);
+    rc = mode_setup(d, err, errlen);
+    if (rc == 0)
+        rc = pci_setup(d, err, errlen);
+    if (rc == 0)
+        rc = ioreq_srv_start(&d->srv, opt->pci_seg, opt->pci_bus, opt->pci_dev, opt->pci_fn,
+                             &daemon_srv_ops, d, err, errlen);
+    if (rc)
+        return rc;
+    d->stage = DAEMON_SERVING;
+    return 0;
+}
+
+void daemon_teardown(struct daemon *d)
+{
+    /* A BAR still decoding: give its range back before the server goes. */
+    if (d->stage >= DAEMON_SERVING && d->pci.window.enabled) {
+        struct bar_window off = d->pci.window;
+        off.enabled = false;
+        window_change(d, &d->pci.window, &off);
+        d->pci.window = off;
+    }
+    if (d->remap)
+        remap_destroy(d->remap);
+    d->remap = NULL;
+    if (d->stage >= DAEMON_SERVER)
+        guest_ram_drop_all(&d->ram);
+    ioreq_srv_close(&d->srv);
+    if (d->lend)
+        xenlend_close(d->lend);
+    d->lend = NULL;
+    backing_close(&d->backing);
+    slot_unlock(d);
+    d->stage = DAEMON_NONE;
+}
+
+/* ---- The event loop ---- */
+
+static void write_stats(struct daemon *d)
+{
+    int rc;
+
+    if (!d->opt.stats_path)
+        return;
+    rc = counters_write_file(&d->cnt, d->opt.stats_path);
+    if (rc)
+        log_guest(LOG_LVL_WARN, "cannot write %s: %s", d->opt.stats_path, strerror(-rc));
+}
+
+static void on_evtchn(struct ev_loop *loop, ev_io *w, int revents)
+{
+    struct daemon *d = w->data;
+
+    (void)loop;
+    (void)revents;
+    /* Events first: an ACCESS must see the table as the kernel left it. */
+    if (d->remap)
+        remap_apply_events(d->remap);
+    ioreq_srv_handle_event(&d->srv);
+}
+
+static void on_lend_event(struct ev_loop *loop, ev_io *w, int revents)
+{
+    struct daemon *d = w->data;
+
+    (void)loop;
+    (void)revents;
+    remap_apply_events(d->remap);
+}
+
+static void on_stop_signal(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    struct daemon *d = w->data;
+
+    (void)revents;
+    log_info("signal %d: releasing everything and exiting", w->signum);
+    d->exit_status = 0;
+    ev_break(loop, EVBREAK_ALL);
+}
+
+static void on_usr1(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    struct daemon *d = w->data;
+
+    (void)loop;
+    (void)revents;
+    counters_log(&d->cnt);
+    write_stats(d);
+}
+
+static void on_hup(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    (void)loop;
+    (void)w;
+    (void)revents;
+    /* Nothing to reload; a HUP from a closing terminal must not kill a guest's device. */
+}
+
+static void on_domain_check(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct daemon *d = w->data;
+    int rc = ioreq_srv_check_alive(&d->srv);
+
+    (void)revents;
+    if (rc == -ENOENT || rc == -ESRCH) {
+        /* A dying domain sends no event: notice it ourselves, or it stays a zombie. */
+        log_info("domain %u is gone: releasing everything and exiting", d->opt.domid);
+        d->exit_status = 0;
+        ev_break(loop, EVBREAK_ALL);
+    } else if (rc) {
+        log_guest(LOG_LVL_WARN, "checking domain %u failed: %s", d->opt.domid, strerror(-rc));
+    }
+}
+
+static void on_stats_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    write_stats(w->data);
+}
+
+static void signal_watch(struct daemon *d, ev_signal *w, int sig,
+                         void (*cb)(struct ev_loop *, ev_signal *, int))
+{
+    ev_signal_init(w, cb, sig);
+    w->data = d;
+    ev_signal_start(d->loop, w);
+}
+
+int daemon_run(struct daemon *d)
+{
+    double poll_s = (double)d->opt.domain_poll_ms / 1000.0;
+
+    /* main() blocked the signals before set-up; libev reads them from a signalfd. */
+    d->loop = ev_default_loop(EVFLAG_AUTO | EVFLAG_SIGNALFD | EVFLAG_NOSIGMASK);
+    if (!d->loop) {
+        log_err("cannot create the event loop");
+        return 1;
+    }
+    ev_io_init(&d->evtchn_watch, on_evtchn, ioreq_srv_fd(&d->srv), EV_READ);
+    d->evtchn_watch.data = d;
+    ev_io_start(d->loop, &d->evtchn_watch);
+    if (d->remap) {
+        ev_io_init(&d->lend_watch, on_lend_event, remap_fd(d->remap), EV_READ);
+        d->lend_watch.data = d;
+        ev_io_start(d->loop, &d->lend_watch);
+    }
+    signal_watch(d, &d->sigterm_watch, SIGTERM, on_stop_signal);
+    signal_watch(d, &d->sigint_watch, SIGINT, on_stop_signal);
+    signal_watch(d, &d->sigusr1_watch, SIGUSR1, on_usr1);
+    signal_watch(d, &d->sighup_watch, SIGHUP, on_hup);
+    ev_timer_init(&d->domain_watch, on_domain_check, poll_s, poll_s);
+    d->domain_watch.data = d;
+    ev_timer_start(d->loop, &d->domain_watch);
+    if (d->opt.stats_path) {
+        ev_timer_init(&d->stats_watch, on_stats_timer, 1.0, 1.0);
+        d->stats_watch.data = d;
+        ev_timer_start(d->loop, &d->stats_watch);
+        write_stats(d);
+    }
+    d->exit_status = 1;
+    ev_run(d->loop, 0);
+    write_stats(d);
+    ev_loop_destroy(d->loop);
+    d->loop = NULL;
+    return d->exit_status;
+}

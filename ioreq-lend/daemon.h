@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The daemon: one lent BAR for one domain. It owns the backing memory, the
+ * emulated PCI function, the ioreq server, and either the emulation path
+ * (every BAR access trapped and served) or the lending path (remap.c). One
+ * struct, passed explicitly: tests can run several.
+ */
+#ifndef IOREQ_LEND_DAEMON_H
+#define IOREQ_LEND_DAEMON_H
+
+#include <ev.h>
+#include <stdbool.h>
+
+#include "access_ioreq.h"
+#include "backing.h"
+#include "bar.h"
+#include "counters.h"
+#include "guest_ram.h"
+#include "options.h"
+#include "remap.h"
+#include "xenlend.h"
+
+/* Set-up stages beyond the ioreq server's own (access_ioreq.h). */
+enum daemon_stage {
+    DAEMON_NONE = 0,
+    DAEMON_LOCKED,   /* the PCI slot of the domain is ours (state-dir lock) */
+    DAEMON_BACKED,   /* backing memory open and mapped */
+    DAEMON_SERVER,   /* ioreq server up to SRV_PAGES_MAPPED */
+    DAEMON_MODE,     /* lending decided (and set up) or emulation chosen */
+    DAEMON_SERVING,  /* server enabled, ports bound, PCI function claimed */
+};
+
+struct daemon {
+    struct dm_options opt;
+    enum daemon_stage stage;
+    enum lend_mode mode; /* resolved: MODE_EMULATE or MODE_LEND */
+    struct backing backing;
+    struct pci_func pci;
+    struct ioreq_srv srv;
+    struct guest_ram ram;
+    xenlend_handle *lend;
+    struct remap *remap;
+    struct counters cnt;
+    int lock_fd;
+    char lock_path[4096];
+    bool pidfile_written;
+    int exit_status;
+
+    struct ev_loop *loop;
+    ev_io evtchn_watch, lend_watch;
+    ev_signal sigterm_watch, sigint_watch, sigusr1_watch, sighup_watch;
+    ev_timer domain_watch, stats_watch;
+};
+
+/*
+ * Everything up to serving: lock, backing, handles, restriction, server,
+ * mode, PCI function, ports. Returns 0, or a negative errno with one line in
+ * err; the caller then calls daemon_teardown() and exits 2.
+ */
+int daemon_setup(struct daemon *d, const struct dm_options *opt, char *err, size_t errlen);
+/* Run the event loop until a signal or the domain's death. Returns the exit status. */
+int daemon_run(struct daemon *d);
+/* Undo whatever daemon_setup() reached. */
+void daemon_teardown(struct daemon *d);
+
+/* The request handlers, exposed for unit tests and fuzzing. */
+void daemon_handle_request(void *opaque, unsigned int vcpu, ioreq_t *req);
+void daemon_handle_buffered(void *opaque, ioreq_t *req);
+
+#endif

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Lending mode: the BAR's pages are the backing's own pages, mapped into the
+ * guest through a lend slot (lend_abi.h). The host may take any page back at
+ * any time; a guest touching it produces an access-only request, and this
+ * module maps the page (and its aligned neighbours: fault-around) again,
+ * keeps the number of resident pages within the window by evicting cold
+ * ones, and answers "retry" so the vCPU re-executes natively. The daemon
+ * never reads or writes guest data in this mode.
+ */
+#ifndef IOREQ_LEND_REMAP_H
+#define IOREQ_LEND_REMAP_H
+
+#include <stdint.h>
+#include <xen/hvm/ioreq.h>
+
+#include "backing.h"
+#include "bar.h"
+#include "counters.h"
+#include "options.h"
+#include "xenlend.h"
+
+struct remap;
+
+struct remap_params {
+    xenlend_handle *lend;
+    ioservid_t server;
+    const struct backing *backing;
+    uint64_t bar_size;
+    uint64_t fault_around; /* bytes, power of two, 4K..2M */
+    uint64_t window;       /* resident bytes at most; multiple of 4K, <= bar_size */
+    enum on_lost_policy on_lost;
+    struct counters *cnt;
+};
+
+/* 0 or -errno. Nothing is claimed until the BAR window is enabled. */
+int remap_create(struct remap **out, const struct remap_params *p);
+/* Release the access range and delete the slot (every page leaves the guest). */
+void remap_destroy(struct remap *r);
+/* The BAR window moved, appeared or went: transactional, as bar.h requires. */
+int remap_window_change(struct remap *r, const struct bar_window *old_win,
+                        const struct bar_window *new_win);
+/* An IOREQ_TYPE_ACCESS request (a private copy): IOREQ_ACCESS_RETRY or _FAIL. */
+uint64_t remap_handle_access(struct remap *r, const ioreq_t *req);
+/* Apply the kernel's invalidation events (the lend fd is readable, or before an access). */
+void remap_apply_events(struct remap *r);
+int remap_fd(const struct remap *r);
+
+#endif

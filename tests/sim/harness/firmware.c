@@ -1,0 +1,199 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What the guest's firmware and kernel do with a PCI function, through real
+ * config cycles on vCPU 0 (CF8/CFC, so they reach the device model as
+ * PCI_CONFIG ioreqs): hvmloader's sizing and placement of BARs
+ * (tools/firmware/hvmloader/pci.c: the low MMIO hole below 0xFC000000, and
+ * 64-bit BARs above the top of RAM when the hole is too small), config reads
+ * and writes, BAR relocation, and a dump of config space.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "harness.h"
+#include "lspci_dump.h"
+
+struct cfg_cycle {
+    struct device *d;
+    unsigned int reg, size;
+    int dir;
+    uint32_t val;
+};
+
+static int cfg_cycle_on_vcpu(struct hv_vcpu *v, void *arg)
+{
+    struct cfg_cycle *c = arg;
+
+    return cpu_pci_config(v, c->d->bus, c->d->dev, c->d->fn, c->reg, c->size, c->dir, &c->val);
+}
+
+int fw_config(struct harness *h, struct device *d, unsigned int reg, unsigned int size, int dir,
+              uint32_t *val)
+{
+    struct cfg_cycle c = {.d = d, .reg = reg, .size = size, .dir = dir, .val = *val};
+    int rc = guest_call(h, cfg_cycle_on_vcpu, &c);
+
+    *val = c.val;
+    return rc;
+}
+
+static int cfg_read(struct harness *h, struct device *d, unsigned int reg, unsigned int size,
+                    uint32_t *val)
+{
+    *val = 0;
+    return fw_config(h, d, reg, size, IOREQ_READ, val);
+}
+
+static int cfg_write(struct harness *h, struct device *d, unsigned int reg, unsigned int size,
+                     uint32_t val)
+{
+    return fw_config(h, d, reg, size, IOREQ_WRITE, &val);
+}
+
+struct device *h_device(struct harness *h, unsigned int bus, unsigned int dev, unsigned int fn,
+                        bool create)
+{
+    struct device *free_slot = NULL;
+
+    for (unsigned int i = 0; i < H_MAX_DEVICES; i++) {
+        struct device *d = &h->dev[i];
+        if (d->used && d->bus == bus && d->dev == dev && d->fn == fn)
+            return d;
+        if (!d->used && !free_slot)
+            free_slot = d;
+    }
+    if (!create || !free_slot)
+        return NULL;
+    *free_slot = (struct device){.used = true, .bus = bus, .dev = dev, .fn = fn};
+    return free_slot;
+}
+
+/* Size BAR 0 (and its upper half if 64-bit): write all ones, read back, restore. */
+static int size_bar0(struct harness *h, struct device *d, uint64_t *size, bool *is64,
+                     bool *is_mem)
+{
+    uint32_t lo, hi = 0, orig_lo, orig_hi = 0;
+    uint64_t mask;
+
+    if (cfg_read(h, d, 0x10, 4, &orig_lo) || cfg_write(h, d, 0x10, 4, 0xffffffff) ||
+        cfg_read(h, d, 0x10, 4, &lo) || cfg_write(h, d, 0x10, 4, orig_lo))
+        return -EIO;
+    *is_mem = !(lo & 1);
+    *is64 = *is_mem && (lo & 6) == 4;
+    if (*is64) {
+        if (cfg_read(h, d, 0x14, 4, &orig_hi) || cfg_write(h, d, 0x14, 4, 0xffffffff) ||
+            cfg_read(h, d, 0x14, 4, &hi) || cfg_write(h, d, 0x14, 4, orig_hi))
+            return -EIO;
+    }
+    mask = ((uint64_t)hi << 32) | (lo & (*is_mem ? ~0xfu : ~0x3u));
+    if (!*is64)
+        mask |= 0xffffffff00000000ULL;
+    *size = mask ? ~mask + 1 : 0;
+    return 0;
+}
+
+int fw_enumerate(struct harness *h, unsigned int bus, unsigned int dev, unsigned int fn)
+{
+    struct hv *hv = h->hv;
+    struct device *d = h_device(h, bus, dev, fn, true);
+    uint32_t id, class, cmd;
+    uint64_t size, base;
+    bool is64, is_mem;
+
+    if (!d)
+        return -ENOSPC;
+    if (cfg_read(h, d, 0x00, 4, &id))
+        return -EIO;
+    if ((id & 0xffff) == 0xffff) {
+        h_fail(h, "enumerate %02x:%02x.%x: no device (vendor reads 0xffff)", bus, dev, fn);
+        return -ENODEV;
+    }
+    cfg_read(h, d, 0x08, 4, &class);
+    if (size_bar0(h, d, &size, &is64, &is_mem))
+        return -EIO;
+    if (!is_mem || size == 0 || (size & (size - 1))) {
+        h_fail(h, "enumerate %02x:%02x.%x: BAR 0 is not a usable memory BAR (size 0x%llx)", bus,
+               dev, fn, (unsigned long long)size);
+        return -EINVAL;
+    }
+    /*
+     * hvmloader: grow the low hole downwards by doubling its distance from
+     * 4 GiB ((pci_mem_start << 1) in 32 bits) while it stays above low RAM,
+     * place the BAR there if it fits, else above RAM if it is 64-bit.
+     */
+    uint64_t hole = hv->mmio_hole_start, low_ram_end = hv->low_pages * HV_PAGE_SIZE;
+    while (size > HV_LOW_MMIO_END - hole) {
+        uint64_t next = (hole << 1) & 0xffffffffULL;
+        if (next == 0 || next < low_ram_end)
+            break;
+        hole = next;
+    }
+    base = (hole + size - 1) & ~(size - 1);
+    if (base + size > HV_LOW_MMIO_END) {
+        if (!is64) {
+            h_fail(h, "enumerate: 32-bit BAR of 0x%llx bytes does not fit the MMIO hole",
+                   (unsigned long long)size);
+            return -ENOSPC;
+        }
+        base = hv_ram_end(hv);
+        if (base < 0x100000000ULL)
+            base = 0x100000000ULL;
+        base = (base + size - 1) & ~(size - 1);
+    }
+    if (cfg_write(h, d, 0x10, 4, (uint32_t)base | 0) ||
+        (is64 && cfg_write(h, d, 0x14, 4, (uint32_t)(base >> 32))))
+        return -EIO;
+    cfg_read(h, d, 0x04, 2, &cmd);
+    if (cfg_write(h, d, 0x04, 2, cmd | 0x2))
+        return -EIO;
+    d->bar_base = base;
+    d->bar_size = size;
+    h->cur_dev = (int)(d - h->dev);
+    if (!h->json || h->verbose)
+        printf("enumerate %02x:%02x.%x: %04x:%04x class %06x, BAR 0 %s%s %llu KiB at 0x%llx\n",
+               bus, dev, fn, id & 0xffff, id >> 16, class >> 8, is64 ? "64-bit" : "32-bit",
+               is_mem ? " memory" : "", (unsigned long long)(size >> 10),
+               (unsigned long long)base);
+    return 0;
+}
+
+int fw_bar_move(struct harness *h, struct device *d, uint64_t addr, bool decode_off)
+{
+    uint32_t cmd;
+
+    if (d->bar_size == 0 || (addr & (d->bar_size - 1)))
+        return -EINVAL;
+    if (cfg_read(h, d, 0x04, 2, &cmd))
+        return -EIO;
+    if (decode_off && cfg_write(h, d, 0x04, 2, cmd & ~0x2u))
+        return -EIO;
+    /* Low dword then high dword, as a kernel writes a 64-bit BAR. */
+    if (cfg_write(h, d, 0x10, 4, (uint32_t)addr) || cfg_write(h, d, 0x14, 4, (uint32_t)(addr >> 32)))
+        return -EIO;
+    if (decode_off && cfg_write(h, d, 0x04, 2, cmd))
+        return -EIO;
+    d->bar_base = addr;
+    return 0;
+}
+
+int fw_config_dump(struct harness *h, struct device *d, const char *path)
+{
+    uint8_t cfg[256];
+    FILE *f;
+    int rc;
+
+    for (unsigned int reg = 0; reg < sizeof(cfg); reg += 4) {
+        uint32_t v;
+        if (cfg_read(h, d, reg, 4, &v))
+            return -EIO;
+        memcpy(&cfg[reg], &v, 4);
+    }
+    f = fopen(path, "w");
+    if (!f)
+        return -errno;
+    rc = lspci_dump_write(f, 0, (uint8_t)d->bus, (uint8_t)d->dev, (uint8_t)d->fn, cfg);
+    if (fclose(f) && rc == 0)
+        rc = -EIO;
+    return rc;
+}

@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The scenario harness: a simulated guest (vCPU threads running workloads
+ * against the simulated Xen), the device model as a child process, and the
+ * metrics and expectations a scenario asserts.
+ */
+#ifndef XENSIM_HARNESS_H
+#define XENSIM_HARNESS_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "../hv/hv.h"
+
+#define H_MAX_ARGS 64
+#define H_MAX_DEVICES 8
+
+enum workload_op {
+    WL_NONE = 0,
+    WL_WRITE_PATTERN,
+    WL_VERIFY_PATTERN,
+    WL_READ,
+    WL_WRITE,
+    WL_MEMCPY_IN,
+    WL_MEMCPY_OUT,
+    WL_FILL,
+    WL_RANDOM_RW,
+    WL_TOUCH,
+    WL_RAW_IOREQ,
+    WL_FIRMWARE, /* a call on the harness's behalf (enumeration, config cycles) */
+};
+
+struct workload {
+    enum workload_op op;
+    uint64_t off, len;   /* relative to BAR 0 of the target device */
+    uint64_t seed, value, count, stride;
+    unsigned int size;   /* access size: 1, 2, 4, 8 */
+    bool df;
+    uint64_t bar_base;   /* resolved when the workload starts */
+    /* raw ioreq */
+    ioreq_t raw;
+    int raw_server; /* -1: the highest existing server */
+    bool raw_check;
+    uint64_t raw_expect;
+    /* firmware job */
+    int (*fn)(struct hv_vcpu *v, void *arg);
+    void *fn_arg;
+    int fn_rc;
+};
+
+struct vcpu_thread {
+    struct harness *h;
+    unsigned int id;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool busy, quit;
+    struct workload job;
+    uint64_t scratch_gpa, scratch_len; /* guest RAM this vCPU uses as memcpy buffer */
+};
+
+/* Counters of what the guest did and saw. */
+struct guest_stats {
+    atomic_uint_fast64_t accesses, bytes_read, bytes_written, integrity_errors, stale_accesses,
+        faults_injected, workloads_aborted;
+};
+
+struct device {
+    bool used;
+    unsigned int bus, dev, fn;
+    uint64_t bar_base, bar_size; /* as placed by enumeration or bar-move */
+};
+
+struct dm_proc {
+    pid_t pid;
+    bool running;
+    bool killed; /* by the harness: its leftovers are the OS's and Xen's, not leaks */
+    int exit_status; /* exit code, or -signal */
+    long peak_rss_kb;
+    char *argv[H_MAX_ARGS];
+    int argc;
+};
+
+struct harness {
+    struct hv *hv;
+    bool have_domain;
+    char tmpdir[64];
+    char dm_log[96];
+    const char *dm_path;
+    const char *dm_wrapper; /* e.g. "valgrind --error-exitcode=99" */
+    bool verbose, progress, json;
+    double t_start;
+
+    struct vcpu_thread vcpu[HV_MAX_VCPUS];
+    struct guest_stats gs;
+    struct device dev[H_MAX_DEVICES];
+    int cur_dev;
+
+    struct dm_proc dm;
+    /* Saved arguments of the last `dm` line, for `dm restart`. */
+    char *last_args[H_MAX_ARGS];
+    int last_argc;
+    /* Every daemon that ran: pids whose leftovers count as leaks. */
+    pid_t exited_pids[32];
+    unsigned int nr_exited;
+    long peak_rss_kb;
+    int last_exit_status;
+
+    pthread_mutex_t fail_lock;
+    char *failure[128];
+    unsigned int nr_failures;
+    unsigned int nr_expects, nr_expects_failed;
+    unsigned int lineno;
+    const char *scenario_path;
+
+    pthread_t progress_thread;
+    atomic_bool progress_stop;
+};
+
+void h_fail(struct harness *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+double h_now(void);
+
+/* workload.c */
+int guest_start(struct harness *h);
+void guest_stop(struct harness *h);
+/* Queue a workload on a vCPU (waits for it to be idle first). */
+int guest_submit(struct harness *h, unsigned int vcpu, const struct workload *w);
+/* Wait until every vCPU is idle. */
+void guest_wait_all(struct harness *h);
+/* Run fn on vCPU 0 and wait for it: firmware and config cycles. */
+int guest_call(struct harness *h, int (*fn)(struct hv_vcpu *v, void *arg), void *arg);
+
+/* firmware.c: what hvmloader and a guest kernel's PCI code do. */
+int fw_enumerate(struct harness *h, unsigned int bus, unsigned int dev, unsigned int fn);
+int fw_config(struct harness *h, struct device *d, unsigned int reg, unsigned int size, int dir,
+              uint32_t *val);
+int fw_bar_move(struct harness *h, struct device *d, uint64_t addr, bool decode_off);
+int fw_config_dump(struct harness *h, struct device *d, const char *path);
+struct device *h_device(struct harness *h, unsigned int bus, unsigned int dev, unsigned int fn,
+                        bool create);
+
+/* dmproc.c: the device model as a child process. */
+int dm_start(struct harness *h, char *const args[], int nargs, bool wait_ready,
+             unsigned int ready_timeout_ms);
+int dm_signal(struct harness *h, int sig);
+/* Wait for the daemon to exit; returns 0 if it did within timeout_ms. */
+int dm_wait_exit(struct harness *h, unsigned int timeout_ms);
+void dm_print_log(struct harness *h, FILE *out);
+
+/* report.c */
+/* Look up a metric by its dotted name. Returns false if unknown. */
+bool metric_get(struct harness *h, const char *name, double *out);
+void report_json(struct harness *h, FILE *out);
+void report_summary(struct harness *h, FILE *out);
+void progress_start(struct harness *h);
+void progress_stop(struct harness *h);
+
+/* scenario.c */
+int scenario_run(struct harness *h, const char *path);
+
+#endif

@@ -1,0 +1,671 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The scenario language: one directive per line, `#` comments, key=value
+ * arguments, sizes with K/M/G/T, numbers in decimal or 0x hex.
+ *
+ *   domain vcpus=N ram=SIZE [mmio_hole=SIZE] [lend=on|off] [domid=N]
+ *          [ioreq_timeout=MS] [balloon=SIZE]
+ *   domain destroy | invalidate | balloon-out addr=A len=L | populate addr=A len=L
+ *          | timeoffset value=V
+ *   dm ARGS...                 start the daemon (the harness adds --domid and --ready-fd)
+ *   dm stop | kill | restart | signal NAME | wait-exit [timeout=MS]
+ *   dm-fails exit=N [match="text"] ARGS...   the daemon must refuse and leave nothing behind
+ *   enumerate bdf=BB:DD.F
+ *   config-read bdf=.. off=N size=1|2|4 expect=V
+ *   config-write bdf=.. off=N size=1|2|4 value=V
+ *   config-dump bdf=.. file=PATH
+ *   bar-move bdf=.. bar=0 addr=A [decode=keep|off]
+ *   vcpu N OP key=value...    asynchronous guest workload on BAR 0 (see workload.c)
+ *   wait
+ *   expect METRIC OP VALUE    OP: == != < <= > >=; VALUE: a number or another metric
+ *   fail OP [skip=N] [count=N] errno=NAME|N   inject failures into the daemon's calls
+ *   echo TEXT...
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "util.h"
+
+#define MAX_TOKENS 96
+
+struct line {
+    int ntok;
+    char *tok[MAX_TOKENS];
+};
+
+static int tokenize(char *s, struct line *l)
+{
+    l->ntok = 0;
+    while (*s) {
+        while (*s == ' ' || *s == '\t')
+            s++;
+        if (*s == '\0' || *s == '#' || *s == '\n')
+            break;
+        if (l->ntok == MAX_TOKENS)
+            return -E2BIG;
+        l->tok[l->ntok++] = s;
+        /* key="quoted value": the quotes go, the spaces stay. */
+        char *out = s;
+        bool quoted = false;
+        while (*s && (quoted || (*s != ' ' && *s != '\t' && *s != '\n'))) {
+            if (*s == '"')
+                quoted = !quoted;
+            else
+                *out++ = *s;
+            s++;
+        }
+        if (*s)
+            s++;
+        *out = '\0';
+    }
+    return 0;
+}
+
+/* key=value lookup among the tokens from `from` on. */
+static const char *kv(const struct line *l, int from, const char *key)
+{
+    size_t n = strlen(key);
+
+    for (int i = from; i < l->ntok; i++)
+        if (strncmp(l->tok[i], key, n) == 0 && l->tok[i][n] == '=')
+            return l->tok[i] + n + 1;
+    return NULL;
+}
+
+static int kv_num(struct harness *h, const struct line *l, int from, const char *key, uint64_t def,
+                  uint64_t *out)
+{
+    const char *v = kv(l, from, key);
+
+    if (!v) {
+        *out = def;
+        return 0;
+    }
+    if (parse_size(v, out)) {
+        h_fail(h, "line %u: bad number %s=%s", h->lineno, key, v);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int parse_bdf(struct harness *h, const char *s, unsigned int *bus, unsigned int *dev,
+                     unsigned int *fn)
+{
+    if (!s || sscanf(s, "%x:%x.%x", bus, dev, fn) != 3 || *bus > 0xff || *dev > 0x1f || *fn > 7) {
+        h_fail(h, "line %u: bad or missing bdf=BB:DD.F", h->lineno);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static struct device *line_device(struct harness *h, const struct line *l, bool create)
+{
+    unsigned int bus, dev, fn;
+    const char *b = kv(l, 1, "bdf");
+    struct device *d;
+
+    if (!b) {
+        if (h->dev[h->cur_dev].used)
+            return &h->dev[h->cur_dev];
+        h_fail(h, "line %u: no device enumerated yet (give bdf=)", h->lineno);
+        return NULL;
+    }
+    if (parse_bdf(h, b, &bus, &dev, &fn))
+        return NULL;
+    d = h_device(h, bus, dev, fn, create);
+    if (!d)
+        h_fail(h, "line %u: device %s unknown (enumerate it first)", h->lineno, b);
+    return d;
+}
+
+static int need_domain(struct harness *h)
+{
+    if (h->have_domain)
+        return 0;
+    h_fail(h, "line %u: no domain (a `domain vcpus=.. ram=..` line comes first)", h->lineno);
+    return -EINVAL;
+}
+
+static int do_domain_create(struct harness *h, const struct line *l)
+{
+    struct hv_domain_config cfg = {0};
+    uint64_t v;
+    const char *lend = kv(l, 1, "lend");
+    char path[128];
+    int rc;
+
+    if (h->have_domain) {
+        h_fail(h, "line %u: only one domain per scenario", h->lineno);
+        return -EINVAL;
+    }
+    if (kv_num(h, l, 1, "vcpus", 1, &v))
+        return -EINVAL;
+    cfg.vcpus = (unsigned int)v;
+    if (kv_num(h, l, 1, "ram", 256ULL << 20, &cfg.ram) ||
+        kv_num(h, l, 1, "mmio_hole", 0, &cfg.mmio_hole) ||
+        kv_num(h, l, 1, "balloon", 16ULL << 20, &cfg.balloon_reserve) ||
+        kv_num(h, l, 1, "domid", 1, &v))
+        return -EINVAL;
+    cfg.domid = (uint32_t)v;
+    if (kv_num(h, l, 1, "ioreq_timeout", 10000, &v))
+        return -EINVAL;
+    cfg.ioreq_timeout_ms = (unsigned int)v;
+    cfg.lend_ext = !lend || strcmp(lend, "on") == 0;
+    h->hv = calloc(1, sizeof(*h->hv));
+    if (!h->hv)
+        return -ENOMEM;
+    rc = hv_create(h->hv, &cfg, h->tmpdir);
+    if (rc) {
+        h_fail(h, "line %u: cannot create the domain: %s", h->lineno, strerror(-rc));
+        free(h->hv);
+        h->hv = NULL;
+        return rc;
+    }
+    snprintf(path, sizeof(path), "%s", h->hv->sock_path);
+    setenv(XENSIM_SOCKET_ENV, path, 1);
+    h->have_domain = true;
+    return guest_start(h);
+}
+
+struct domain_op {
+    int kind;
+    uint64_t addr, len, value;
+    unsigned int failed;
+};
+
+static int domain_op_on_vcpu(struct hv_vcpu *v, void *arg)
+{
+    struct domain_op *op = arg;
+    ioreq_t p = {.size = 4, .count = 1, .dir = IOREQ_WRITE};
+
+    if (op->kind == 0) {
+        /* Xen sends INVALIDATE after guest RAM left the p2m (decrease_reservation). */
+        if (op->len)
+            hv_balloon_out(v->hv, op->addr >> HV_PAGE_SHIFT, op->len >> HV_PAGE_SHIFT);
+        p.type = IOREQ_TYPE_INVALIDATE;
+        p.data = ~0ULL;
+        op->failed = hv_ioreq_broadcast(v, &p);
+    } else {
+        p.type = IOREQ_TYPE_TIMEOFFSET;
+        p.size = 8;
+        p.addr = 0;
+        p.data = op->value;
+        op->failed = hv_ioreq_broadcast_buffered(v->hv, &p);
+        atomic_fetch_add(&v->hv->stats.ioreq_timeoffset, 1);
+    }
+    return 0;
+}
+
+static int do_domain(struct harness *h, const struct line *l)
+{
+    const char *what = l->ntok > 1 ? l->tok[1] : "";
+    struct domain_op op = {0};
+
+    if (strchr(what, '=') || l->ntok == 1)
+        return do_domain_create(h, l);
+    if (need_domain(h))
+        return -EINVAL;
+    if (strcmp(what, "destroy") == 0) {
+        hv_domain_destroy(h->hv);
+        return 0;
+    }
+    if (kv_num(h, l, 2, "addr", 0, &op.addr) || kv_num(h, l, 2, "len", 0, &op.len) ||
+        kv_num(h, l, 2, "value", 0, &op.value))
+        return -EINVAL;
+    if ((op.addr | op.len) & (HV_PAGE_SIZE - 1)) {
+        h_fail(h, "line %u: addr and len must be page aligned", h->lineno);
+        return -EINVAL;
+    }
+    if (strcmp(what, "populate") == 0)
+        return hv_balloon_in(h->hv, op.addr >> HV_PAGE_SHIFT, op.len >> HV_PAGE_SHIFT);
+    if (strcmp(what, "invalidate") == 0 || strcmp(what, "balloon-out") == 0)
+        op.kind = 0;
+    else if (strcmp(what, "timeoffset") == 0)
+        op.kind = 1;
+    else {
+        h_fail(h, "line %u: unknown domain action '%s'", h->lineno, what);
+        return -EINVAL;
+    }
+    guest_call(h, domain_op_on_vcpu, &op);
+    if (op.failed)
+        h_fail(h, "line %u: %u ioreq server(s) did not take the broadcast", h->lineno, op.failed);
+    return 0;
+}
+
+static int dm_start_line(struct harness *h, char **args, int nargs)
+{
+    int rc;
+
+    for (int i = 0; i < h->last_argc; i++)
+        free(h->last_args[i]);
+    h->last_argc = 0;
+    for (int i = 0; i < nargs && i < H_MAX_ARGS; i++)
+        h->last_args[h->last_argc++] = strdup(args[i]);
+    rc = dm_start(h, h->last_args, h->last_argc, true, 30000);
+    if (rc) {
+        dm_wait_exit(h, 5000);
+        h_fail(h, "line %u: device model did not become ready (%s; exit status %d)", h->lineno,
+               strerror(-rc), h->dm.exit_status);
+        dm_print_log(h, stderr);
+    }
+    return rc;
+}
+
+static int dm_stop(struct harness *h, int sig, bool expect_zero)
+{
+    int rc;
+
+    if (!h->dm.running)
+        return 0;
+    dm_signal(h, sig);
+    rc = dm_wait_exit(h, 20000);
+    if (rc == -ETIMEDOUT) {
+        h_fail(h, "line %u: device model ignored signal %d for 20 s", h->lineno, sig);
+        dm_signal(h, SIGKILL);
+        h->dm.killed = false; /* its leftovers still count */
+        dm_wait_exit(h, 5000);
+        return rc;
+    }
+    if (expect_zero && h->dm.exit_status != 0) {
+        h_fail(h, "line %u: device model exited with status %d", h->lineno, h->dm.exit_status);
+        dm_print_log(h, stderr);
+    }
+    return 0;
+}
+
+static int do_dm(struct harness *h, struct line *l)
+{
+    const char *what = l->ntok > 1 ? l->tok[1] : "";
+    uint64_t timeout;
+
+    if (need_domain(h))
+        return -EINVAL;
+    if (strcmp(what, "stop") == 0)
+        return dm_stop(h, SIGTERM, true);
+    if (strcmp(what, "kill") == 0)
+        return dm_stop(h, SIGKILL, false);
+    if (strcmp(what, "restart") == 0) {
+        dm_stop(h, SIGKILL, false);
+        return dm_start(h, h->last_args, h->last_argc, true, 30000) ? -EIO : 0;
+    }
+    if (strcmp(what, "signal") == 0) {
+        const char *name = l->ntok > 2 ? l->tok[2] : "";
+        int sig = strcmp(name, "USR1") == 0 ? SIGUSR1 : strcmp(name, "TERM") == 0 ? SIGTERM
+                : strcmp(name, "INT") == 0 ? SIGINT : strcmp(name, "HUP") == 0 ? SIGHUP : 0;
+        if (!sig) {
+            h_fail(h, "line %u: unknown signal '%s'", h->lineno, name);
+            return -EINVAL;
+        }
+        return dm_signal(h, sig);
+    }
+    if (strcmp(what, "wait-exit") == 0) {
+        if (kv_num(h, l, 2, "timeout", 10000, &timeout))
+            return -EINVAL;
+        if (dm_wait_exit(h, (unsigned int)timeout)) {
+            h_fail(h, "line %u: device model still running after %llu ms", h->lineno,
+                   (unsigned long long)timeout);
+            return -ETIMEDOUT;
+        }
+        return 0;
+    }
+    return dm_start_line(h, l->tok + 1, l->ntok - 1);
+}
+
+/* The daemon must refuse (exit code, message) and leave no server, port or mapping. */
+static int do_dm_fails(struct harness *h, struct line *l)
+{
+    uint64_t want;
+    const char *match = kv(l, 1, "match");
+    int first = 1;
+
+    if (need_domain(h) || kv_num(h, l, 1, "exit", 2, &want))
+        return -EINVAL;
+    while (first < l->ntok && (strncmp(l->tok[first], "exit=", 5) == 0 ||
+                               strncmp(l->tok[first], "match=", 6) == 0))
+        first++;
+    /* A fresh log, so the match is against this run's output only. */
+    truncate(h->dm_log, 0);
+    if (dm_start(h, l->tok + first, l->ntok - first, false, 0)) {
+        h_fail(h, "line %u: cannot start the device model", h->lineno);
+        return -EIO;
+    }
+    if (dm_wait_exit(h, 20000)) {
+        h_fail(h, "line %u: device model did not exit", h->lineno);
+        dm_stop(h, SIGKILL, false);
+        return -ETIMEDOUT;
+    }
+    if (h->dm.exit_status != (int)want)
+        h_fail(h, "line %u: device model exited with %d, expected %llu", h->lineno,
+               h->dm.exit_status, (unsigned long long)want);
+    if (match) {
+        FILE *f = fopen(h->dm_log, "r");
+        char buf[4096] = "";
+        size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+
+        if (f)
+            fclose(f);
+        buf[n] = '\0';
+        if (!strstr(buf, match))
+            h_fail(h, "line %u: device model output lacks \"%s\": %s", h->lineno, match, buf);
+    }
+    return 0;
+}
+
+static int do_vcpu(struct harness *h, struct line *l)
+{
+    static const struct {
+        const char *name;
+        enum workload_op op;
+    } ops[] = {
+        {"write-pattern", WL_WRITE_PATTERN}, {"verify-pattern", WL_VERIFY_PATTERN},
+        {"read", WL_READ},                   {"write", WL_WRITE},
+        {"memcpy-in", WL_MEMCPY_IN},         {"memcpy-out", WL_MEMCPY_OUT},
+        {"fill", WL_FILL},                   {"random-rw", WL_RANDOM_RW},
+        {"touch", WL_TOUCH},                 {"ioreq", WL_RAW_IOREQ},
+    };
+    struct workload w = {.raw_server = -1};
+    struct device *d;
+    uint64_t vcpu, size, v;
+
+    if (need_domain(h))
+        return -EINVAL;
+    if (l->ntok < 3 || parse_u64(l->tok[1], h->hv->cfg.vcpus - 1, &vcpu)) {
+        h_fail(h, "line %u: usage: vcpu N OP key=value...", h->lineno);
+        return -EINVAL;
+    }
+    for (unsigned int i = 0; i < ARRAY_SIZE(ops); i++)
+        if (strcmp(l->tok[2], ops[i].name) == 0)
+            w.op = ops[i].op;
+    if (w.op == WL_NONE) {
+        h_fail(h, "line %u: unknown workload '%s'", h->lineno, l->tok[2]);
+        return -EINVAL;
+    }
+    if (w.op == WL_RAW_IOREQ) {
+        /* A request as a hostile or buggy Xen could send it, straight to a server. */
+        const char *type = kv(l, 3, "type"), *dir = kv(l, 3, "dir");
+        uint64_t addr, sz, count, df, ptr, data, server, expect;
+
+        if (kv_num(h, l, 3, "addr", 0, &addr) || kv_num(h, l, 3, "size", 4, &sz) ||
+            kv_num(h, l, 3, "count", 1, &count) || kv_num(h, l, 3, "df", 0, &df) ||
+            kv_num(h, l, 3, "ptr", 0, &ptr) || kv_num(h, l, 3, "data", 0, &data) ||
+            kv_num(h, l, 3, "server", UINT64_MAX, &server) ||
+            kv_num(h, l, 3, "expect", 0, &expect))
+            return -EINVAL;
+        w.raw.type = !type || strcmp(type, "copy") == 0 ? IOREQ_TYPE_COPY
+                   : strcmp(type, "pio") == 0          ? IOREQ_TYPE_PIO
+                   : strcmp(type, "pci") == 0          ? IOREQ_TYPE_PCI_CONFIG
+                   : strcmp(type, "invalidate") == 0   ? IOREQ_TYPE_INVALIDATE
+                   : strcmp(type, "access") == 0       ? HV_IOREQ_TYPE_ACCESS
+                                                       : (uint8_t)strtoul(type, NULL, 0);
+        w.raw.addr = addr;
+        w.raw.size = (uint32_t)sz;
+        w.raw.count = (uint32_t)count;
+        w.raw.df = df & 1;
+        w.raw.data_is_ptr = ptr & 1;
+        w.raw.data = data;
+        w.raw.dir = dir && strcmp(dir, "write") == 0 ? IOREQ_WRITE : IOREQ_READ;
+        w.raw_server = server == UINT64_MAX ? -1 : (int)server;
+        w.raw_check = kv(l, 3, "expect") != NULL;
+        w.raw_expect = expect;
+        return guest_submit(h, (unsigned int)vcpu, &w);
+    }
+    d = line_device(h, l, false);
+    if (!d)
+        return -EINVAL;
+    if (kv_num(h, l, 3, "size", 8, &size) || kv_num(h, l, 3, "off", 0, &w.off) ||
+        kv_num(h, l, 3, "len", d->bar_size - w.off, &w.len) ||
+        kv_num(h, l, 3, "seed", 1, &w.seed) || kv_num(h, l, 3, "value", 0, &w.value) ||
+        kv_num(h, l, 3, "count", 1000, &w.count) ||
+        kv_num(h, l, 3, "stride", w.op == WL_TOUCH ? 4096 : size, &w.stride) ||
+        kv_num(h, l, 3, "df", 0, &v))
+        return -EINVAL;
+    w.df = v != 0;
+    w.size = (unsigned int)size;
+    w.bar_base = d->bar_base;
+    if ((size != 1 && size != 2 && size != 4 && size != 8) || w.off % size || w.len % size ||
+        w.len == 0 || w.stride == 0 || w.stride % size || !range_inside(w.off, w.len, d->bar_size)) {
+        h_fail(h, "line %u: off/len/size/stride must be aligned and inside BAR 0", h->lineno);
+        return -EINVAL;
+    }
+    return guest_submit(h, (unsigned int)vcpu, &w);
+}
+
+static int do_config(struct harness *h, struct line *l, int dir)
+{
+    struct device *d = line_device(h, l, true);
+    uint64_t off, size, value, expect;
+    uint32_t val;
+
+    if (!d || need_domain(h) || kv_num(h, l, 1, "off", 0, &off) ||
+        kv_num(h, l, 1, "size", 4, &size) || kv_num(h, l, 1, "value", 0, &value) ||
+        kv_num(h, l, 1, "expect", 0, &expect))
+        return -EINVAL;
+    val = (uint32_t)value;
+    if (fw_config(h, d, (unsigned int)off, (unsigned int)size, dir, &val)) {
+        h_fail(h, "line %u: config cycle failed", h->lineno);
+        return -EIO;
+    }
+    if (dir == IOREQ_READ && kv(l, 1, "expect")) {
+        h->nr_expects++;
+        if (val != (uint32_t)expect) {
+            h->nr_expects_failed++;
+            h_fail(h, "line %u: config 0x%llx reads 0x%x, expected 0x%llx", h->lineno,
+                   (unsigned long long)off, val, (unsigned long long)expect);
+        }
+    }
+    return 0;
+}
+
+static int do_expect(struct harness *h, struct line *l)
+{
+    double a, b;
+    uint64_t n;
+    const char *op;
+    bool ok;
+
+    if (l->ntok != 4) {
+        h_fail(h, "line %u: usage: expect METRIC OP VALUE", h->lineno);
+        return -EINVAL;
+    }
+    op = l->tok[2];
+    if (!metric_get(h, l->tok[1], &a)) {
+        h_fail(h, "line %u: unknown metric '%s'", h->lineno, l->tok[1]);
+        return -EINVAL;
+    }
+    if (!metric_get(h, l->tok[3], &b)) {
+        char *end;
+        if (parse_size(l->tok[3], &n) == 0) {
+            b = (double)n;
+        } else {
+            b = strtod(l->tok[3], &end);
+            if (*end) {
+                h_fail(h, "line %u: bad value '%s'", h->lineno, l->tok[3]);
+                return -EINVAL;
+            }
+        }
+    }
+    if (strcmp(op, "==") == 0) ok = a == b;
+    else if (strcmp(op, "!=") == 0) ok = a != b;
+    else if (strcmp(op, "<") == 0) ok = a < b;
+    else if (strcmp(op, "<=") == 0) ok = a <= b;
+    else if (strcmp(op, ">") == 0) ok = a > b;
+    else if (strcmp(op, ">=") == 0) ok = a >= b;
+    else {
+        h_fail(h, "line %u: bad operator '%s'", h->lineno, op);
+        return -EINVAL;
+    }
+    h->nr_expects++;
+    if (!ok) {
+        h->nr_expects_failed++;
+        h_fail(h, "line %u: expect %s %s %s: got %g vs %g", h->lineno, l->tok[1], op, l->tok[3],
+               a, b);
+    }
+    return 0;
+}
+
+static int do_fail(struct harness *h, struct line *l)
+{
+    static const struct {
+        const char *name;
+        enum sim_op op;
+    } ops[] = {
+        {"create_server", SIM_OP_CREATE_SERVER}, {"get_server_info", SIM_OP_GET_SERVER_INFO},
+        {"map_io_range", SIM_OP_MAP_IO_RANGE},   {"unmap_io_range", SIM_OP_UNMAP_IO_RANGE},
+        {"map_pcidev", SIM_OP_MAP_PCIDEV},       {"unmap_pcidev", SIM_OP_UNMAP_PCIDEV},
+        {"set_server_state", SIM_OP_SET_SERVER_STATE},
+        {"destroy_server", SIM_OP_DESTROY_SERVER}, {"nr_vcpus", SIM_OP_NR_VCPUS},
+        {"map_resource", SIM_OP_MAP_RESOURCE},   {"map_gfns", SIM_OP_MAP_GFNS},
+        {"bind_interdomain", SIM_OP_BIND_INTERDOMAIN}, {"unbind", SIM_OP_UNBIND},
+        {"restrict", SIM_OP_RESTRICT},           {"lend_register", SIM_OP_LEND_REGISTER},
+        {"lend_map", SIM_OP_LEND_MAP},           {"lend_unmap", SIM_OP_LEND_UNMAP},
+        {"lend_claim_access", SIM_OP_LEND_CLAIM_ACCESS},
+    };
+    static const struct {
+        const char *name;
+        int err;
+    } errs[] = {{"ENOMEM", ENOMEM}, {"EAGAIN", EAGAIN}, {"ENOENT", ENOENT}, {"EPERM", EPERM},
+                {"EINVAL", EINVAL}, {"ESRCH", ESRCH},   {"EIO", EIO},       {"ENOSPC", ENOSPC},
+                {"EEXIST", EEXIST}, {"EACCES", EACCES}};
+    uint64_t skip, count, e = 0;
+    const char *en = kv(l, 2, "errno");
+    int op = -1;
+
+    if (need_domain(h))
+        return -EINVAL;
+    for (unsigned int i = 0; l->ntok > 1 && i < ARRAY_SIZE(ops); i++)
+        if (strcmp(l->tok[1], ops[i].name) == 0)
+            op = (int)ops[i].op;
+    for (unsigned int i = 0; en && i < ARRAY_SIZE(errs); i++)
+        if (strcmp(en, errs[i].name) == 0)
+            e = (uint64_t)errs[i].err;
+    if (en && e == 0)
+        parse_u64(en, 4095, &e);
+    if (op < 0 || e == 0 || kv_num(h, l, 2, "skip", 0, &skip) ||
+        kv_num(h, l, 2, "count", 1, &count)) {
+        h_fail(h, "line %u: usage: fail OP [skip=N] [count=N] errno=NAME", h->lineno);
+        return -EINVAL;
+    }
+    hv_inject_failure(h->hv, (enum sim_op)op, (uint32_t)skip, (uint32_t)count, (int)e);
+    return 0;
+}
+
+static int run_line(struct harness *h, struct line *l)
+{
+    const char *d = l->tok[0];
+    struct device *dev;
+    uint64_t v;
+
+    if (strcmp(d, "domain") == 0)
+        return do_domain(h, l);
+    if (strcmp(d, "dm") == 0)
+        return do_dm(h, l);
+    if (strcmp(d, "dm-fails") == 0)
+        return do_dm_fails(h, l);
+    if (strcmp(d, "vcpu") == 0)
+        return do_vcpu(h, l);
+    if (strcmp(d, "wait") == 0) {
+        guest_wait_all(h);
+        return 0;
+    }
+    if (strcmp(d, "expect") == 0)
+        return do_expect(h, l);
+    if (strcmp(d, "fail") == 0)
+        return do_fail(h, l);
+    if (strcmp(d, "echo") == 0) {
+        for (int i = 1; i < l->ntok; i++)
+            printf("%s%s", l->tok[i], i + 1 < l->ntok ? " " : "\n");
+        return 0;
+    }
+    if (strcmp(d, "enumerate") == 0) {
+        unsigned int bus, devn, fn;
+        if (need_domain(h) || parse_bdf(h, kv(l, 1, "bdf"), &bus, &devn, &fn))
+            return -EINVAL;
+        return fw_enumerate(h, bus, devn, fn);
+    }
+    if (strcmp(d, "config-read") == 0)
+        return do_config(h, l, IOREQ_READ);
+    if (strcmp(d, "config-write") == 0)
+        return do_config(h, l, IOREQ_WRITE);
+    if (strcmp(d, "config-dump") == 0) {
+        const char *file = kv(l, 1, "file");
+        dev = line_device(h, l, true);
+        if (!dev || !file || need_domain(h))
+            return -EINVAL;
+        return fw_config_dump(h, dev, file);
+    }
+    if (strcmp(d, "bar-move") == 0) {
+        const char *decode = kv(l, 1, "decode");
+        dev = line_device(h, l, false);
+        if (!dev || kv_num(h, l, 1, "addr", 0, &v))
+            return -EINVAL;
+        if (v >> HV_PADDR_BITS || (v < 0x100000000ULL && v < hv_ram_end(h->hv) &&
+                                   v + dev->bar_size > h->hv->mmio_hole_start)) {
+            h_fail(h, "line %u: bar-move target 0x%llx is outside the MMIO space", h->lineno,
+                   (unsigned long long)v);
+            return -EINVAL;
+        }
+        if (fw_bar_move(h, dev, v, decode && strcmp(decode, "off") == 0)) {
+            h_fail(h, "line %u: bar-move failed", h->lineno);
+            return -EIO;
+        }
+        return 0;
+    }
+    h_fail(h, "line %u: unknown directive '%s'", h->lineno, d);
+    return -EINVAL;
+}
+
+static void scenario_finish(struct harness *h)
+{
+    guest_wait_all(h);
+    if (h->dm.running)
+        dm_stop(h, SIGTERM, true);
+    if (!h->hv)
+        return;
+    if (h->hv->state == DOM_DYING)
+        h_fail(h, "zombie domain: %llu pages still mapped by the device model",
+               (unsigned long long)hv_foreign_pages_held(h->hv));
+    static const char *const leak_metrics[] = {"leaks.ioreq_servers", "leaks.bound_ports",
+                                               "leaks.foreign_mappings", "leaks.lent_pages"};
+    for (unsigned int i = 0; i < ARRAY_SIZE(leak_metrics); i++) {
+        double v = 0;
+        metric_get(h, leak_metrics[i], &v);
+        if (v > 0)
+            h_fail(h, "%s = %g: the device model left them to be released by others",
+                   leak_metrics[i], v);
+    }
+}
+
+int scenario_run(struct harness *h, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char buf[4096];
+    int rc = 0;
+
+    if (!f) {
+        h_fail(h, "cannot open scenario %s: %s", path, strerror(errno));
+        return -errno;
+    }
+    h->scenario_path = path;
+    while (rc == 0 && fgets(buf, sizeof(buf), f)) {
+        struct line l;
+
+        h->lineno++;
+        if (tokenize(buf, &l)) {
+            h_fail(h, "line %u: too many words", h->lineno);
+            rc = -E2BIG;
+            break;
+        }
+        if (l.ntok == 0)
+            continue;
+        if (h->verbose)
+            fprintf(stderr, "xensim: line %u: %s\n", h->lineno, l.tok[0]);
+        rc = run_line(h, &l);
+    }
+    fclose(f);
+    scenario_finish(h);
+    return rc;
+}

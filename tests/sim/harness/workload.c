@@ -1,0 +1,344 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The simulated guest: one thread per vCPU running workloads against BAR 0
+ * of a device. Every access goes through cpu.c as the guest's instructions
+ * would (RAM directly, MMIO through ioreqs), and what is read is checked
+ * against the pattern (a function of seed and BAR offset) or a shadow copy.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "pattern.h"
+
+#define SCRATCH_MAX (1ULL << 20)
+
+static void count_error(struct harness *h, struct vcpu_thread *t, uint64_t off, uint64_t got,
+                        uint64_t want, unsigned int size)
+{
+    uint64_t poison = HV_POISON_WORD;
+    uint64_t n = atomic_fetch_add(&h->gs.integrity_errors, 1);
+
+    /* A value straight from a freed, poisoned page: somebody used a stale mapping. */
+    if (memcmp(&got, &poison, size) == 0)
+        atomic_fetch_add(&h->gs.stale_accesses, 1);
+    if (n < 5)
+        h_fail(h, "vCPU %u: BAR offset 0x%llx read 0x%llx, expected 0x%llx (size %u)", t->id,
+               (unsigned long long)off, (unsigned long long)got, (unsigned long long)want, size);
+}
+
+/* A guest access failed because the domain died or the vCPU was abandoned. */
+static int aborted(struct harness *h, struct vcpu_thread *t, int rc)
+{
+    atomic_fetch_add(&h->gs.workloads_aborted, 1);
+    if (h->verbose)
+        fprintf(stderr, "xensim: vCPU %u: workload stopped (%s)\n", t->id, strerror(-rc));
+    return rc;
+}
+
+static int bar_access(struct vcpu_thread *t, uint64_t off, unsigned int size, int dir,
+                      uint64_t *val)
+{
+    struct harness *h = t->h;
+    int rc = cpu_mem(&h->hv->vcpu[t->id], t->job.bar_base + off, size, dir, val);
+
+    if (rc == 0) {
+        atomic_fetch_add_explicit(&h->gs.accesses, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(dir == IOREQ_READ ? &h->gs.bytes_read : &h->gs.bytes_written,
+                                  size, memory_order_relaxed);
+    }
+    return rc;
+}
+
+static int wl_pattern(struct vcpu_thread *t, bool verify)
+{
+    struct workload *w = &t->job;
+
+    for (uint64_t off = w->off; off < w->off + w->len; off += w->size) {
+        uint64_t want = pattern_value(w->seed, off, w->size), got = want;
+        int rc = bar_access(t, off, w->size, verify ? IOREQ_READ : IOREQ_WRITE, &got);
+
+        if (rc)
+            return aborted(t->h, t, rc);
+        if (verify && got != want)
+            count_error(t->h, t, off, got, want, w->size);
+    }
+    return 0;
+}
+
+static int wl_plain(struct vcpu_thread *t, int dir)
+{
+    struct workload *w = &t->job;
+
+    for (uint64_t off = w->off; off < w->off + w->len; off += w->stride) {
+        uint64_t v = w->value;
+        int rc = bar_access(t, off, w->size, dir, &v);
+
+        if (rc)
+            return aborted(t->h, t, rc);
+    }
+    return 0;
+}
+
+/* Guest RAM at gpa, as the harness (not the guest) sees it. */
+static uint8_t *scratch(struct vcpu_thread *t, uint64_t i)
+{
+    struct hv *hv = t->h->hv;
+    uint64_t gpa = t->scratch_gpa + i;
+    int64_t frame = hv_gfn_to_frame(hv, gpa >> HV_PAGE_SHIFT);
+
+    if (frame < 0)
+        return NULL;
+    return (uint8_t *)hv_frame_ptr(hv, (uint64_t)frame) + (gpa & (HV_PAGE_SIZE - 1));
+}
+
+/* rep movs between the BAR and this vCPU's scratch RAM, chunk by chunk. */
+static int wl_memcpy(struct vcpu_thread *t, bool into_bar)
+{
+    struct harness *h = t->h;
+    struct workload *w = &t->job;
+    struct hv_vcpu *v = &h->hv->vcpu[t->id];
+
+    for (uint64_t done = 0; done < w->len;) {
+        uint64_t chunk = MIN_U64(w->len - done, t->scratch_len);
+        uint64_t bar = w->bar_base + w->off + done, reps = chunk / w->size;
+        uint64_t ram = t->scratch_gpa;
+        int rc;
+
+        if (into_bar) {
+            for (uint64_t i = 0; i < chunk; i++) {
+                uint8_t *p = scratch(t, i);
+                if (p)
+                    *p = pattern_byte(w->seed, w->off + done + i);
+            }
+        }
+        /* With df set, the instruction starts at the last element and walks down. */
+        uint64_t last = (reps - 1) * w->size;
+        rc = into_bar ? cpu_rep_movs(v, w->df ? bar + last : bar, w->df ? ram + last : ram,
+                                     w->size, reps, w->df)
+                      : cpu_rep_movs(v, w->df ? ram + last : ram, w->df ? bar + last : bar,
+                                     w->size, reps, w->df);
+        if (rc)
+            return aborted(h, t, rc);
+        atomic_fetch_add(&h->gs.accesses, reps);
+        atomic_fetch_add(into_bar ? &h->gs.bytes_written : &h->gs.bytes_read, chunk);
+        if (!into_bar) {
+            for (uint64_t i = 0; i < chunk; i += w->size) {
+                uint64_t got = 0, want = pattern_value(w->seed, w->off + done + i, w->size);
+                uint8_t *p = scratch(t, i);
+
+                if (p)
+                    memcpy(&got, p, w->size);
+                if (got != want)
+                    count_error(h, t, w->off + done + i, got, want, w->size);
+            }
+        }
+        done += chunk;
+    }
+    return 0;
+}
+
+static int wl_fill(struct vcpu_thread *t)
+{
+    struct harness *h = t->h;
+    struct workload *w = &t->job;
+    uint64_t reps = w->len / w->size, last = (reps - 1) * w->size;
+    uint64_t start = w->bar_base + w->off + (w->df ? last : 0);
+    int rc = cpu_rep_stos(&h->hv->vcpu[t->id], start, w->value, w->size, reps, w->df);
+
+    if (rc)
+        return aborted(h, t, rc);
+    atomic_fetch_add(&h->gs.accesses, reps);
+    atomic_fetch_add(&h->gs.bytes_written, w->len);
+    return 0;
+}
+
+/* Random accesses of random sizes, checked against a shadow copy of the range. */
+static int wl_random_rw(struct vcpu_thread *t)
+{
+    struct harness *h = t->h;
+    struct workload *w = &t->job;
+    uint8_t *shadow = malloc(w->len);
+    uint64_t rng = w->seed ? w->seed : 1;
+    int rc = 0;
+
+    if (!shadow)
+        return -ENOMEM;
+    /* Learn the current content first. */
+    for (uint64_t off = 0; off < w->len && rc == 0; off += 8) {
+        uint64_t v = 0;
+        rc = bar_access(t, w->off + off, 8, IOREQ_READ, &v);
+        memcpy(shadow + off, &v, 8);
+    }
+    for (uint64_t i = 0; i < w->count && rc == 0; i++) {
+        uint64_t r = pattern_splitmix64(rng++);
+        unsigned int size = 1u << (r & 3);
+        uint64_t off = ((r >> 8) % (w->len / size)) * size;
+        uint64_t v = pattern_splitmix64(r), want = 0;
+
+        if (r & 4) {
+            v &= size == 8 ? ~0ULL : (1ULL << (size * 8)) - 1;
+            rc = bar_access(t, w->off + off, size, IOREQ_WRITE, &v);
+            memcpy(shadow + off, &v, size);
+        } else {
+            rc = bar_access(t, w->off + off, size, IOREQ_READ, &v);
+            memcpy(&want, shadow + off, size);
+            if (rc == 0 && v != want)
+                count_error(h, t, w->off + off, v, want, size);
+        }
+    }
+    free(shadow);
+    return rc ? aborted(h, t, rc) : 0;
+}
+
+static int wl_raw_ioreq(struct vcpu_thread *t)
+{
+    struct harness *h = t->h;
+    struct workload *w = &t->job;
+    struct hv *hv = h->hv;
+    ioreq_t p = w->raw;
+    int id = w->raw_server;
+    enum hv_send_result r;
+
+    if (id < 0) {
+        pthread_mutex_lock(&hv->lock);
+        for (int i = HV_MAX_SERVERS - 1; i >= 0 && id < 0; i--)
+            if (hv->server[i].used && hv->server[i].enabled)
+                id = i;
+        pthread_mutex_unlock(&hv->lock);
+        if (id < 0) {
+            h_fail(h, "vCPU %u: raw ioreq: no enabled ioreq server", t->id);
+            return -ENOENT;
+        }
+    }
+    r = hv_ioreq_send_to(&hv->vcpu[t->id], (uint16_t)id, &p);
+    if (r == HV_IO_DEAD)
+        return aborted(h, t, -ESRCH);
+    if (r == HV_IO_UNCLAIMED)
+        h_fail(h, "vCPU %u: raw ioreq to server %d could not be sent", t->id, id);
+    else if (w->raw_check && p.data != w->raw_expect)
+        h_fail(h, "vCPU %u: raw ioreq answered 0x%llx, expected 0x%llx", t->id,
+               (unsigned long long)p.data, (unsigned long long)w->raw_expect);
+    return 0;
+}
+
+static void run_job(struct vcpu_thread *t)
+{
+    struct workload *w = &t->job;
+
+    switch (w->op) {
+    case WL_WRITE_PATTERN: wl_pattern(t, false); break;
+    case WL_VERIFY_PATTERN: wl_pattern(t, true); break;
+    case WL_READ: wl_plain(t, IOREQ_READ); break;
+    case WL_WRITE: wl_plain(t, IOREQ_WRITE); break;
+    case WL_TOUCH: wl_plain(t, IOREQ_READ); break;
+    case WL_MEMCPY_IN: wl_memcpy(t, true); break;
+    case WL_MEMCPY_OUT: wl_memcpy(t, false); break;
+    case WL_FILL: wl_fill(t); break;
+    case WL_RANDOM_RW: wl_random_rw(t); break;
+    case WL_RAW_IOREQ: wl_raw_ioreq(t); break;
+    case WL_FIRMWARE: w->fn_rc = w->fn(&t->h->hv->vcpu[t->id], w->fn_arg); break;
+    case WL_NONE: break;
+    }
+}
+
+static void *vcpu_main(void *arg)
+{
+    struct vcpu_thread *t = arg;
+
+    pthread_mutex_lock(&t->lock);
+    for (;;) {
+        while (!t->busy && !t->quit)
+            pthread_cond_wait(&t->cond, &t->lock);
+        if (t->quit)
+            break;
+        pthread_mutex_unlock(&t->lock);
+        run_job(t);
+        pthread_mutex_lock(&t->lock);
+        t->busy = false;
+        pthread_cond_broadcast(&t->cond);
+    }
+    pthread_mutex_unlock(&t->lock);
+    return NULL;
+}
+
+int guest_start(struct harness *h)
+{
+    struct hv *hv = h->hv;
+    uint64_t per_vcpu = MIN_U64(SCRATCH_MAX, (hv->low_pages * HV_PAGE_SIZE / 2) / hv->cfg.vcpus);
+
+    per_vcpu &= ~(HV_PAGE_SIZE - 1);
+    if (per_vcpu < HV_PAGE_SIZE)
+        return -EINVAL;
+    for (unsigned int i = 0; i < hv->cfg.vcpus; i++) {
+        struct vcpu_thread *t = &h->vcpu[i];
+
+        *t = (struct vcpu_thread){.h = h, .id = i};
+        /* Scratch buffers in the upper half of low RAM, clear of the guest's firmware area. */
+        t->scratch_gpa = hv->low_pages * HV_PAGE_SIZE / 2 + i * per_vcpu;
+        t->scratch_len = per_vcpu;
+        pthread_mutex_init(&t->lock, NULL);
+        pthread_cond_init(&t->cond, NULL);
+        if (pthread_create(&t->thread, NULL, vcpu_main, t))
+            return -EAGAIN;
+    }
+    return 0;
+}
+
+void guest_stop(struct harness *h)
+{
+    if (!h->hv)
+        return;
+    for (unsigned int i = 0; i < h->hv->cfg.vcpus; i++) {
+        struct vcpu_thread *t = &h->vcpu[i];
+
+        pthread_mutex_lock(&t->lock);
+        t->quit = true;
+        pthread_cond_broadcast(&t->cond);
+        pthread_mutex_unlock(&t->lock);
+        pthread_join(t->thread, NULL);
+    }
+}
+
+static void wait_idle(struct vcpu_thread *t)
+{
+    pthread_mutex_lock(&t->lock);
+    while (t->busy)
+        pthread_cond_wait(&t->cond, &t->lock);
+    pthread_mutex_unlock(&t->lock);
+}
+
+int guest_submit(struct harness *h, unsigned int vcpu, const struct workload *w)
+{
+    struct vcpu_thread *t;
+
+    if (!h->hv || vcpu >= h->hv->cfg.vcpus)
+        return -EINVAL;
+    t = &h->vcpu[vcpu];
+    wait_idle(t);
+    pthread_mutex_lock(&t->lock);
+    t->job = *w;
+    t->busy = true;
+    pthread_cond_broadcast(&t->cond);
+    pthread_mutex_unlock(&t->lock);
+    return 0;
+}
+
+void guest_wait_all(struct harness *h)
+{
+    if (!h->hv)
+        return;
+    for (unsigned int i = 0; i < h->hv->cfg.vcpus; i++)
+        wait_idle(&h->vcpu[i]);
+}
+
+int guest_call(struct harness *h, int (*fn)(struct hv_vcpu *v, void *arg), void *arg)
+{
+    struct workload w = {.op = WL_FIRMWARE, .fn = fn, .fn_arg = arg};
+
+    if (guest_submit(h, 0, &w))
+        return -EINVAL;
+    wait_idle(&h->vcpu[0]);
+    return h->vcpu[0].job.fn_rc;
+}
