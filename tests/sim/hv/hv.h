@@ -132,6 +132,9 @@ struct hv_stats {
     atomic_uint_fast64_t unclaimed_reads, unclaimed_writes;
     atomic_uint_fast64_t faults_injected;
     atomic_uint_fast64_t events_to_dom0, events_from_dom0;
+    /* The lending extension: pages the kernel installed or took back. */
+    atomic_uint_fast64_t lend_pages_mapped, lend_pages_invalidated, lend_pages_evicted,
+        lend_stale_installs_rejected, lend_retries;
     struct hv_hist lat_copy, lat_access;
 };
 
