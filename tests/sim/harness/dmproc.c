@@ -117,7 +117,7 @@ int dm_start(struct harness *h, char *const args[], int nargs, bool wait_ready,
         posix_spawn_file_actions_adddup2(&fa, log_fd, STDOUT_FILENO);
         posix_spawn_file_actions_adddup2(&fa, log_fd, STDERR_FILENO);
     }
-    rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
+    rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
     close(ready[1]);
     if (log_fd >= 0)

@@ -1,0 +1,109 @@
+#!/bin/bash
+# Everything `make check` runs: unit tests, the simulator's own tests and the
+# scenarios, then the same under ASan+UBSan, the daemon under valgrind for one
+# scenario, and a clang build. Ends with one "N passed, N failed" line.
+#
+#   tests/run-tests.sh [--quick]     --quick: the default build only
+set -u
+cd "$(dirname "$0")/.."
+
+QUICK=0
+[ "${1:-}" = "--quick" ] && QUICK=1
+JOBS=$(nproc 2>/dev/null || echo 2)
+pass=0
+fail=0
+failed_names=()
+LOG=$(mktemp -d /tmp/ioreq-lend-check-XXXXXX)
+trap 'rm -rf "$LOG"' EXIT
+
+note_result() { # name status
+    if [ "$2" -eq 0 ]; then
+        pass=$((pass + 1))
+    else
+        fail=$((fail + 1))
+        failed_names+=("$1")
+    fi
+}
+
+# cmocka prints "[  PASSED  ] N test(s)." and "[  FAILED  ] N test(s)"; count cases.
+run_unit() { # build-dir label
+    local dir=$1 label=$2 t out p f
+    for t in "$dir"/tests/test_*; do
+        [ -x "$t" ] || continue
+        out="$LOG/$(basename "$t").$label.out"
+        timeout 300 "$t" >"$out" 2>&1
+        local rc=$?
+        p=$(sed -n 's/.*\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$out" | tail -1)
+        f=$(sed -n 's/.*\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$out" | tail -1)
+        pass=$((pass + ${p:-0}))
+        fail=$((fail + ${f:-0}))
+        if [ "$rc" -ne 0 ]; then
+            [ -z "$f" ] && fail=$((fail + 1))
+            failed_names+=("$label $(basename "$t")")
+            echo "FAIL  $label $(basename "$t")"
+            sed 's/^/      /' "$out" | grep -E 'FAIL|ERROR|error|Assert|Sanitizer|runtime error' | head -20
+        else
+            echo "ok    $label $(basename "$t") (${p:-0} cases)"
+        fi
+    done
+}
+
+run_scenarios() { # build-dir label [wrapper]
+    local dir=$1 label=$2 wrapper=${3:-} s out rc
+    for s in tests/scenarios/*.scn; do
+        out="$LOG/$(basename "$s").$label.out"
+        if [ -n "$wrapper" ]; then
+            timeout 600 "$dir/xensim" --json --dm-wrapper "$wrapper" "$s" >"$out" 2>&1
+        else
+            timeout 600 "$dir/xensim" --json "$s" >"$out" 2>&1
+        fi
+        rc=$?
+        note_result "$label $(basename "$s")" $rc
+        if [ $rc -eq 0 ]; then
+            echo "ok    $label $(basename "$s")"
+        else
+            echo "FAIL  $label $(basename "$s") (exit $rc)"
+            grep -E 'FAIL|xensim:|dm\|' "$out" | head -40 | sed 's/^/      /'
+        fi
+    done
+}
+
+echo "== build (gcc) =="
+make -s -j"$JOBS" check-build >"$LOG/build.out" 2>&1 || { cat "$LOG/build.out"; echo "0 passed, 1 failed"; exit 1; }
+echo "== unit tests =="
+run_unit build gcc
+echo "== scenarios =="
+run_scenarios build gcc
+
+if [ "$QUICK" -eq 0 ]; then
+    echo "== build (clang, ASan+UBSan) =="
+    if make -s -j"$JOBS" BUILD=build/asan CC=clang SAN=1 check-build >"$LOG/asan.out" 2>&1; then
+        note_result "clang+asan build" 0
+        export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1
+        export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+        echo "== unit tests (ASan+UBSan) =="
+        run_unit build/asan asan
+        echo "== scenarios (ASan+UBSan) =="
+        run_scenarios build/asan asan
+        unset ASAN_OPTIONS UBSAN_OPTIONS
+    else
+        note_result "clang+asan build" 1
+        tail -30 "$LOG/asan.out"
+    fi
+    echo "== the daemon under valgrind (one scenario) =="
+    out="$LOG/valgrind.out"
+    timeout 600 build/xensim --json \
+        --dm-wrapper "valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect" \
+        tests/scenarios/emulate-basic.scn >"$out" 2>&1
+    rc=$?
+    note_result "valgrind emulate-basic" $rc
+    [ $rc -eq 0 ] && echo "ok    valgrind emulate-basic" || { echo "FAIL  valgrind emulate-basic"; tail -40 "$out"; }
+fi
+
+echo
+if [ "$fail" -ne 0 ]; then
+    echo "failed:"
+    printf '  %s\n' "${failed_names[@]}"
+fi
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
