@@ -75,6 +75,32 @@ run_unit build gcc
 echo "== scenarios =="
 run_scenarios build gcc
 
+# The real-Xen build on a machine without Xen: help, version, one clear line.
+cli_check() { # name expected-status stdout-or-stderr-pattern args...
+    local name=$1 want=$2 pattern=$3 out lines rc
+    shift 3
+    out=$(build/ioreq-lend "$@" 2>&1)
+    rc=$?
+    lines=$(printf '%s\n' "$out" | wc -l)
+    if [ "$rc" -eq "$want" ] && printf '%s' "$out" | grep -q -- "$pattern" &&
+        { [ "$want" -eq 0 ] || [ "$lines" -eq 1 ]; }; then
+        note_result "cli $name" 0
+        echo "ok    cli $name"
+    else
+        note_result "cli $name" 1
+        echo "FAIL  cli $name (exit $rc, $lines lines): $out"
+    fi
+}
+echo "== the real-Xen build's command line =="
+state=$(mktemp -d /tmp/ioreq-lend-state-XXXXXX)
+cli_check help 0 "Usage: ioreq-lend --domid N" --help
+cli_check version 0 "^ioreq-lend [0-9]" --version
+cli_check no-xen 2 "no Xen here" --domid 1 --state-dir "$state"
+cli_check unknown-option 2 "unknown option '--nope'" --domid 1 --nope
+cli_check missing-domid 2 "domid" --bar-size 1M
+cli_check bad-bar-size 2 "not a power of two" --domid 1 --bar-size 12K
+rm -rf "$state"
+
 if [ "$QUICK" -eq 0 ]; then
     echo "== build (clang, ASan+UBSan) =="
     if make -s -j"$JOBS" BUILD=build/asan CC=clang SAN=1 check-build >"$LOG/asan.out" 2>&1; then

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -25,10 +26,9 @@
 
 extern char **environ;
 
-static void record_exit(struct harness *h, int status, const struct rusage *ru)
+static void record_exit(struct harness *h, struct dm_proc *dm, int status,
+                        const struct rusage *ru)
 {
-    struct dm_proc *dm = &h->dm;
-
     dm->running = false;
     dm->exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
     dm->peak_rss_kb = ru->ru_maxrss;
@@ -40,9 +40,8 @@ static void record_exit(struct harness *h, int status, const struct rusage *ru)
         h->exited_pids[h->nr_exited++] = dm->pid;
 }
 
-int dm_wait_exit(struct harness *h, unsigned int timeout_ms)
+int dm_wait_exit(struct harness *h, struct dm_proc *dm, unsigned int timeout_ms)
 {
-    struct dm_proc *dm = &h->dm;
     struct rusage ru;
     int status, pidfd;
 
@@ -58,17 +57,17 @@ int dm_wait_exit(struct harness *h, unsigned int timeout_ms)
     }
     if (wait4(dm->pid, &status, 0, &ru) != dm->pid)
         return -errno;
-    record_exit(h, status, &ru);
+    record_exit(h, dm, status, &ru);
     return 0;
 }
 
-int dm_signal(struct harness *h, int sig)
+int dm_signal(struct dm_proc *dm, int sig)
 {
-    if (!h->dm.running)
+    if (!dm->running)
         return -ESRCH;
     if (sig == SIGKILL)
-        h->dm.killed = true;
-    return kill(h->dm.pid, sig) ? -errno : 0;
+        dm->killed = true;
+    return kill(dm->pid, sig) ? -errno : 0;
 }
 
 /* Split the wrapper command ("valgrind --error-exitcode=99 ...") on spaces. */
@@ -81,11 +80,9 @@ static int split_words(char *s, char **out, int max)
     return n;
 }
 
-int dm_start(struct harness *h, char *const args[], int nargs, bool wait_ready,
-             unsigned int ready_timeout_ms)
-{
-    struct dm_proc *dm = &h->dm;
-    char *argv[H_MAX_ARGS + 16];
+int dm_start(struct harness *h, struct dm_proc *dm, char *const args[], int nargs,
+             bool wait_ready, unsigned int ready_timeout_ms, const char *runas)
+{    char *argv[H_MAX_ARGS + 16];
     char domid[16], readyfd[8], wrapper[256];
     posix_spawn_file_actions_t fa;
     int ready[2], argc = 0, rc, log_fd;
@@ -93,9 +90,16 @@ int dm_start(struct harness *h, char *const args[], int nargs, bool wait_ready,
 
     if (dm->running)
         return -EBUSY;
+    if (runas) {
+        /* An unprivileged daemon: what a user without access to Xen's devices gets. */
+        argv[argc++] = "setpriv";
+        argv[argc++] = strcmp(runas, "nobody") == 0 ? "--reuid=65534" : "--reuid=1";
+        argv[argc++] = "--regid=65534";
+        argv[argc++] = "--clear-groups";
+    }
     if (h->dm_wrapper) {
         snprintf(wrapper, sizeof(wrapper), "%s", h->dm_wrapper);
-        argc = split_words(wrapper, argv, 8);
+        argc += split_words(wrapper, argv + argc, 8);
     }
     snprintf(domid, sizeof(domid), "%u", h->hv ? h->hv->cfg.domid : 1);
     snprintf(readyfd, sizeof(readyfd), "%d", READY_FD);
@@ -104,6 +108,11 @@ int dm_start(struct harness *h, char *const args[], int nargs, bool wait_ready,
     argv[argc++] = domid;
     argv[argc++] = "--ready-fd";
     argv[argc++] = readyfd;
+    /* Per-run lock directory (parallel runs all serve domain 1) and counters file. */
+    argv[argc++] = "--state-dir";
+    argv[argc++] = h->dm_state;
+    argv[argc++] = "--stats";
+    argv[argc++] = h->dm_stats;
     for (int i = 0; i < nargs && argc < (int)ARRAY_SIZE(argv) - 1; i++)
         argv[argc++] = args[i];
     argv[argc] = NULL;
@@ -159,4 +168,86 @@ void dm_print_log(struct harness *h, FILE *out)
     while (fgets(line, sizeof(line), f))
         fprintf(out, "  dm| %s", line);
     fclose(f);
+}
+
+int dm_read_stats(struct harness *h)
+{
+    FILE *f = fopen(h->dm_stats, "r");
+    char *buf = NULL;
+    size_t len = 0;
+
+    if (!f)
+        return -errno;
+    if (getdelim(&buf, &len, '\0', f) < 0) {
+        free(buf);
+        buf = NULL;
+    }
+    fclose(f);
+    if (!buf)
+        return -EIO;
+    free(h->dm_stats_json);
+    h->dm_stats_json = buf;
+    return 0;
+}
+
+int dm_refresh_stats(struct harness *h, unsigned int timeout_ms)
+{
+    char dir[96], *slash;
+    int ino, rc = -ETIMEDOUT;
+
+    if (!h->dm.running)
+        return dm_read_stats(h);
+    /* The daemon renames a new file into place: wait for that rename, not a guess. */
+    snprintf(dir, sizeof(dir), "%s", h->dm_stats);
+    slash = strrchr(dir, '/');
+    *slash = '\0';
+    ino = inotify_init1(IN_CLOEXEC);
+    if (ino < 0 || inotify_add_watch(ino, dir, IN_MOVED_TO) < 0) {
+        if (ino >= 0)
+            close(ino);
+        return -errno;
+    }
+    dm_signal(&h->dm, SIGUSR1);
+    for (;;) {
+        struct pollfd pfd = {.fd = ino, .events = POLLIN};
+        char ev[sizeof(struct inotify_event) + 256];
+        ssize_t n;
+
+        if (poll(&pfd, 1, (int)timeout_ms) != 1)
+            break;
+        n = read(ino, ev, sizeof(ev));
+        bool ours = false;
+        for (char *p = ev; n > 0 && p < ev + n;) {
+            struct inotify_event *e = (struct inotify_event *)(void *)p;
+            if (e->len && strcmp(e->name, slash + 1) == 0)
+                ours = true;
+            p += sizeof(*e) + e->len;
+        }
+        if (ours) {
+            rc = dm_read_stats(h);
+            break;
+        }
+    }
+    close(ino);
+    return rc;
+}
+
+bool dm_stat(struct harness *h, const char *name, double *out)
+{
+    const char *dot = strchr(name, '.'), *g, *k;
+    char key[96];
+
+    if (!h->dm_stats_json || !dot)
+        return false;
+    /* Our own flat two-level format: {"group":{"name":N,...},...} */
+    snprintf(key, sizeof(key), "\"%.*s\":{", (int)(dot - name), name);
+    g = strstr(h->dm_stats_json, key);
+    if (!g)
+        return false;
+    snprintf(key, sizeof(key), "\"%s\":", dot + 1);
+    k = strstr(g, key);
+    if (!k || (strchr(g, '}') && k > strchr(g, '}')))
+        return false;
+    *out = strtod(k + strlen(key), NULL);
+    return true;
 }

@@ -90,6 +90,9 @@ struct harness {
     bool have_domain;
     char tmpdir[64];
     char dm_log[96];
+    char dm_stats[96];   /* the daemon's --stats file */
+    char dm_state[96];   /* the daemon's --state-dir */
+    char *dm_stats_json; /* last read of dm_stats, for dmstat.* metrics */
     const char *dm_path;
     const char *dm_wrapper; /* e.g. "valgrind --error-exitcode=99" */
     bool verbose, progress, json;
@@ -144,11 +147,18 @@ struct device *h_device(struct harness *h, unsigned int bus, unsigned int dev, u
                         bool create);
 
 /* dmproc.c: the device model as a child process. */
-int dm_start(struct harness *h, char *const args[], int nargs, bool wait_ready,
-             unsigned int ready_timeout_ms);
-int dm_signal(struct harness *h, int sig);
+/* runas: NULL, or a user to run the daemon as (through setpriv; the harness runs as root). */
+int dm_start(struct harness *h, struct dm_proc *dm, char *const args[], int nargs,
+             bool wait_ready, unsigned int ready_timeout_ms, const char *runas);
+/* Have the running daemon rewrite its stats file (SIGUSR1) and read it. */
+int dm_refresh_stats(struct harness *h, unsigned int timeout_ms);
+/* Read the stats file as the daemon last wrote it (it writes it on exit too). */
+int dm_read_stats(struct harness *h);
+/* A daemon counter from the last read, by its dotted name ("ioreqs.rejected"). */
+bool dm_stat(struct harness *h, const char *name, double *out);
+int dm_signal(struct dm_proc *dm, int sig);
 /* Wait for the daemon to exit; returns 0 if it did within timeout_ms. */
-int dm_wait_exit(struct harness *h, unsigned int timeout_ms);
+int dm_wait_exit(struct harness *h, struct dm_proc *dm, unsigned int timeout_ms);
 void dm_print_log(struct harness *h, FILE *out);
 
 /* report.c */

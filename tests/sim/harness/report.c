@@ -58,6 +58,13 @@ bool metric_get(struct harness *h, const char *name, double *out)
     double v = 0;
 
 #define IS(n) (strcmp(name, n) == 0)
+    /* The daemon's own counters, as its stats file last said. */
+    if (strncmp(name, "dmstat.", 7) == 0) {
+        if (!dm_stat(h, name + 7, &v))
+            return false;
+        *out = v;
+        return true;
+    }
     if (IS("elapsed_s"))
         v = h_now() - h->t_start;
     else if (IS("guest.accesses"))

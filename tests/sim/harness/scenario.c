@@ -6,23 +6,34 @@
  *   domain vcpus=N ram=SIZE [mmio_hole=SIZE] [lend=on|off] [domid=N]
  *          [ioreq_timeout=MS] [balloon=SIZE]
  *   domain destroy | invalidate | balloon-out addr=A len=L | populate addr=A len=L
+ *          (balloon-out and populate take vcpu=N instead: that vCPU's memcpy buffer)
  *          | timeoffset value=V
- *   dm ARGS...                 start the daemon (the harness adds --domid and --ready-fd)
+ *   dm ARGS...                 start the daemon; the harness adds --domid, --ready-fd,
+ *                              --state-dir and --stats (per run)
  *   dm stop | kill | restart | signal NAME | wait-exit [timeout=MS]
- *   dm-fails exit=N [match="text"] ARGS...   the daemon must refuse and leave nothing behind
+ *   dm stats                   the daemon rewrites its stats file; dmstat.* metrics read it
+ *   dm-fails exit=N [match="text"] [user=nobody] ARGS...
+ *                              the daemon must refuse and leave nothing behind
  *   enumerate bdf=BB:DD.F
  *   config-read bdf=.. off=N size=1|2|4 expect=V
  *   config-write bdf=.. off=N size=1|2|4 value=V
- *   config-dump bdf=.. file=PATH
+ *   config-dump bdf=.. file=PATH [lspci="text|text..."]   lspci -F must decode it with those
+ *   mem-read addr=A size=N [expect=V]   one guest access at a physical address (vCPU 0)
+ *   mem-write addr=A size=N value=V
+ *   host-file path=P size=S    create a sparse file (for file: backings)
  *   bar-move bdf=.. bar=0 addr=A [decode=keep|off]
  *   vcpu N OP key=value...    asynchronous guest workload on BAR 0 (see workload.c)
  *   wait
  *   expect METRIC OP VALUE    OP: == != < <= > >=; VALUE: a number or another metric
  *   fail OP [skip=N] [count=N] errno=NAME|N   inject failures into the daemon's calls
  *   echo TEXT...
+ *
+ * $TMP in any word is the run's private temporary directory.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -216,6 +227,14 @@ static int do_domain(struct harness *h, const struct line *l)
     if (kv_num(h, l, 2, "addr", 0, &op.addr) || kv_num(h, l, 2, "len", 0, &op.len) ||
         kv_num(h, l, 2, "value", 0, &op.value))
         return -EINVAL;
+    if (kv(l, 2, "vcpu")) {
+        /* The RAM a vCPU's memcpy workloads use as their buffer. */
+        uint64_t v;
+        if (kv_num(h, l, 2, "vcpu", 0, &v) || v >= h->hv->cfg.vcpus)
+            return -EINVAL;
+        op.addr = h->vcpu[v].scratch_gpa;
+        op.len = h->vcpu[v].scratch_len;
+    }
     if ((op.addr | op.len) & (HV_PAGE_SIZE - 1)) {
         h_fail(h, "line %u: addr and len must be page aligned", h->lineno);
         return -EINVAL;
@@ -245,9 +264,9 @@ static int dm_start_line(struct harness *h, char **args, int nargs)
     h->last_argc = 0;
     for (int i = 0; i < nargs && i < H_MAX_ARGS; i++)
         h->last_args[h->last_argc++] = strdup(args[i]);
-    rc = dm_start(h, h->last_args, h->last_argc, true, 30000);
+    rc = dm_start(h, &h->dm, h->last_args, h->last_argc, true, 30000, NULL);
     if (rc) {
-        dm_wait_exit(h, 5000);
+        dm_wait_exit(h, &h->dm, 5000);
         h_fail(h, "line %u: device model did not become ready (%s; exit status %d)", h->lineno,
                strerror(-rc), h->dm.exit_status);
         dm_print_log(h, stderr);
@@ -261,15 +280,16 @@ static int dm_stop(struct harness *h, int sig, bool expect_zero)
 
     if (!h->dm.running)
         return 0;
-    dm_signal(h, sig);
-    rc = dm_wait_exit(h, 20000);
+    dm_signal(&h->dm, sig);
+    rc = dm_wait_exit(h, &h->dm, 20000);
     if (rc == -ETIMEDOUT) {
         h_fail(h, "line %u: device model ignored signal %d for 20 s", h->lineno, sig);
-        dm_signal(h, SIGKILL);
+        dm_signal(&h->dm, SIGKILL);
         h->dm.killed = false; /* its leftovers still count */
-        dm_wait_exit(h, 5000);
+        dm_wait_exit(h, &h->dm, 5000);
         return rc;
     }
+    dm_read_stats(h); /* it writes its counters once more on the way out */
     if (expect_zero && h->dm.exit_status != 0) {
         h_fail(h, "line %u: device model exited with status %d", h->lineno, h->dm.exit_status);
         dm_print_log(h, stderr);
@@ -290,7 +310,7 @@ static int do_dm(struct harness *h, struct line *l)
         return dm_stop(h, SIGKILL, false);
     if (strcmp(what, "restart") == 0) {
         dm_stop(h, SIGKILL, false);
-        return dm_start(h, h->last_args, h->last_argc, true, 30000) ? -EIO : 0;
+        return dm_start(h, &h->dm, h->last_args, h->last_argc, true, 30000, NULL) ? -EIO : 0;
     }
     if (strcmp(what, "signal") == 0) {
         const char *name = l->ntok > 2 ? l->tok[2] : "";
@@ -300,15 +320,23 @@ static int do_dm(struct harness *h, struct line *l)
             h_fail(h, "line %u: unknown signal '%s'", h->lineno, name);
             return -EINVAL;
         }
-        return dm_signal(h, sig);
+        return dm_signal(&h->dm, sig);
     }
     if (strcmp(what, "wait-exit") == 0) {
         if (kv_num(h, l, 2, "timeout", 10000, &timeout))
             return -EINVAL;
-        if (dm_wait_exit(h, (unsigned int)timeout)) {
+        if (dm_wait_exit(h, &h->dm, (unsigned int)timeout)) {
             h_fail(h, "line %u: device model still running after %llu ms", h->lineno,
                    (unsigned long long)timeout);
             return -ETIMEDOUT;
+        }
+        dm_read_stats(h);
+        return 0;
+    }
+    if (strcmp(what, "stats") == 0) {
+        if (dm_refresh_stats(h, 5000)) {
+            h_fail(h, "line %u: the device model did not write its stats file", h->lineno);
+            return -EIO;
         }
         return 0;
     }
@@ -318,6 +346,7 @@ static int do_dm(struct harness *h, struct line *l)
 /* The daemon must refuse (exit code, message) and leave no server, port or mapping. */
 static int do_dm_fails(struct harness *h, struct line *l)
 {
+    struct dm_proc refused = {0};
     uint64_t want;
     const char *match = kv(l, 1, "match");
     int first = 1;
@@ -325,22 +354,25 @@ static int do_dm_fails(struct harness *h, struct line *l)
     if (need_domain(h) || kv_num(h, l, 1, "exit", 2, &want))
         return -EINVAL;
     while (first < l->ntok && (strncmp(l->tok[first], "exit=", 5) == 0 ||
-                               strncmp(l->tok[first], "match=", 6) == 0))
+                               strncmp(l->tok[first], "match=", 6) == 0 ||
+                               strncmp(l->tok[first], "user=", 5) == 0))
         first++;
     /* A fresh log, so the match is against this run's output only. */
     truncate(h->dm_log, 0);
-    if (dm_start(h, l->tok + first, l->ntok - first, false, 0)) {
+    /* Its own process slot: a daemon may be running beside it. */
+    if (dm_start(h, &refused, l->tok + first, l->ntok - first, false, 0, kv(l, 1, "user"))) {
         h_fail(h, "line %u: cannot start the device model", h->lineno);
         return -EIO;
     }
-    if (dm_wait_exit(h, 20000)) {
+    if (dm_wait_exit(h, &refused, 20000)) {
         h_fail(h, "line %u: device model did not exit", h->lineno);
-        dm_stop(h, SIGKILL, false);
+        dm_signal(&refused, SIGKILL);
+        dm_wait_exit(h, &refused, 5000);
         return -ETIMEDOUT;
     }
-    if (h->dm.exit_status != (int)want)
+    if (refused.exit_status != (int)want)
         h_fail(h, "line %u: device model exited with %d, expected %llu", h->lineno,
-               h->dm.exit_status, (unsigned long long)want);
+               refused.exit_status, (unsigned long long)want);
     if (match) {
         FILE *f = fopen(h->dm_log, "r");
         char buf[4096] = "";
@@ -351,7 +383,16 @@ static int do_dm_fails(struct harness *h, struct line *l)
         buf[n] = '\0';
         if (!strstr(buf, match))
             h_fail(h, "line %u: device model output lacks \"%s\": %s", h->lineno, match, buf);
+        /* One clear line: the refusal, and nothing else. */
+        if (strchr(buf, '\n') && strchr(buf, '\n')[1] != '\0')
+            h_fail(h, "line %u: device model said more than one line: %s", h->lineno, buf);
     }
+    /* Nothing half-created: no server, no port, no mapping left behind. */
+    struct hv_leaks left = hv_leaks_of(h->hv, refused.pid);
+    if (left.servers || left.ports || left.mappings || left.lent_pages)
+        h_fail(h, "line %u: the refused daemon left %llu servers, %llu ports, %llu mapped pages",
+               h->lineno, (unsigned long long)left.servers, (unsigned long long)left.ports,
+               (unsigned long long)left.mappings);
     return 0;
 }
 
@@ -553,6 +594,125 @@ static int do_fail(struct harness *h, struct line *l)
     return 0;
 }
 
+/* Replace every $TMP with the run's temporary directory, in place. */
+static int expand_tmp(struct harness *h, char *buf, size_t size)
+{
+    char out[4096], *o = out;
+    const char *p = buf;
+    size_t tlen = strlen(h->tmpdir);
+
+    while (*p) {
+        if (strncmp(p, "$TMP", 4) == 0) {
+            if ((size_t)(o - out) + tlen >= sizeof(out))
+                return -E2BIG;
+            memcpy(o, h->tmpdir, tlen);
+            o += tlen;
+            p += 4;
+        } else {
+            if ((size_t)(o - out) + 1 >= sizeof(out))
+                return -E2BIG;
+            *o++ = *p++;
+        }
+    }
+    *o = '\0';
+    if ((size_t)(o - out) >= size)
+        return -E2BIG;
+    memcpy(buf, out, (size_t)(o - out) + 1);
+    return 0;
+}
+
+struct mem_op {
+    uint64_t addr, val;
+    unsigned int size;
+    int dir;
+};
+
+static int mem_op_on_vcpu(struct hv_vcpu *v, void *arg)
+{
+    struct mem_op *m = arg;
+
+    return cpu_mem(v, m->addr, m->size, m->dir, &m->val);
+}
+
+/* One guest access at an absolute physical address, on vCPU 0. */
+static int do_mem(struct harness *h, struct line *l, int dir)
+{
+    struct mem_op m = {.dir = dir};
+    uint64_t size, expect;
+
+    if (need_domain(h) || kv_num(h, l, 1, "addr", 0, &m.addr) ||
+        kv_num(h, l, 1, "size", 4, &size) || kv_num(h, l, 1, "value", 0, &m.val) ||
+        kv_num(h, l, 1, "expect", 0, &expect))
+        return -EINVAL;
+    m.size = (unsigned int)size;
+    if (guest_call(h, mem_op_on_vcpu, &m)) {
+        h_fail(h, "line %u: guest access to 0x%llx failed", h->lineno,
+               (unsigned long long)m.addr);
+        return -EIO;
+    }
+    if (dir == IOREQ_READ && kv(l, 1, "expect")) {
+        h->nr_expects++;
+        if (m.val != expect) {
+            h->nr_expects_failed++;
+            h_fail(h, "line %u: 0x%llx reads 0x%llx, expected 0x%llx", h->lineno,
+                   (unsigned long long)m.addr, (unsigned long long)m.val,
+                   (unsigned long long)expect);
+        }
+    }
+    return 0;
+}
+
+static int do_host_file(struct harness *h, struct line *l)
+{
+    const char *path = kv(l, 1, "path");
+    uint64_t size;
+    int fd;
+
+    if (!path || kv_num(h, l, 1, "size", 0, &size) || size == 0) {
+        h_fail(h, "line %u: usage: host-file path=P size=S", h->lineno);
+        return -EINVAL;
+    }
+    fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0 || ftruncate(fd, (off_t)size) < 0) {
+        h_fail(h, "line %u: cannot create %s: %s", h->lineno, path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -EIO;
+    }
+    close(fd);
+    return 0;
+}
+
+/* lspci -F must decode the dump and print each of the |-separated texts. */
+static int lspci_check(struct harness *h, const char *file, const char *expect)
+{
+    char cmd[512], out[16384], want[1024];
+    size_t n;
+    FILE *p;
+
+    snprintf(cmd, sizeof(cmd), "lspci -F '%s' -vv -nn 2>&1", file);
+    p = popen(cmd, "r");
+    if (!p) {
+        h_fail(h, "line %u: cannot run lspci", h->lineno);
+        return -EIO;
+    }
+    n = fread(out, 1, sizeof(out) - 1, p);
+    out[n] = '\0';
+    if (pclose(p) != 0) {
+        h_fail(h, "line %u: lspci -F failed: %s", h->lineno, out);
+        return -EIO;
+    }
+    snprintf(want, sizeof(want), "%s", expect);
+    for (char *save = NULL, *t = strtok_r(want, "|", &save); t; t = strtok_r(NULL, "|", &save)) {
+        h->nr_expects++;
+        if (!strstr(out, t)) {
+            h->nr_expects_failed++;
+            h_fail(h, "line %u: lspci does not say \"%s\":\n%s", h->lineno, t, out);
+        }
+    }
+    return 0;
+}
+
 static int run_line(struct harness *h, struct line *l)
 {
     const char *d = l->tok[0];
@@ -591,19 +751,32 @@ static int run_line(struct harness *h, struct line *l)
     if (strcmp(d, "config-write") == 0)
         return do_config(h, l, IOREQ_WRITE);
     if (strcmp(d, "config-dump") == 0) {
-        const char *file = kv(l, 1, "file");
+        const char *file = kv(l, 1, "file"), *lspci = kv(l, 1, "lspci");
         dev = line_device(h, l, true);
         if (!dev || !file || need_domain(h))
             return -EINVAL;
-        return fw_config_dump(h, dev, file);
+        if (fw_config_dump(h, dev, file)) {
+            h_fail(h, "line %u: cannot dump config space to %s", h->lineno, file);
+            return -EIO;
+        }
+        return lspci ? lspci_check(h, file, lspci) : 0;
     }
+    if (strcmp(d, "mem-read") == 0)
+        return do_mem(h, l, IOREQ_READ);
+    if (strcmp(d, "mem-write") == 0)
+        return do_mem(h, l, IOREQ_WRITE);
+    if (strcmp(d, "host-file") == 0)
+        return do_host_file(h, l);
     if (strcmp(d, "bar-move") == 0) {
         const char *decode = kv(l, 1, "decode");
         dev = line_device(h, l, false);
         if (!dev || kv_num(h, l, 1, "addr", 0, &v))
             return -EINVAL;
-        if (v >> HV_PADDR_BITS || (v < 0x100000000ULL && v < hv_ram_end(h->hv) &&
-                                   v + dev->bar_size > h->hv->mmio_hole_start)) {
+        /* In the low MMIO hole, or above 4 GiB clear of RAM, within 46 bits. */
+        uint64_t end = v + dev->bar_size;
+        bool in_hole = v >= h->hv->mmio_hole_start && end <= HV_LOW_MMIO_END;
+        bool high = v >= 0x100000000ULL && v >= hv_ram_end(h->hv) && end <= (1ULL << HV_PADDR_BITS);
+        if (!in_hole && !high) {
             h_fail(h, "line %u: bar-move target 0x%llx is outside the MMIO space", h->lineno,
                    (unsigned long long)v);
             return -EINVAL;
@@ -654,6 +827,11 @@ int scenario_run(struct harness *h, const char *path)
         struct line l;
 
         h->lineno++;
+        if (expand_tmp(h, buf, sizeof(buf))) {
+            h_fail(h, "line %u: too long once $TMP is expanded", h->lineno);
+            rc = -E2BIG;
+            break;
+        }
         if (tokenize(buf, &l)) {
             h_fail(h, "line %u: too many words", h->lineno);
             rc = -E2BIG;

@@ -8,6 +8,7 @@
  * error occurred. With --json the last line of stdout is one JSON object.
  */
 #include <errno.h>
+#include <ftw.h>
 #include <getopt.h>
 #include <libgen.h>
 #include <limits.h>
@@ -43,6 +44,14 @@ void h_fail(struct harness *h, const char *fmt, ...)
     pthread_mutex_unlock(&h->fail_lock);
     if (!h->json || h->verbose)
         fprintf(stderr, "xensim: %s\n", buf);
+}
+
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)st;
+    (void)type;
+    (void)ftw;
+    return remove(path) < 0 ? -1 : 0;
 }
 
 static void usage(FILE *out)
@@ -103,6 +112,8 @@ int main(int argc, char **argv)
         return 1;
     }
     snprintf(h.dm_log, sizeof(h.dm_log), "%s/dm.log", h.tmpdir);
+    snprintf(h.dm_stats, sizeof(h.dm_stats), "%s/dm-stats.json", h.tmpdir);
+    snprintf(h.dm_state, sizeof(h.dm_state), "%s/state", h.tmpdir);
     h.t_start = h_now();
     if (h.progress)
         progress_start(&h);
@@ -123,7 +134,8 @@ int main(int argc, char **argv)
         hv_destroy(h.hv);
         free(h.hv);
     }
-    unlink(h.dm_log);
-    rmdir(h.tmpdir);
+    /* The directory holds only what the harness and its daemons made. */
+    nftw(h.tmpdir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+    free(h.dm_stats_json);
     return ok ? 0 : 1;
 }
