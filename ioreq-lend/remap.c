@@ -1,44 +1,393 @@
 /* SPDX-License-Identifier: MIT */
+/*
+ * Lending mode (remap.h). The BAR is one lend slot over the whole backing;
+ * the table below is what the daemon believes is mapped into the guest.
+ * The kernel is the truth: an ACCESS for a page we believe mapped is mapped
+ * again, invalidation events only keep the window accounting honest.
+ *
+ * Memory: one bit per page (resident) and one per fault-around group
+ * (referenced, for CLOCK): a 64 GiB BAR costs 2 MiB + 128 KiB.
+ *
+ * Eviction: CLOCK over fault-around groups. When mapping a group would take
+ * more pages than the resident window allows, the hand sweeps the groups:
+ * a referenced group gets a second chance, an unreferenced one with
+ * resident pages is unmapped. A group is referenced each time an ACCESS maps
+ * it: without access bits from the guest's p2m, faults are the only use the
+ * daemon sees, so CLOCK here is "second chance FIFO" over faulting groups.
+ */
 #include "remap.h"
 
 #include <errno.h>
+#include <stdlib.h>
+#include <string.h>
 
-/* Lending mode arrives with the lending ABI's implementation (issue: lending mode). */
-int remap_create(struct remap **out, const struct remap_params *p)
+#include "log.h"
+#include "util.h"
+
+/* The one slot: the whole BAR. */
+#define REMAP_SLOT 0
+/* EAGAIN means an invalidation raced us: retry a few times, then let the guest fault again. */
+#define REMAP_MAX_RETRIES 16
+#define EVENT_BATCH 64
+
+struct remap {
+    struct remap_params p;
+    uint64_t pages;           /* BAR pages */
+    uint64_t group_pages;     /* fault-around, in pages */
+    uint64_t groups;
+    uint64_t window_pages;    /* resident pages at most */
+    uint64_t resident_pages;  /* bits set in resident */
+    uint64_t *resident;       /* one bit per page */
+    uint64_t *referenced;     /* one bit per group */
+    uint64_t hand;            /* CLOCK hand, a group index */
+    struct bar_window win;    /* the window the slot and the access range follow */
+    bool slot_live;
+};
+
+static bool bit_test(const uint64_t *map, uint64_t i)
 {
-    (void)p;
-    *out = NULL;
-    return -EOPNOTSUPP;
+    return map[i / 64] >> (i % 64) & 1;
 }
 
-void remap_destroy(struct remap *r)
+static void bit_set(uint64_t *map, uint64_t i)
 {
-    (void)r;
+    map[i / 64] |= 1ULL << (i % 64);
+}
+
+static void bit_clear(uint64_t *map, uint64_t i)
+{
+    map[i / 64] &= ~(1ULL << (i % 64));
+}
+
+/* Mark pages [first, first + n) resident or not; keeps the count right. */
+static uint64_t mark_range(struct remap *r, uint64_t first, uint64_t n, bool resident)
+{
+    uint64_t changed = 0;
+
+    for (uint64_t i = first; i < first + n && i < r->pages; i++) {
+        if (bit_test(r->resident, i) == resident)
+            continue;
+        if (resident)
+            bit_set(r->resident, i);
+        else
+            bit_clear(r->resident, i);
+        changed++;
+    }
+    if (resident)
+        r->resident_pages += changed;
+    else
+        r->resident_pages -= changed;
+    return changed;
+}
+
+static uint64_t resident_in(const struct remap *r, uint64_t first, uint64_t n)
+{
+    uint64_t count = 0;
+
+    for (uint64_t i = first; i < first + n && i < r->pages; i++)
+        count += bit_test(r->resident, i);
+    return count;
+}
+
+int remap_create(struct remap **out, const struct remap_params *p)
+{
+    struct remap *r;
+
+    *out = NULL;
+    if (!p->lend || !is_power_of_2(p->bar_size) || p->bar_size < XC_PAGE_SIZE ||
+        !is_power_of_2(p->fault_around) || p->fault_around < XC_PAGE_SIZE ||
+        p->fault_around > (2ULL << 20) || p->window < XC_PAGE_SIZE ||
+        p->window % XC_PAGE_SIZE || p->window > p->bar_size || p->backing->size < p->bar_size)
+        return -EINVAL;
+    r = calloc(1, sizeof(*r));
+    if (!r)
+        return -ENOMEM;
+    r->p = *p;
+    r->pages = p->bar_size / XC_PAGE_SIZE;
+    r->group_pages = MIN(p->fault_around, p->bar_size) / XC_PAGE_SIZE;
+    r->window_pages = p->window / XC_PAGE_SIZE;
+    /* A group must fit the window: shrink it to the largest power of two that does. */
+    while (r->group_pages > r->window_pages)
+        r->group_pages /= 2;
+    r->groups = r->pages / r->group_pages;
+    r->resident = calloc((r->pages + 63) / 64, sizeof(uint64_t));
+    r->referenced = calloc((r->groups + 63) / 64, sizeof(uint64_t));
+    if (!r->resident || !r->referenced) {
+        free(r->resident);
+        free(r->referenced);
+        free(r);
+        return -ENOMEM;
+    }
+    *out = r;
+    return 0;
+}
+
+int remap_fd(const struct remap *r)
+{
+    return xenlend_fd(r->p.lend);
+}
+
+static void forget_all(struct remap *r)
+{
+    memset(r->resident, 0, (r->pages + 63) / 64 * sizeof(uint64_t));
+    memset(r->referenced, 0, (r->groups + 63) / 64 * sizeof(uint64_t));
+    r->resident_pages = 0;
+}
+
+static int claim_range(struct remap *r, const struct bar_window *w)
+{
+    return xenlend_claim_access_range(r->p.lend, r->p.server, w->base, w->base + w->size - 1) < 0
+               ? -errno
+               : 0;
+}
+
+static void release_range(struct remap *r, const struct bar_window *w)
+{
+    if (xenlend_release_access_range(r->p.lend, r->p.server, w->base, w->base + w->size - 1) < 0)
+        log_guest(LOG_LVL_WARN, "releasing the access range at 0x%llx: %s",
+                  (unsigned long long)w->base, strerror(errno));
+}
+
+static int slot_set(struct remap *r, const struct bar_window *w)
+{
+    return xenlend_set_slot(r->p.lend, REMAP_SLOT, w->base / XC_PAGE_SIZE, r->p.backing->base,
+                            r->pages, 0) < 0
+               ? -errno
+               : 0;
+}
+
+static void slot_delete(struct remap *r)
+{
+    /* Every page leaves the guest with the slot. */
+    if (xenlend_set_slot(r->p.lend, REMAP_SLOT, 0, NULL, 0, 0) < 0)
+        log_guest(LOG_LVL_WARN, "deleting the lend slot: %s", strerror(errno));
+    r->slot_live = false;
+}
+
+static int map_pages(struct remap *r, uint64_t first, uint64_t n, uint64_t faulting);
+
+/*
+ * Re-base: the pages that were resident at the old gfns are mapped at the
+ * new ones straight away, so a relocation does not cost the guest a fault
+ * per page. Bounded by the resident window.
+ */
+static void remap_resident(struct remap *r)
+{
+    for (uint64_t g = 0; g < r->groups; g++) {
+        uint64_t first = g * r->group_pages;
+
+        if (resident_in(r, first, r->group_pages) == 0)
+            continue;
+        mark_range(r, first, r->group_pages, false);
+        map_pages(r, first, r->group_pages, UINT64_MAX);
+    }
 }
 
 int remap_window_change(struct remap *r, const struct bar_window *old_win,
                         const struct bar_window *new_win)
 {
-    (void)r;
-    (void)old_win;
-    (void)new_win;
-    return -EOPNOTSUPP;
+    int rc;
+
+    if (new_win->enabled) {
+        /* Claim the new range first: on failure nothing has changed. */
+        rc = claim_range(r, new_win);
+        if (rc)
+            return rc;
+        if (r->slot_live)
+            slot_delete(r);
+        rc = slot_set(r, new_win);
+        if (rc) {
+            /* Roll back to the old window, as bar.h asks of us. */
+            if (old_win->enabled && slot_set(r, old_win) == 0)
+                r->slot_live = true;
+            else
+                forget_all(r);
+            release_range(r, new_win);
+            return rc;
+        }
+        r->slot_live = true;
+        if (old_win->enabled)
+            release_range(r, old_win);
+        r->win = *new_win;
+        remap_resident(r);
+        return 0;
+    }
+    /* Decoding off (or the BAR unplaced): every page leaves the guest. */
+    if (r->slot_live)
+        slot_delete(r);
+    if (old_win->enabled)
+        release_range(r, old_win);
+    forget_all(r);
+    r->win = *new_win;
+    return 0;
 }
 
-uint64_t remap_handle_access(struct remap *r, const ioreq_t *req)
+void remap_destroy(struct remap *r)
 {
-    (void)r;
-    (void)req;
-    return IOREQ_ACCESS_FAIL;
+    if (!r)
+        return;
+    if (r->slot_live)
+        slot_delete(r);
+    if (r->win.enabled)
+        release_range(r, &r->win);
+    free(r->resident);
+    free(r->referenced);
+    free(r);
 }
 
 void remap_apply_events(struct remap *r)
 {
-    (void)r;
+    struct privcmd_lend_event ev[EVENT_BATCH];
+    int n;
+
+    /* At most a bounded number of batches per call; the fd stays readable if more wait. */
+    for (unsigned int batch = 0; batch < 16; batch++) {
+        n = xenlend_read_events(r->p.lend, ev, EVENT_BATCH);
+        if (n < 0) {
+            log_guest(LOG_LVL_WARN, "reading lending events: %s", strerror(errno));
+            return;
+        }
+        for (int i = 0; i < n; i++) {
+            const struct privcmd_lend_event *e = &ev[i];
+            uint64_t gone;
+
+            if (e->reason == LEND_EV_OVERFLOW) {
+                /* Events were lost: assume nothing is mapped. */
+                r->p.cnt->remap_pages_invalidated += r->resident_pages;
+                forget_all(r);
+                log_guest(LOG_LVL_WARN, "lending event queue overflowed: assuming no page mapped");
+                continue;
+            }
+            if (e->slot != REMAP_SLOT || e->first_page >= r->pages ||
+                e->count > r->pages - e->first_page) {
+                r->p.cnt->remap_stale_events++;
+                continue;
+            }
+            gone = mark_range(r, e->first_page, e->count, false);
+            r->p.cnt->remap_pages_invalidated += gone;
+            if (gone < e->count)
+                r->p.cnt->remap_stale_events++;
+            if (e->reason == LEND_EV_LOST) {
+                r->p.cnt->remap_lost += e->count;
+                log_guest(LOG_LVL_WARN, "the host lost %llu page(s) at BAR offset 0x%llx",
+                          (unsigned long long)e->count,
+                          (unsigned long long)(e->first_page * XC_PAGE_SIZE));
+            } else if (e->reason == LEND_EV_UNMAPPED) {
+                log_guest(LOG_LVL_ERROR, "the backing behind the BAR was unmapped");
+            }
+        }
+        if (n < EVENT_BATCH)
+            return;
+    }
 }
 
-int remap_fd(const struct remap *r)
+/* Make room for `need` more resident pages, never touching group `keep`. */
+static void evict_for(struct remap *r, uint64_t need, uint64_t keep)
 {
-    (void)r;
-    return -1;
+    /* Two sweeps at most: the first may only clear referenced bits. */
+    for (uint64_t steps = 0; steps < 2 * r->groups; steps++) {
+        uint64_t g = r->hand, first = g * r->group_pages, n;
+
+        if (r->resident_pages + need <= r->window_pages)
+            return;
+        r->hand = (r->hand + 1) % r->groups;
+        if (g == keep)
+            continue;
+        n = resident_in(r, first, r->group_pages);
+        if (n == 0)
+            continue;
+        if (bit_test(r->referenced, g)) {
+            bit_clear(r->referenced, g);
+            continue;
+        }
+        if (xenlend_unmap(r->p.lend, REMAP_SLOT, first, r->group_pages) < 0) {
+            log_guest(LOG_LVL_WARN, "evicting BAR offset 0x%llx: %s",
+                      (unsigned long long)(first * XC_PAGE_SIZE), strerror(errno));
+            continue;
+        }
+        mark_range(r, first, r->group_pages, false);
+        r->p.cnt->remap_pages_evicted += n;
+    }
+}
+
+/*
+ * Map [first, first + n): the kernel checks each page's lease as it installs
+ * it. EAGAIN: an invalidation raced, retry from where it stopped. ENODATA:
+ * content lost (fault policy): skip a neighbour, but fail the faulting page.
+ * Returns 0, -ENODATA if `faulting` was lost, or another -errno.
+ */
+static int map_pages(struct remap *r, uint64_t first, uint64_t n, uint64_t faulting)
+{
+    uint32_t flags = r->p.on_lost == ON_LOST_ZERO ? LEND_MAP_F_ZERO_LOST : 0;
+    unsigned int retries = 0;
+
+    while (n) {
+        uint64_t done = 0;
+        int rc = xenlend_map(r->p.lend, REMAP_SLOT, first, n, flags, &done);
+        int err = rc < 0 ? errno : 0;
+
+        if (done > n)
+            done = n; /* the kernel is trusted, but not with our arithmetic */
+        r->p.cnt->remap_pages_mapped += mark_range(r, first, done, true);
+        first += done;
+        n -= done;
+        if (rc == 0)
+            return 0;
+        if (err == EAGAIN) {
+            r->p.cnt->remap_retries++;
+            if (++retries > REMAP_MAX_RETRIES)
+                return -EAGAIN;
+            continue;
+        }
+        if (err == ENODATA) {
+            if (first == faulting)
+                return -ENODATA;
+            /* A lost neighbour: leave it for its own fault, map the rest. */
+            first++;
+            n--;
+            continue;
+        }
+        return -err;
+    }
+    return 0;
+}
+
+uint64_t remap_handle_access(struct remap *r, const ioreq_t *req)
+{
+    uint64_t page, group, first, missing;
+    int rc;
+
+    r->p.cnt->remap_accesses++;
+    if (!r->slot_live || req->addr < r->win.base || req->addr - r->win.base >= r->win.size) {
+        r->p.cnt->remap_faults++;
+        log_guest(LOG_LVL_WARN, "access-only request outside the BAR (0x%llx): fault",
+                  (unsigned long long)req->addr);
+        return IOREQ_ACCESS_FAIL;
+    }
+    page = (req->addr - r->win.base) / XC_PAGE_SIZE;
+    group = page / r->group_pages;
+    first = group * r->group_pages;
+    missing = r->group_pages - resident_in(r, first, r->group_pages);
+    /* The page is mapped as far as we know: the request says otherwise, and it wins. */
+    if (missing == 0) {
+        mark_range(r, page, 1, false);
+        missing = 1;
+    }
+    evict_for(r, missing, group);
+    rc = map_pages(r, first, r->group_pages, page);
+    bit_set(r->referenced, group);
+    if (rc == 0 || rc == -EAGAIN) {
+        /* After too many races the guest simply faults again: no harm, no livelock here. */
+        return IOREQ_ACCESS_RETRY;
+    }
+    r->p.cnt->remap_faults++;
+    if (rc == -ENODATA) {
+        log_guest(LOG_LVL_WARN, "BAR offset 0x%llx lost its content: the guest takes a fault",
+                  (unsigned long long)(page * XC_PAGE_SIZE));
+    } else {
+        r->p.cnt->remap_map_failures++;
+        log_guest(LOG_LVL_WARN, "mapping BAR offset 0x%llx failed: %s: the guest takes a fault",
+                  (unsigned long long)(page * XC_PAGE_SIZE), strerror(-rc));
+    }
+    return IOREQ_ACCESS_FAIL;
 }

@@ -62,14 +62,16 @@ enum sim_op {
     SIM_OP_NOTIFY, /* one-way */
 
     /* The lending extension (lend_abi.h), on a privcmd-like handle. */
-    SIM_OP_LEND_REGISTER,   /* + the fd behind the slot's memory */
-    SIM_OP_LEND_UNREGISTER,
+    SIM_OP_LEND_VERSION,        /* IOCTL_PRIVCMD_LEND_VERSION */
+    SIM_OP_LEND_SET_SLOT,       /* + the fd behind the slot's memory */
     SIM_OP_LEND_MAP,
     SIM_OP_LEND_UNMAP,
-    SIM_OP_LEND_MOVE,
-    SIM_OP_LEND_CLAIM_ACCESS, /* the access-only io range dm_op */
-    SIM_OP_LEND_UNCLAIM_ACCESS,
+    SIM_OP_LEND_CLAIM_ACCESS,   /* the access-only io range dm_op */
+    SIM_OP_LEND_RELEASE_ACCESS,
 };
+/* The first and last lending ops (ranges of ops per handle kind). */
+#define SIM_OP_LEND_REGISTER       SIM_OP_LEND_VERSION
+#define SIM_OP_LEND_UNCLAIM_ACCESS SIM_OP_LEND_RELEASE_ACCESS
 
 /* Largest number of gfns in one SIM_OP_MAP_GFNS message. */
 #define SIM_MAP_GFNS_MAX 256
@@ -135,16 +137,19 @@ struct sim_req {
             uint32_t slot;
             uint32_t flags;
             uint64_t first_gfn;
-            uint64_t pages;
+            uint64_t pages;     /* 0: delete the slot */
             uint64_t fd_offset; /* where the slot starts in the fd sent along */
-        } lend_reg;
+        } lend_slot;
         struct {
             uint32_t slot;
             uint32_t flags;
             uint64_t first_page;
             uint64_t count;
-            uint64_t arg; /* LEND_MOVE: the new first gfn */
         } lend_range;
+        struct {
+            uint16_t id;
+            uint64_t start, end;
+        } lend_access;
     } u;
 };
 
@@ -175,7 +180,8 @@ struct sim_reply {
             uint32_t local_port;
         } bind;
         struct {
-            uint64_t done; /* LEND_MAP: pages installed before an error */
+            uint64_t done;    /* LEND_MAP: pages installed, also with an error */
+            uint32_t version; /* LEND_VERSION */
         } lend;
     } u;
 };

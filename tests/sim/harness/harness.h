@@ -122,6 +122,11 @@ struct harness {
 
     pthread_t progress_thread;
     atomic_bool progress_stop;
+
+    /* host storm */
+    pthread_t storm_thread;
+    bool storm_running;
+    atomic_uint_fast64_t storm_invalidations;
 };
 
 void h_fail(struct harness *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -160,6 +165,11 @@ int dm_signal(struct dm_proc *dm, int sig);
 /* Wait for the daemon to exit; returns 0 if it did within timeout_ms. */
 int dm_wait_exit(struct harness *h, struct dm_proc *dm, unsigned int timeout_ms);
 void dm_print_log(struct harness *h, FILE *out);
+
+/* host.c: the host's memory manager (lending mode). */
+int host_directive(struct harness *h, const char *what, uint64_t off, uint64_t len, uint64_t seed,
+                   uint64_t rate, uint64_t duration_ms, uint64_t every);
+void host_storm_join(struct harness *h);
 
 /* report.c */
 /* Look up a metric by its dotted name. Returns false if unknown. */

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../hv/lend.h"
 #include "harness.h"
 #include "util.h"
 
@@ -47,7 +48,8 @@ static const char *const metric_names[] = {
     "remap.pages_mapped", "remap.pages_invalidated", "remap.pages_evicted",
     "remap.stale_installs_rejected", "remap.retries",
     "xen.unclaimed_reads", "xen.unclaimed_writes", "xen.failures", "xen.domain_state",
-    "xen.events_to_dom0", "xen.events_from_dom0",
+    "xen.events_to_dom0", "xen.events_from_dom0", "xen.lent_pages_installed",
+    "host.storm_invalidations",
 };
 
 bool metric_get(struct harness *h, const char *name, double *out)
@@ -99,6 +101,10 @@ bool metric_get(struct harness *h, const char *name, double *out)
         v = leaks_sum(h, 3);
     else if (IS("xen.failures"))
         v = hv ? hv->nr_failures : 0;
+    else if (IS("host.storm_invalidations"))
+        v = LOAD(h->storm_invalidations);
+    else if (IS("xen.lent_pages_installed"))
+        v = hv ? (double)lend_pages_installed(hv) : 0;
     else if (!st) {
         /* Every other metric is the hypervisor's, zero until a domain exists. */
         bool known = false;

@@ -37,12 +37,27 @@ static int aborted(struct harness *h, struct vcpu_thread *t, int rc)
     return rc;
 }
 
+/* A fault Xen injected into the guest (lending: lost content, refused access). */
+static void count_fault(struct harness *h)
+{
+    atomic_fetch_add(&h->gs.faults_injected, 1);
+}
+
+/*
+ * One guest access to the BAR. Returns 0, FAULTED if the guest took a fault
+ * instead (the value is then meaningless), or a negative errno to stop.
+ */
+#define FAULTED 1
 static int bar_access(struct vcpu_thread *t, uint64_t off, unsigned int size, int dir,
                       uint64_t *val)
 {
     struct harness *h = t->h;
     int rc = cpu_mem(&h->hv->vcpu[t->id], t->job.bar_base + off, size, dir, val);
 
+    if (rc == -EFAULT) {
+        count_fault(h);
+        return FAULTED;
+    }
     if (rc == 0) {
         atomic_fetch_add_explicit(&h->gs.accesses, 1, memory_order_relaxed);
         atomic_fetch_add_explicit(dir == IOREQ_READ ? &h->gs.bytes_read : &h->gs.bytes_written,
@@ -59,9 +74,9 @@ static int wl_pattern(struct vcpu_thread *t, bool verify)
         uint64_t want = pattern_value(w->seed, off, w->size), got = want;
         int rc = bar_access(t, off, w->size, verify ? IOREQ_READ : IOREQ_WRITE, &got);
 
-        if (rc)
+        if (rc < 0)
             return aborted(t->h, t, rc);
-        if (verify && got != want)
+        if (verify && rc == 0 && got != want)
             count_error(t->h, t, off, got, want, w->size);
     }
     return 0;
@@ -75,7 +90,7 @@ static int wl_plain(struct vcpu_thread *t, int dir)
         uint64_t v = w->value;
         int rc = bar_access(t, off, w->size, dir, &v);
 
-        if (rc)
+        if (rc < 0)
             return aborted(t->h, t, rc);
     }
     return 0;
@@ -119,6 +134,12 @@ static int wl_memcpy(struct vcpu_thread *t, bool into_bar)
                                      w->size, reps, w->df)
                       : cpu_rep_movs(v, w->df ? ram + last : ram, w->df ? bar + last : bar,
                                      w->size, reps, w->df);
+        if (rc == -EFAULT) {
+            /* The copy stopped at a fault: this chunk is not checked. */
+            count_fault(h);
+            done += chunk;
+            continue;
+        }
         if (rc)
             return aborted(h, t, rc);
         atomic_fetch_add(&h->gs.accesses, reps);
@@ -147,6 +168,10 @@ static int wl_fill(struct vcpu_thread *t)
     uint64_t start = w->bar_base + w->off + (w->df ? last : 0);
     int rc = cpu_rep_stos(&h->hv->vcpu[t->id], start, w->value, w->size, reps, w->df);
 
+    if (rc == -EFAULT) {
+        count_fault(h);
+        return 0;
+    }
     if (rc)
         return aborted(h, t, rc);
     atomic_fetch_add(&h->gs.accesses, reps);
@@ -166,12 +191,12 @@ static int wl_random_rw(struct vcpu_thread *t)
     if (!shadow)
         return -ENOMEM;
     /* Learn the current content first. */
-    for (uint64_t off = 0; off < w->len && rc == 0; off += 8) {
+    for (uint64_t off = 0; off < w->len && rc >= 0; off += 8) {
         uint64_t v = 0;
         rc = bar_access(t, w->off + off, 8, IOREQ_READ, &v);
         memcpy(shadow + off, &v, 8);
     }
-    for (uint64_t i = 0; i < w->count && rc == 0; i++) {
+    for (uint64_t i = 0; i < w->count && rc >= 0; i++) {
         uint64_t r = pattern_splitmix64(rng++);
         unsigned int size = 1u << (r & 3);
         uint64_t off = ((r >> 8) % (w->len / size)) * size;
@@ -180,7 +205,8 @@ static int wl_random_rw(struct vcpu_thread *t)
         if (r & 4) {
             v &= size == 8 ? ~0ULL : (1ULL << (size * 8)) - 1;
             rc = bar_access(t, w->off + off, size, IOREQ_WRITE, &v);
-            memcpy(shadow + off, &v, size);
+            if (rc == 0)
+                memcpy(shadow + off, &v, size);
         } else {
             rc = bar_access(t, w->off + off, size, IOREQ_READ, &v);
             memcpy(&want, shadow + off, size);
@@ -189,7 +215,7 @@ static int wl_random_rw(struct vcpu_thread *t)
         }
     }
     free(shadow);
-    return rc ? aborted(h, t, rc) : 0;
+    return rc < 0 ? aborted(h, t, rc) : 0;
 }
 
 static int wl_raw_ioreq(struct vcpu_thread *t)
