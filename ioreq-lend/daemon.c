@@ -120,10 +120,12 @@ static int backing_setup(struct daemon *d, char *err, size_t errlen)
 }
 
 /*
- * Lending needs the kernel (privcmd lend ioctls) and the hypervisor
- * (access-only ranges). Probe both: open the lend handle, then claim and
- * release an access-only range over gfn 0 -- guest RAM, which no access
- * ever sends to an ioreq server, so the probe cannot steal anything.
+ * Lending needs the kernel (privcmd lend ioctls), the hypervisor
+ * (access-only ranges) and a backing the kernel can lend. Probe all three:
+ * open the lend handle, claim and release an access-only range over gfn 0 --
+ * guest RAM, which no access ever sends to an ioreq server, so the probe
+ * cannot steal anything -- and register the backing as a slot, then delete
+ * it (nothing is mapped into the guest by registering).
  * Returns 0 if lending works, else -errno with the reason in why.
  */
 static int lend_probe(struct daemon *d, char *why, size_t whylen)
@@ -143,6 +145,14 @@ static int lend_probe(struct daemon *d, char *why, size_t whylen)
         return fail(why, whylen, rc, "probing access-only ioreqs failed: %s", strerror(-rc));
     }
     xenlend_release_access_range(d->lend, d->srv.id, 0, XC_PAGE_SIZE - 1);
+    /* And the backing must be memory the kernel can lend: register it once, then delete. */
+    if (xenlend_set_slot(d->lend, 0, 0, d->backing.base, d->backing.size / XC_PAGE_SIZE, 0) < 0) {
+        int rc = -errno;
+        xenlend_close(d->lend);
+        d->lend = NULL;
+        return fail(why, whylen, rc, "%s cannot be lent: %s", d->backing.desc, strerror(-rc));
+    }
+    xenlend_set_slot(d->lend, 0, 0, NULL, 0, 0);
     return 0;
 }
 

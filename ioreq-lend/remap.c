@@ -198,10 +198,10 @@ int remap_window_change(struct remap *r, const struct bar_window *old_win,
         rc = slot_set(r, new_win);
         if (rc) {
             /* Roll back to the old window, as bar.h asks of us. */
-            if (old_win->enabled && slot_set(r, old_win) == 0)
+            if (old_win->enabled && slot_set(r, old_win) == 0) {
                 r->slot_live = true;
-            else
-                forget_all(r);
+                remap_resident(r);
+            }
             release_range(r, new_win);
             return rc;
         }
@@ -212,12 +212,15 @@ int remap_window_change(struct remap *r, const struct bar_window *old_win,
         remap_resident(r);
         return 0;
     }
-    /* Decoding off (or the BAR unplaced): every page leaves the guest. */
+    /*
+     * Decoding off (or the BAR unplaced, as between the two dword writes of a
+     * 64-bit move): every page leaves the guest. The resident bits stay, as
+     * the list of pages to map again when the window comes back.
+     */
     if (r->slot_live)
         slot_delete(r);
     if (old_win->enabled)
         release_range(r, old_win);
-    forget_all(r);
     r->win = *new_win;
     return 0;
 }

@@ -59,7 +59,8 @@ int xendevicemodel_create_ioreq_server(xendevicemodel_handle *dmod, domid_t domi
     struct sim_reply reply;
     int rc;
 
-    req.u.create.handle_bufioreq = handle_bufioreq;
+    /* The dm_op field is a uint8_t: the real library truncates the int it is given. */
+    req.u.create.handle_bufioreq = (uint8_t)handle_bufioreq;
     rc = dm_call(dmod, &req, &reply);
     if (rc == 0)
         *id = reply.u.create.id;

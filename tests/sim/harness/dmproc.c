@@ -58,6 +58,9 @@ int dm_wait_exit(struct harness *h, struct dm_proc *dm, unsigned int timeout_ms)
     if (wait4(dm->pid, &status, 0, &ru) != dm->pid)
         return -errno;
     record_exit(h, dm, status, &ru);
+    /* Its files are closed by now on a real host: so are its Xen handles here. */
+    if (h->hv && hv_wait_handles_released(h->hv, dm->pid, 10000))
+        h_fail(h, "the simulator did not see daemon %d's handles close", dm->pid);
     return 0;
 }
 

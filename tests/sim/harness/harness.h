@@ -31,6 +31,8 @@ enum workload_op {
     WL_RANDOM_RW,
     WL_TOUCH,
     WL_RAW_IOREQ,
+    WL_VERIFY_VALUE, /* every access reads `value` */
+    WL_DIGEST,       /* a hash of what the guest reads, kept under a name */
     WL_FIRMWARE, /* a call on the harness's behalf (enumeration, config cycles) */
 };
 
@@ -46,6 +48,7 @@ struct workload {
     int raw_server; /* -1: the highest existing server */
     bool raw_check;
     uint64_t raw_expect;
+    char digest_name[16];
     /* firmware job */
     int (*fn)(struct hv_vcpu *v, void *arg);
     void *fn_arg;
@@ -122,6 +125,14 @@ struct harness {
 
     pthread_t progress_thread;
     atomic_bool progress_stop;
+
+    /* Named digests of guest-visible data (the digest workload), for expect digest.NAME. */
+    struct {
+        char name[16];
+        uint64_t value;
+        bool set;
+    } digest[16];
+    pthread_mutex_t digest_lock;
 
     /* host storm */
     pthread_t storm_thread;

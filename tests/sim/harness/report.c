@@ -67,6 +67,21 @@ bool metric_get(struct harness *h, const char *name, double *out)
         *out = v;
         return true;
     }
+    /* A named digest of guest-visible data. */
+    if (strncmp(name, "digest.", 7) == 0) {
+        bool found = false;
+        pthread_mutex_lock(&h->digest_lock);
+        for (unsigned int i = 0; i < sizeof(h->digest) / sizeof(h->digest[0]); i++)
+            if (h->digest[i].set && strcmp(h->digest[i].name, name + 7) == 0) {
+                v = (double)h->digest[i].value;
+                found = true;
+            }
+        pthread_mutex_unlock(&h->digest_lock);
+        if (!found)
+            return false;
+        *out = v;
+        return true;
+    }
     if (IS("elapsed_s"))
         v = h_now() - h->t_start;
     else if (IS("guest.accesses"))

@@ -3,7 +3,7 @@
  * The scenario language: one directive per line, `#` comments, key=value
  * arguments, sizes with K/M/G/T, numbers in decimal or 0x hex.
  *
- *   domain vcpus=N ram=SIZE [mmio_hole=SIZE] [lend=on|off] [domid=N]
+ *   domain vcpus=N ram=SIZE [mmio_hole=SIZE] [lend=on|off|kernel] [domid=N]
  *          [ioreq_timeout=MS] [balloon=SIZE]
  *   domain destroy | invalidate | balloon-out addr=A len=L | populate addr=A len=L
  *          (balloon-out and populate take vcpu=N instead: that vCPU's memcpy buffer)
@@ -23,9 +23,13 @@
  *   host-file path=P size=S    create a sparse file (for file: backings)
  *   bar-move bdf=.. bar=0 addr=A [decode=keep|off]
  *   vcpu N OP key=value...    asynchronous guest workload on BAR 0 (see workload.c)
- *   wait
+ *   host evict|lose off=.. len=.. | host write off=.. len=.. seed=S
+ *   host storm rate=R duration=MS [off=.. len=..] | host race every=N
+ *                              the host's memory manager (lending mode; see host.c)
+ *   wait                       every vCPU workload and host storm has finished
  *   expect METRIC OP VALUE    OP: == != < <= > >=; VALUE: a number or another metric
  *   fail OP [skip=N] [count=N] errno=NAME|N   inject failures into the daemon's calls
+ *   dm-log match="text" [count=N]   lines of the daemon's log containing text (default 1)
  *   echo TEXT...
  *
  * $TMP in any word is the run's private temporary directory.
@@ -165,7 +169,13 @@ static int do_domain_create(struct harness *h, const struct line *l)
     if (kv_num(h, l, 1, "ioreq_timeout", 10000, &v))
         return -EINVAL;
     cfg.ioreq_timeout_ms = (unsigned int)v;
-    cfg.lend_ext = !lend || strcmp(lend, "on") == 0;
+    /* lend=on: kernel and hypervisor lend; kernel: only the kernel; off: neither. */
+    if (lend && strcmp(lend, "on") && strcmp(lend, "off") && strcmp(lend, "kernel")) {
+        h_fail(h, "line %u: lend=on|off|kernel", h->lineno);
+        return -EINVAL;
+    }
+    cfg.lend_kernel = !lend || strcmp(lend, "off") != 0;
+    cfg.lend_xen = !lend || strcmp(lend, "on") == 0;
     h->hv = calloc(1, sizeof(*h->hv));
     if (!h->hv)
         return -ENOMEM;
@@ -407,6 +417,7 @@ static int do_vcpu(struct harness *h, struct line *l)
         {"memcpy-in", WL_MEMCPY_IN},         {"memcpy-out", WL_MEMCPY_OUT},
         {"fill", WL_FILL},                   {"random-rw", WL_RANDOM_RW},
         {"touch", WL_TOUCH},                 {"ioreq", WL_RAW_IOREQ},
+        {"verify-value", WL_VERIFY_VALUE},   {"digest", WL_DIGEST},
     };
     struct workload w = {.raw_server = -1};
     struct device *d;
@@ -466,6 +477,14 @@ static int do_vcpu(struct harness *h, struct line *l)
         return -EINVAL;
     w.df = v != 0;
     w.size = (unsigned int)size;
+    if (w.op == WL_DIGEST) {
+        const char *name = kv(l, 3, "name");
+        if (!name || strlen(name) >= sizeof(w.digest_name) || size != 8) {
+            h_fail(h, "line %u: digest needs name=NAME (up to 15 characters), size 8", h->lineno);
+            return -EINVAL;
+        }
+        snprintf(w.digest_name, sizeof(w.digest_name), "%s", name);
+    }
     w.bar_base = d->bar_base;
     if ((size != 1 && size != 2 && size != 4 && size != 8) || w.off % size || w.len % size ||
         w.len == 0 || w.stride == 0 || w.stride % size || !range_inside(w.off, w.len, d->bar_size)) {
@@ -561,7 +580,7 @@ static int do_fail(struct harness *h, struct line *l)
         {"destroy_server", SIM_OP_DESTROY_SERVER}, {"nr_vcpus", SIM_OP_NR_VCPUS},
         {"map_resource", SIM_OP_MAP_RESOURCE},   {"map_gfns", SIM_OP_MAP_GFNS},
         {"bind_interdomain", SIM_OP_BIND_INTERDOMAIN}, {"unbind", SIM_OP_UNBIND},
-        {"restrict", SIM_OP_RESTRICT},           {"lend_register", SIM_OP_LEND_REGISTER},
+        {"restrict", SIM_OP_RESTRICT},           {"lend_set_slot", SIM_OP_LEND_SET_SLOT},
         {"lend_map", SIM_OP_LEND_MAP},           {"lend_unmap", SIM_OP_LEND_UNMAP},
         {"lend_claim_access", SIM_OP_LEND_CLAIM_ACCESS},
     };
@@ -713,6 +732,48 @@ static int lspci_check(struct harness *h, const char *file, const char *expect)
     return 0;
 }
 
+/* How many lines of the daemon's log so far contain `match`. */
+static int do_dm_log(struct harness *h, struct line *l)
+{
+    const char *match = kv(l, 1, "match");
+    uint64_t want, n = 0;
+    char line[1024];
+    FILE *f;
+
+    if (!match || kv_num(h, l, 1, "count", 1, &want))
+        return -EINVAL;
+    f = fopen(h->dm_log, "r");
+    while (f && fgets(line, sizeof(line), f))
+        n += strstr(line, match) != NULL;
+    if (f)
+        fclose(f);
+    h->nr_expects++;
+    if (n != want) {
+        h->nr_expects_failed++;
+        h_fail(h, "line %u: the daemon logged \"%s\" %llu times, expected %llu", h->lineno,
+               match, (unsigned long long)n, (unsigned long long)want);
+    }
+    return 0;
+}
+
+static int do_host(struct harness *h, struct line *l)
+{
+    struct device *dev = &h->dev[h->cur_dev];
+    const char *what = l->ntok > 1 ? l->tok[1] : "";
+    uint64_t off, len, seed, rate, duration, every;
+    int rc;
+
+    if (need_domain(h) || kv_num(h, l, 2, "off", 0, &off) ||
+        kv_num(h, l, 2, "len", dev->bar_size > off ? dev->bar_size - off : 0, &len) ||
+        kv_num(h, l, 2, "seed", 1, &seed) || kv_num(h, l, 2, "rate", 1000, &rate) ||
+        kv_num(h, l, 2, "duration", 1000, &duration) || kv_num(h, l, 2, "every", 0, &every))
+        return -EINVAL;
+    rc = host_directive(h, what, off, len, seed, rate, duration, every);
+    if (rc)
+        h_fail(h, "line %u: host %s: %s", h->lineno, what, strerror(-rc));
+    return rc;
+}
+
 static int run_line(struct harness *h, struct line *l)
 {
     const char *d = l->tok[0];
@@ -729,15 +790,29 @@ static int run_line(struct harness *h, struct line *l)
         return do_vcpu(h, l);
     if (strcmp(d, "wait") == 0) {
         guest_wait_all(h);
+        host_storm_join(h);
         return 0;
     }
+    if (strcmp(d, "host") == 0)
+        return do_host(h, l);
+    if (strcmp(d, "dm-log") == 0)
+        return do_dm_log(h, l);
     if (strcmp(d, "expect") == 0)
         return do_expect(h, l);
     if (strcmp(d, "fail") == 0)
         return do_fail(h, l);
     if (strcmp(d, "echo") == 0) {
-        for (int i = 1; i < l->ntok; i++)
-            printf("%s%s", l->tok[i], i + 1 < l->ntok ? " " : "\n");
+        char text[1024] = "";
+        for (int i = 1; i < l->ntok; i++) {
+            strncat(text, l->tok[i], sizeof(text) - strlen(text) - 2);
+            if (i + 1 < l->ntok)
+                strcat(text, " ");
+        }
+        /* Above a live progress line, on the same terminal; else plain stdout. */
+        if (h->progress && isatty(STDERR_FILENO))
+            fprintf(stderr, "\r\033[K%s\n", text);
+        else
+            printf("%s\n", text);
         return 0;
     }
     if (strcmp(d, "enumerate") == 0) {
@@ -794,6 +869,7 @@ static int run_line(struct harness *h, struct line *l)
 static void scenario_finish(struct harness *h)
 {
     guest_wait_all(h);
+    host_storm_join(h);
     if (h->dm.running)
         dm_stop(h, SIGTERM, true);
     if (!h->hv)

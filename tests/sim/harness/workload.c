@@ -6,6 +6,7 @@
  * against the pattern (a function of seed and BAR offset) or a shadow copy.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -79,6 +80,54 @@ static int wl_pattern(struct vcpu_thread *t, bool verify)
         if (verify && rc == 0 && got != want)
             count_error(t->h, t, off, got, want, w->size);
     }
+    return 0;
+}
+
+static int wl_verify_value(struct vcpu_thread *t)
+{
+    struct workload *w = &t->job;
+    uint64_t want = w->value & (w->size == 8 ? ~0ULL : (1ULL << (w->size * 8)) - 1);
+
+    for (uint64_t off = w->off; off < w->off + w->len; off += w->size) {
+        uint64_t got = 0;
+        int rc = bar_access(t, off, w->size, IOREQ_READ, &got);
+
+        if (rc < 0)
+            return aborted(t->h, t, rc);
+        if (rc == 0 && got != want)
+            count_error(t->h, t, off, got, want, w->size);
+    }
+    return 0;
+}
+
+/* FNV-1a over what the guest reads: the same workload must read the same in every mode. */
+static int wl_digest(struct vcpu_thread *t)
+{
+    struct harness *h = t->h;
+    struct workload *w = &t->job;
+    uint64_t hash = 0xcbf29ce484222325ULL;
+
+    for (uint64_t off = w->off; off < w->off + w->len; off += 8) {
+        uint64_t v = 0;
+        int rc = bar_access(t, off, 8, IOREQ_READ, &v);
+
+        if (rc < 0)
+            return aborted(h, t, rc);
+        for (unsigned int b = 0; b < 8; b++) {
+            hash ^= (v >> (8 * b)) & 0xff;
+            hash *= 0x100000001b3ULL;
+        }
+    }
+    pthread_mutex_lock(&h->digest_lock);
+    for (unsigned int i = 0; i < sizeof(h->digest) / sizeof(h->digest[0]); i++) {
+        if (!h->digest[i].set || strcmp(h->digest[i].name, w->digest_name) == 0) {
+            snprintf(h->digest[i].name, sizeof(h->digest[i].name), "%s", w->digest_name);
+            h->digest[i].value = hash;
+            h->digest[i].set = true;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&h->digest_lock);
     return 0;
 }
 
@@ -264,6 +313,8 @@ static void run_job(struct vcpu_thread *t)
     case WL_FILL: wl_fill(t); break;
     case WL_RANDOM_RW: wl_random_rw(t); break;
     case WL_RAW_IOREQ: wl_raw_ioreq(t); break;
+    case WL_VERIFY_VALUE: wl_verify_value(t); break;
+    case WL_DIGEST: wl_digest(t); break;
     case WL_FIRMWARE: w->fn_rc = w->fn(&t->h->hv->vcpu[t->id], w->fn_arg); break;
     case WL_NONE: break;
     }

@@ -103,10 +103,15 @@ int main(int argc, char **argv)
         snprintf(dm_default, sizeof(dm_default), "%s/ioreq-lend-sim", dirname(self));
         h.dm_path = dm_default;
     }
+    /* Directive output interleaves with the daemon's and the progress line: by lines. */
+    setvbuf(stdout, NULL, _IOLBF, 0);
     /* A dead device model must not kill the harness through its pipes. */
     signal(SIGPIPE, SIG_IGN);
     pthread_mutex_init(&h.fail_lock, NULL);
-    snprintf(h.tmpdir, sizeof(h.tmpdir), "/tmp/xensim-XXXXXX");
+    pthread_mutex_init(&h.digest_lock, NULL);
+    /* On tmpfs when there is one: files there can be lent (shared memory). */
+    snprintf(h.tmpdir, sizeof(h.tmpdir), "%s/xensim-XXXXXX",
+             access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
     if (!mkdtemp(h.tmpdir)) {
         perror("xensim: mkdtemp");
         return 1;

@@ -50,12 +50,13 @@ static void deliver_locked(struct hv *hv, uint32_t local_port)
         hv_fail(hv, "event pipe of dom0 port %u is full or broken", local_port);
 }
 
-void hv_evtchn_send_to_dom0(struct hv *hv, uint32_t domu_port)
+void hv_evtchn_send_to_dom0_locked(struct hv *hv, uint32_t domu_port)
 {
+    struct hv_chan *ch;
+
     if (domu_port == 0 || domu_port >= HV_MAX_PORTS)
         return;
-    pthread_mutex_lock(&hv->lock);
-    struct hv_chan *ch = &hv->chan[domu_port];
+    ch = &hv->chan[domu_port];
     if (ch->allocated && ch->local_port) {
         struct hv_local_port *lp = &hv->local[ch->local_port];
 
@@ -64,6 +65,12 @@ void hv_evtchn_send_to_dom0(struct hv *hv, uint32_t domu_port)
         else
             deliver_locked(hv, ch->local_port);
     }
+}
+
+void hv_evtchn_send_to_dom0(struct hv *hv, uint32_t domu_port)
+{
+    pthread_mutex_lock(&hv->lock);
+    hv_evtchn_send_to_dom0_locked(hv, domu_port);
     pthread_mutex_unlock(&hv->lock);
 }
 

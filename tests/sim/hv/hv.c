@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "futex.h"
+#include "lend.h"
 
 #define GFN_4G (0x100000000ULL >> HV_PAGE_SHIFT)
 
@@ -146,6 +147,7 @@ int hv_create(struct hv *hv, const struct hv_domain_config *cfg, const char *soc
     hv->wake_pipe[0] = hv->wake_pipe[1] = -1;
     pthread_mutex_init(&hv->lock, NULL);
     pthread_mutex_init(&hv->fail_lock, NULL);
+    pthread_cond_init(&hv->conn_closed, NULL);
     if (cfg->vcpus == 0 || cfg->vcpus > HV_MAX_VCPUS || cfg->ram < 16 * HV_PAGE_SIZE ||
         cfg->ram % HV_PAGE_SIZE)
         return -EINVAL;
@@ -178,11 +180,25 @@ int hv_create(struct hv *hv, const struct hv_domain_config *cfg, const char *soc
         goto fail;
     for (uint64_t i = 0; i < ram_pages; i++)
         hv->ram_frame[i] = (uint32_t)i;
+    /*
+     * The VGA hole 0xA0000-0xBFFFF is never populated in an HVM guest
+     * (libxenguest's meminit_hvm() skips it): accesses there are emulated.
+     */
+    for (uint64_t gfn = HV_VGA_HOLE_START; gfn < HV_VGA_HOLE_END && gfn < hv->low_pages; gfn++)
+        hv->ram_frame[gfn] = UINT32_MAX;
     for (unsigned int i = 0; i < cfg->vcpus; i++)
         hv_vcpu_init(hv, i);
     for (unsigned int c = 0; c < HV_MAX_CONNS; c++)
         hv->conn[c].sock = hv->conn[c].event_wfd = -1;
     snprintf(hv->sock_path, sizeof(hv->sock_path), "%s/xensim.sock", sock_dir);
+    /* A kernel that lends needs userfaultfd here: without it, say so rather than pretend. */
+    int rc = lend_init(hv);
+    if (rc) {
+        fprintf(stderr, "xensim: lending needs userfaultfd (minor faults on shmem): %s\n",
+                strerror(-rc));
+        hv_destroy(hv);
+        return rc;
+    }
     return hv_rpc_start(hv);
 fail:
     hv_destroy(hv);
@@ -191,7 +207,8 @@ fail:
 
 void hv_destroy(struct hv *hv)
 {
-    hv_rpc_stop(hv);
+    hv_rpc_stop(hv); /* closing every handle deletes every lend slot */
+    lend_fini(hv);
     if (hv->pool)
         munmap(hv->pool, hv->pool_pages * HV_PAGE_SIZE);
     if (hv->pool_fd >= 0)
@@ -261,6 +278,8 @@ void hv_domain_destroy(struct hv *hv)
     for (uint16_t id = 0; id < HV_MAX_SERVERS; id++)
         if (hv->server[id].used)
             hv_server_destroy(hv, id);
+    /* The p2m goes too, lent entries included. */
+    lend_domain_destroyed(hv);
     pthread_mutex_lock(&hv->lock);
     /* The guest's RAM is freed; a device model still mapping it keeps the domain a zombie. */
     if (hv_foreign_pages_held(hv) == 0)

@@ -17,6 +17,7 @@
 #define XENSIM_HV_H
 
 #include <pthread.h>
+#include <setjmp.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -46,6 +47,9 @@
 /* Guest physical address width (46 bits, as on the HVM guests we model). */
 #define HV_PADDR_BITS  46
 #define HV_LOW_MMIO_END 0xFC000000ULL         /* hvmloader's PCI_MEM_END */
+/* Gfns of the VGA hole, which an HVM guest's p2m leaves unpopulated. */
+#define HV_VGA_HOLE_START 0xa0ULL
+#define HV_VGA_HOLE_END   0xc0ULL
 #define HV_DEFAULT_MMIO_HOLE_START 0xF0000000ULL /* HVM_BELOW_4G_MMIO_START */
 /* Range types: Xen's three plus the lending extension's access-only type. */
 #define HV_NR_RANGE_TYPES 4
@@ -117,6 +121,23 @@ struct hv_vcpu {
     unsigned int id;
     atomic_uint wake; /* futex word: bumped when dom0 notifies one of this vCPU's ports */
     bool stuck;       /* an ioreq was never answered; the vCPU is abandoned */
+    /*
+     * For tests that must know what the vCPU has seen: each time it blocks
+     * waiting for an answer it stores the slot state it read last in
+     * blocked_state, then bumps blocked (a futex word, woken).
+     */
+    atomic_uint blocked_state;
+    atomic_uint blocked;
+    /*
+     * A guest access through a lent page: where its fault handler jumps
+     * back to (lend.h LEND_JMP_*), and what the access was, for the
+     * access-only request it sends.
+     */
+    sigjmp_buf jmp;
+    volatile bool in_guest_access;
+    unsigned int access_size;
+    int access_dir;
+    unsigned int retry_streak;
 };
 
 /* Latency histogram: log2 buckets of nanoseconds, with 8 sub-buckets each. */
@@ -153,7 +174,8 @@ struct hv_domain_config {
     uint64_t ram;       /* bytes */
     uint64_t mmio_hole; /* bytes below 4 GiB; 0: hvmloader's default */
     uint64_t balloon_reserve; /* spare frames for repopulated RAM */
-    bool lend_ext;      /* the hypervisor and kernel implement the lending ABI */
+    bool lend_kernel;   /* the kernel has the lending ioctls (else ENOTTY) */
+    bool lend_xen;      /* the hypervisor has access-only ranges (else EINVAL) */
     unsigned int ioreq_timeout_ms;
 };
 
@@ -161,7 +183,7 @@ struct hv {
     pthread_mutex_t lock;
     struct hv_domain_config cfg;
     enum hv_dom_state state;
-    bool crashed;
+    atomic_bool crashed; /* domain_crash(): its vCPUs never run again */
 
     /* Memory: one pool memfd holding every guest and Xen frame. */
     int pool_fd;
@@ -183,11 +205,14 @@ struct hv {
     struct hv_conn conn[HV_MAX_CONNS];
 
     /* The RPC thread. */
+    pthread_cond_t conn_closed; /* broadcast each time a handle is released */
     int listen_fd;
     char sock_path[108];
     int wake_pipe[2];
     pthread_t rpc_thread;
     bool rpc_running;
+
+    struct hv_lend *lend; /* lend.c, when the kernel has lending */
 
     struct hv_stats stats;
     struct hv_inject inject[SIM_OP_LEND_UNCLAIM_ACCESS + 1];
@@ -261,6 +286,7 @@ int hv_evtchn_bind(struct hv *hv, int conn, uint32_t domu_port, uint32_t *local_
 int hv_evtchn_unbind(struct hv *hv, int conn, uint32_t local_port);
 /* Xen notifies dom0 on the guest's port (from any thread, even a signal handler). */
 void hv_evtchn_send_to_dom0(struct hv *hv, uint32_t domu_port);
+void hv_evtchn_send_to_dom0_locked(struct hv *hv, uint32_t domu_port);
 /* dom0's notify and unmask, on its local port. */
 int hv_evtchn_notify_from_dom0(struct hv *hv, int conn, uint32_t local_port);
 int hv_evtchn_unmask(struct hv *hv, int conn, uint32_t local_port);
@@ -273,6 +299,11 @@ void hv_rpc_stop(struct hv *hv);
 void hv_inject_failure(struct hv *hv, enum sim_op op, uint32_t skip, uint32_t count, int err);
 /* Resources a process left to be released by closing its handles. */
 struct hv_leaks hv_leaks_of(struct hv *hv, pid_t pid);
+/*
+ * Wait until no handle of process pid is open: a dead process's files are
+ * released before its parent's wait() returns, and so must its handles be.
+ */
+int hv_wait_handles_released(struct hv *hv, pid_t pid, unsigned int timeout_ms);
 
 /* cpu.c: what a vCPU does when it accesses memory or ports. */
 void hv_vcpu_init(struct hv *hv, unsigned int id);

@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "hv.h"
@@ -156,12 +157,18 @@ static int map_gfns(struct hv *hv, struct hv_conn *c, const struct sim_req *req,
         uint64_t gfn = req->u.gfns.gfns[i];
         int64_t frame = hv_gfn_to_frame(hv, gfn);
 
-        /* The legacy scheme's ioreq pages are guest frames too. */
+        /*
+         * The legacy scheme's ioreq pages are guest frames too, while the
+         * server is disabled: enabling takes them out of the p2m.
+         */
         for (unsigned int id = 0; frame < 0 && id < HV_MAX_SERVERS; id++) {
             struct hv_server *s = &hv->server[id];
-            if (s->used && s->gfn_scheme && gfn == s->ioreq_gfn)
+
+            if (!s->used || !s->gfn_scheme || s->enabled)
+                continue;
+            if (gfn == s->ioreq_gfn)
                 frame = (int64_t)s->ioreq_frame;
-            else if (s->used && s->gfn_scheme && gfn == s->bufioreq_gfn)
+            else if (s->bufioreq_handling != HVM_IOREQSRV_BUFIOREQ_OFF && gfn == s->bufioreq_gfn)
                 frame = (int64_t)s->bufioreq_frame;
         }
         /* Lent or MMIO frames are never foreign-mappable. */
@@ -181,10 +188,17 @@ static int map_resource(struct hv *hv, struct hv_conn *c, const struct sim_req *
     uint64_t first = 0;
     int rc;
 
+    /* acquire_resource(): frame and frame + nr_frames must fit in 32 bits. */
+    if (req->u.resource.nr_frames == 0 || (req->u.resource.frame >> 32) ||
+        req->u.resource.nr_frames >> 32 ||
+        ((req->u.resource.frame + req->u.resource.nr_frames) >> 32))
+        return -EINVAL;
     if (req->u.resource.type != XENMEM_resource_ioreq_server)
         return -EOPNOTSUPP;
-    if (req->u.resource.nr_frames == 0 || req->u.resource.nr_frames > 2)
+    /* acquire_ioreq_server(): an id that is not an ioservid_t. */
+    if (req->u.resource.id > UINT16_MAX)
         return -EINVAL;
+    /* Frame by frame, as Xen: the first frame that fails decides the error. */
     for (uint64_t i = 0; i < req->u.resource.nr_frames; i++) {
         uint64_t frame;
 
@@ -378,7 +392,33 @@ static void conn_close(struct hv *hv, int ci)
         close(c->event_wfd);
     *c = (struct hv_conn){.sock = -1, .event_wfd = -1};
     domain_reap_locked(hv);
+    pthread_cond_broadcast(&hv->conn_closed);
     pthread_mutex_unlock(&hv->lock);
+}
+
+int hv_wait_handles_released(struct hv *hv, pid_t pid, unsigned int timeout_ms)
+{
+    struct timespec deadline;
+    int rc = 0;
+
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += timeout_ms / 1000;
+    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&hv->lock);
+    for (;;) {
+        bool open = false;
+        for (int i = 0; i < HV_MAX_CONNS; i++)
+            open |= hv->conn[i].used && hv->conn[i].pid == pid;
+        if (!open || rc == ETIMEDOUT)
+            break;
+        rc = pthread_cond_timedwait(&hv->conn_closed, &hv->lock, &deadline);
+    }
+    pthread_mutex_unlock(&hv->lock);
+    return rc == ETIMEDOUT ? -ETIMEDOUT : 0;
 }
 
 struct hv_leaks hv_leaks_of(struct hv *hv, pid_t pid)

@@ -15,6 +15,7 @@
 
 #include "futex.h"
 #include "hv.h"
+#include "lend_abi.h"
 
 /* ioreq_t's state:4 bitfield lives in the low nibble of byte 30. */
 #define SLOT_FLAGS_OFFSET 30
@@ -203,9 +204,12 @@ int hv_server_get_info(struct hv *hv, uint16_t id, bool want_gfns, uint64_t *ior
             goto out;
         s->gfn_scheme = true;
         s->ioreq_gfn = IOREQ_GFN_BASE - 2ULL * id;
-        s->bufioreq_gfn = s->ioreq_gfn - 1;
         *ioreq_gfn = s->ioreq_gfn;
-        *bufioreq_gfn = s->bufioreq_gfn;
+        /* arch_ioreq_server_map_pages(): a buffered gfn only when there is a ring. */
+        if (s->bufioreq_handling != HVM_IOREQSRV_BUFIOREQ_OFF) {
+            s->bufioreq_gfn = s->ioreq_gfn - 1;
+            *bufioreq_gfn = s->bufioreq_gfn;
+        }
     }
     if (s->bufioreq_handling != HVM_IOREQSRV_BUFIOREQ_OFF)
         *buf_port = s->buf_port;
@@ -220,7 +224,7 @@ static bool range_type_valid(const struct hv *hv, uint32_t type)
     if (type <= XEN_DMOP_IO_RANGE_PCI)
         return true;
     /* The lending extension's access-only type; stock Xen says EINVAL. */
-    return type == HV_NR_RANGE_TYPES - 1 && hv->cfg.lend_ext;
+    return type == XEN_DMOP_IO_RANGE_ACCESS && hv->cfg.lend_xen;
 }
 
 int hv_server_map_range(struct hv *hv, uint16_t id, uint32_t type, uint64_t s_, uint64_t e)
@@ -278,15 +282,25 @@ int hv_server_set_state(struct hv *hv, uint16_t id, bool enabled)
 
     pthread_mutex_lock(&hv->lock);
     s = server_get_locked(hv, id);
-    if (s) {
-        if (enabled && !s->enabled && s->iopage) {
+    if (s && enabled != s->enabled) {
+        /*
+         * The gfn scheme's pages leave the guest's p2m at enable and return at
+         * disable, cleared each time (hvm_remove_ioreq_gfn(), hvm_add_ioreq_gfn()).
+         */
+        if (s->gfn_scheme) {
+            memset(s->iopage, 0, HV_PAGE_SIZE);
+            if (s->bufioreq_handling != HVM_IOREQSRV_BUFIOREQ_OFF)
+                memset(s->bufpage, 0, HV_PAGE_SIZE);
+        }
+        if (enabled && s->iopage) {
             /* ioreq_server_update_evtchn(): only if the page exists by now. */
             for (unsigned int v = 0; v < hv->cfg.vcpus; v++)
                 s->iopage->vcpu_ioreq[v].vp_eport = s->vcpu_port[v];
         }
         s->enabled = enabled;
-        rc = 0;
     }
+    if (s)
+        rc = 0;
     pthread_mutex_unlock(&hv->lock);
     return rc;
 }
@@ -370,33 +384,44 @@ static void count_request(struct hv *hv, const ioreq_t *p)
     atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
 }
 
+/*
+ * Where a synchronous request goes: the server, the vCPU's slot and port,
+ * taken together under hv->lock (the server may be destroyed while the vCPU
+ * waits; its page stays in the pool).
+ */
+struct ioreq_target {
+    struct hv_server *s;
+    ioreq_t *slot;
+    uint32_t port;
+    uint32_t generation;
+};
+
 /* ioreq_send(), synchronous half: put the request in the vCPU's slot and notify. */
-static bool slot_post(struct hv_vcpu *v, struct hv_server *s, const ioreq_t *p)
+static bool slot_post(struct hv_vcpu *v, const struct ioreq_target *t, const ioreq_t *p)
 {
     struct hv *hv = v->hv;
-    ioreq_t *slot = &s->iopage->vcpu_ioreq[v->id];
-    uint32_t port = s->vcpu_port[v->id];
+    ioreq_t *slot = t->slot;
     ioreq_t req = *p;
     uint8_t state = slot_state(slot);
 
     if (state != STATE_IOREQ_NONE) {
         hv_fail(hv, "vCPU %u: device model set bad IO state %u in the slot of server %u", v->id,
-                state, (unsigned int)(s - hv->server));
+                state, (unsigned int)(t->s - hv->server));
         return false;
     }
-    if (slot->vp_eport != port) {
+    if (slot->vp_eport != t->port) {
         hv_fail(hv, "vCPU %u: device model set bad event channel %u (expected %u)", v->id,
-                slot->vp_eport, port);
+                slot->vp_eport, t->port);
         return false;
     }
     req.state = STATE_IOREQ_NONE;
-    req.vp_eport = port;
+    req.vp_eport = t->port;
     memcpy(slot, &req, sizeof(req));
     /* The request is complete in the slot before it is marked READY. */
     atomic_thread_fence(memory_order_release);
     slot_set_state(slot, STATE_IOREQ_READY);
     count_request(hv, p);
-    hv_evtchn_send_to_dom0(hv, port);
+    hv_evtchn_send_to_dom0(hv, t->port);
     return true;
 }
 
@@ -411,27 +436,97 @@ static void check_untouched(struct hv *hv, unsigned int vcpu, const ioreq_t *sen
 }
 
 /*
- * wait_for_io(): block until the device model answers. The slot's state is
- * re-read only when an event wakes the vCPU, as in Xen; a state going
- * backwards or an unknown state crashes the domain. Returns true with
- * p->data set from the answer.
+ * What a vCPU waiting for answers keeps: the wake counter's value when it
+ * last went to sleep, and whether it has been woken since posting. Xen
+ * blocks the vCPU before it marks a request READY
+ * (prepare_wait_on_xen_event_channel()), and only dom0's notification of one
+ * of its ports wakes it: until then it does not look at any slot, answered
+ * or not.
  */
-static enum hv_send_result slot_wait(struct hv_vcpu *v, struct hv_server *s, uint32_t generation,
-                                     ioreq_t *p)
+struct vcpu_wait {
+    unsigned int wake;
+    bool woken;
+    uint64_t deadline;
+};
+
+static void vcpu_wait_init(struct hv_vcpu *v, struct vcpu_wait *w)
+{
+    w->wake = atomic_load(&v->wake);
+    w->woken = false;
+    w->deadline = now_ns() + (uint64_t)v->hv->cfg.ioreq_timeout_ms * 1000000ULL;
+}
+
+/*
+ * Sleep until dom0 notifies one of this vCPU's ports. Returns true when
+ * woken; false when the wait ended otherwise, with *r the request's result.
+ */
+static bool vcpu_block(struct hv_vcpu *v, const struct ioreq_target *t, struct vcpu_wait *w,
+                       unsigned int seen, ioreq_t *p, enum hv_send_result *r)
 {
     struct hv *hv = v->hv;
-    ioreq_t *slot = &s->iopage->vcpu_ioreq[v->id];
-    unsigned int prev_state = STATE_IOREQ_NONE;
-    uint64_t start = now_ns();
-    uint64_t deadline = start + (uint64_t)hv->cfg.ioreq_timeout_ms * 1000000ULL;
-    unsigned int wake = atomic_load(&v->wake);
-    unsigned int state = slot_state(slot);
 
+    atomic_store(&v->blocked_state, seen);
+    atomic_fetch_add(&v->blocked, 1);
+    futex_wake_all(&v->blocked);
     for (;;) {
+        unsigned int now;
+
+        futex_wait_ms(&v->wake, w->wake, 50);
+        now = atomic_load(&v->wake);
+        if (hv->state != DOM_ALIVE) {
+            *r = HV_IO_DEAD;
+            return false;
+        }
+        /* Notified: the slot is read next (its page outlives the server in the sim). */
+        if (now != w->wake) {
+            w->wake = now;
+            w->woken = true;
+            return true;
+        }
+        if (!t->s->used || t->s->generation != t->generation) {
+            /* Destroyed under us: Xen completes the I/O with nothing pending. */
+            p->data = ~0ULL;
+            *r = HV_IO_HANDLED;
+            return false;
+        }
+        if (now_ns() > w->deadline) {
+            unsigned int state = slot_state(t->slot);
+
+            if (state == STATE_IORESP_READY)
+                hv_fail(hv, "vCPU %u: answered but the port was never notified", v->id);
+            else
+                hv_fail(hv, "vCPU %u: no answer after %u ms (state %u); Xen would wait forever",
+                        v->id, hv->cfg.ioreq_timeout_ms, state);
+            v->stuck = true;
+            *r = HV_IO_DEAD;
+            return false;
+        }
+    }
+}
+
+/*
+ * wait_for_io(): once woken, follow the slot's state until the answer. A
+ * state going backwards or an unknown state crashes the domain. A slot back
+ * at NONE ends the wait with all ones, without a crash (Xen: "an emulator
+ * dying races with I/O being requested"). Returns HV_IO_HANDLED with
+ * p->data set from the answer.
+ */
+static enum hv_send_result slot_wait(struct hv_vcpu *v, const struct ioreq_target *t, ioreq_t *p,
+                                     struct vcpu_wait *w)
+{
+    struct hv *hv = v->hv;
+    ioreq_t *slot = t->slot;
+    unsigned int prev_state = STATE_IOREQ_NONE, state;
+    enum hv_send_result r;
+
+    if (!w->woken && !vcpu_block(v, t, w, STATE_IOREQ_READY, p, &r))
+        return r;
+    state = slot_state(slot);
+    while (state != STATE_IOREQ_NONE) {
         if (state < prev_state) {
             hv_fail(hv, "vCPU %u: weird HVM ioreq state transition %u -> %u (domain crash)",
                     v->id, prev_state, state);
-            hv->crashed = true;
+            atomic_store(&hv->crashed, true);
             return HV_IO_DEAD;
         }
         switch (prev_state = state) {
@@ -444,71 +539,70 @@ static enum hv_send_result slot_wait(struct hv_vcpu *v, struct hv_server *s, uin
             slot_set_state(slot, STATE_IOREQ_NONE);
             return HV_IO_HANDLED;
         }
-        case STATE_IOREQ_NONE:
-            /* Only reachable before the first READY: an emulator dying raced with us. */
-            p->data = ~0ULL;
-            return HV_IO_HANDLED;
         case STATE_IOREQ_READY:
         case STATE_IOREQ_INPROCESS:
             break;
         default:
             hv_fail(hv, "vCPU %u: weird HVM iorequest state %u (domain crash)", v->id, state);
-            hv->crashed = true;
+            atomic_store(&hv->crashed, true);
             return HV_IO_DEAD;
         }
-        /* wait_on_xen_event_channel(): sleep until dom0 notifies this vCPU. */
-        for (;;) {
-            unsigned int w;
-
-            futex_wait_ms(&v->wake, wake, 50);
-            w = atomic_load(&v->wake);
-            if (hv->state != DOM_ALIVE)
-                return HV_IO_DEAD;
-            if (!s->used || s->generation != generation) {
-                /* Destroyed under us: Xen completes the I/O with nothing pending. */
-                p->data = ~0ULL;
-                return HV_IO_HANDLED;
-            }
-            if (w != wake) {
-                wake = w;
-                break;
-            }
-            if (now_ns() > deadline) {
-                state = slot_state(slot);
-                if (state == STATE_IORESP_READY)
-                    hv_fail(hv, "vCPU %u: answered but the port was never notified", v->id);
-                else
-                    hv_fail(hv, "vCPU %u: no answer after %u ms (state %u); Xen would wait forever",
-                            v->id, hv->cfg.ioreq_timeout_ms, state);
-                v->stuck = true;
-                return HV_IO_DEAD;
-            }
-        }
+        /* wait_on_xen_event_channel(): sleep until the state may have changed. */
+        if (!vcpu_block(v, t, w, state, p, &r))
+            return r;
         state = slot_state(slot);
     }
+    /* Back at NONE without an answer: the I/O completes with all ones. */
+    p->data = ~0ULL;
+    return HV_IO_HANDLED;
+}
+
+/*
+ * May a synchronous request be posted to server id? Fills *t if so. Xen's
+ * get_ioreq() takes the ioreq page for granted (ASSERT(p != NULL)): a
+ * request to an enabled server whose page was never allocated would fault
+ * in Xen itself.
+ */
+static bool target_get(struct hv_vcpu *v, unsigned int id, struct ioreq_target *t)
+{
+    struct hv *hv = v->hv;
+    struct hv_server *s = &hv->server[id];
+    bool ok = false;
+
+    pthread_mutex_lock(&hv->lock);
+    if (s->used && s->enabled && !s->iopage)
+        hv_fail(hv, "request to enabled ioreq server %u that has no ioreq page (Xen would "
+                    "dereference a NULL page)",
+                id);
+    else if (s->used && s->enabled) {
+        *t = (struct ioreq_target){.s = s,
+                                   .slot = &s->iopage->vcpu_ioreq[v->id],
+                                   .port = s->vcpu_port[v->id],
+                                   .generation = s->generation};
+        ok = true;
+    }
+    pthread_mutex_unlock(&hv->lock);
+    return ok;
 }
 
 static enum hv_send_result send_sync(struct hv_vcpu *v, int id, ioreq_t *p)
 {
     struct hv *hv = v->hv;
-    struct hv_server *s = &hv->server[id];
-    uint32_t generation;
+    struct ioreq_target t;
     ioreq_t sent;
     enum hv_send_result r;
+    struct vcpu_wait w;
     uint64_t t0;
 
-    pthread_mutex_lock(&hv->lock);
-    generation = s->generation;
-    bool usable = s->used && s->enabled && s->iopage;
-    pthread_mutex_unlock(&hv->lock);
-    if (!usable)
+    if (!target_get(v, (unsigned int)id, &t))
         return HV_IO_UNCLAIMED;
     t0 = now_ns();
     sent = *p;
-    sent.vp_eport = s->vcpu_port[v->id];
-    if (!slot_post(v, s, &sent))
+    sent.vp_eport = t.port;
+    vcpu_wait_init(v, &w);
+    if (!slot_post(v, &t, &sent))
         return HV_IO_UNCLAIMED;
-    r = slot_wait(v, s, generation, &sent);
+    r = slot_wait(v, &t, &sent, &w);
     p->data = sent.data;
     if (r == HV_IO_HANDLED) {
         uint64_t dt = now_ns() - t0;
@@ -575,7 +669,8 @@ static bool send_buffered(struct hv *hv, struct hv_server *s, const ioreq_t *p)
         __atomic_compare_exchange_n(ptrs, &old, new, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
     }
     atomic_fetch_add_explicit(&hv->stats.ioreq_buffered, 1, memory_order_relaxed);
-    hv_evtchn_send_to_dom0(hv, s->buf_port);
+    /* The caller holds hv->lock (Xen notifies under the bufioreq lock too). */
+    hv_evtchn_send_to_dom0_locked(hv, s->buf_port);
     return true;
 }
 
@@ -586,18 +681,50 @@ static bool is_vga_write(const ioreq_t *p)
            p->addr + p->size <= 0xc0000;
 }
 
+/*
+ * The write stdvga's handler would try to buffer: stdvga_mem_accept() takes
+ * single writes only, and hvm_process_io_intercept() hands it the data
+ * already fetched from guest RAM when the instruction had a RAM operand
+ * (rep movs of one element), so what reaches the ring is plain data.
+ */
+static bool vga_bufferable_locked(struct hv *hv, const ioreq_t *p, ioreq_t *out)
+{
+    uint64_t off = p->data & (HV_PAGE_SIZE - 1), d = 0;
+    int64_t frame;
+
+    if (!is_vga_write(p) || p->count != 1)
+        return false;
+    *out = *p;
+    if (!p->data_is_ptr)
+        return true;
+    frame = hv_gfn_to_frame(hv, p->data >> HV_PAGE_SHIFT);
+    if (frame < 0 || off + p->size > HV_PAGE_SIZE || p->size > sizeof(d))
+        return false;
+    memcpy(&d, (uint8_t *)hv_frame_ptr(hv, (uint64_t)frame) + off, p->size);
+    out->data = d;
+    out->data_is_ptr = 0;
+    return true;
+}
+
+/* domain_crash() pauses the domain for good: its vCPUs run no more instructions. */
+static bool vcpu_runs(const struct hv_vcpu *v)
+{
+    return v->hv->state == DOM_ALIVE && !atomic_load(&v->hv->crashed) && !v->stuck;
+}
+
 enum hv_send_result hv_ioreq_emulate(struct hv_vcpu *v, ioreq_t *p)
 {
     struct hv *hv = v->hv;
+    ioreq_t vga;
     int id;
 
-    if (hv->state != DOM_ALIVE || v->stuck)
+    if (!vcpu_runs(v))
         return HV_IO_DEAD;
     pthread_mutex_lock(&hv->lock);
     id = server_select_locked(hv, p);
-    bool buffered = id >= 0 && is_vga_write(p) &&
+    bool buffered = id >= 0 &&
                     hv->server[id].bufioreq_handling != HVM_IOREQSRV_BUFIOREQ_OFF &&
-                    send_buffered(hv, &hv->server[id], p);
+                    vga_bufferable_locked(hv, p, &vga) && send_buffered(hv, &hv->server[id], &vga);
     pthread_mutex_unlock(&hv->lock);
     if (id < 0) {
         atomic_fetch_add_explicit(p->dir == IOREQ_READ ? &hv->stats.unclaimed_reads
@@ -612,38 +739,40 @@ enum hv_send_result hv_ioreq_emulate(struct hv_vcpu *v, ioreq_t *p)
 
 enum hv_send_result hv_ioreq_send_to(struct hv_vcpu *v, uint16_t id, ioreq_t *p)
 {
-    if (v->hv->state != DOM_ALIVE || v->stuck || id >= HV_MAX_SERVERS)
+    if (!vcpu_runs(v) || id >= HV_MAX_SERVERS)
         return HV_IO_DEAD;
     return send_sync(v, id, p);
 }
 
 unsigned int hv_ioreq_broadcast(struct hv_vcpu *v, ioreq_t *p)
 {
-    struct hv *hv = v->hv;
-    uint32_t generation[HV_MAX_SERVERS];
+    struct ioreq_target t[HV_MAX_SERVERS];
     bool posted[HV_MAX_SERVERS] = {false};
     ioreq_t sent[HV_MAX_SERVERS];
     unsigned int failed = 0;
+    bool dead = false;
+    struct vcpu_wait w;
 
     /* Post to every enabled server first, then wait for each (sv->pending). */
+    vcpu_wait_init(v, &w);
     for (unsigned int id = 0; id < HV_MAX_SERVERS; id++) {
-        struct hv_server *s = &hv->server[id];
-
-        pthread_mutex_lock(&hv->lock);
-        bool usable = s->used && s->enabled && s->iopage;
-        generation[id] = s->generation;
-        pthread_mutex_unlock(&hv->lock);
-        if (!usable)
+        if (!target_get(v, id, &t[id]))
             continue;
         sent[id] = *p;
-        sent[id].vp_eport = s->vcpu_port[v->id];
-        posted[id] = slot_post(v, s, &sent[id]);
+        sent[id].vp_eport = t[id].port;
+        posted[id] = slot_post(v, &t[id], &sent[id]);
         if (!posted[id])
             failed++;
     }
-    for (unsigned int id = 0; id < HV_MAX_SERVERS; id++)
-        if (posted[id] && slot_wait(v, &hv->server[id], generation[id], &sent[id]) != HV_IO_HANDLED)
+    for (unsigned int id = 0; id < HV_MAX_SERVERS; id++) {
+        if (!posted[id])
+            continue;
+        /* A vCPU that never got one answer never gets to the next. */
+        if (dead || slot_wait(v, &t[id], &sent[id], &w) != HV_IO_HANDLED) {
+            dead = true;
             failed++;
+        }
+    }
     return failed;
 }
 

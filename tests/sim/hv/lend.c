@@ -442,9 +442,13 @@ static uint64_t slot_delete(struct hv *hv, struct lend_slot *s)
     was_installed = s->installed;
     zap_locked(s, 0, s->pages);
     pthread_mutex_unlock(&s->mmu_lock);
-    for (uint64_t i = 0; i < s->pages; i++)
+    /* Moved content comes home; lost content stays lost: a fresh, zeroed page. */
+    for (uint64_t i = 0; i < s->pages; i++) {
         if (s->pg[i] & PG_SHADOW)
             memcpy(page_of(s->host, i), page_of(s->shadow, i), HV_PAGE_SIZE);
+        else if (s->pg[i] & PG_LOST)
+            memset(page_of(s->host, i), 0, HV_PAGE_SIZE);
+    }
     retire_view(l, s->guest, len);
     munmap(s->host, len);
     munmap(s->shadow, len);

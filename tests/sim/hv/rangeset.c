@@ -28,6 +28,7 @@ bool rangeset_contains(const struct rangeset *rs, uint64_t s, uint64_t e)
 /* Ranges are kept sorted and disjoint, with no two adjacent. */
 int rangeset_add(struct rangeset *rs, uint64_t s, uint64_t e)
 {
+    const uint64_t e0 = e;
     unsigned int i, j;
 
     /* First range that ends at or after s - 1 (i.e. touches or follows [s, e]). */
@@ -43,9 +44,14 @@ int rangeset_add(struct rangeset *rs, uint64_t s, uint64_t e)
         if (rs->r[j].e > e)
             e = rs->r[j].e;
     }
+    /*
+     * Xen's rangeset_add_range() allocates a new range whenever no range
+     * overlaps [s, e] or ends right before it, and only then merges it with
+     * a range starting right after it: at the limit, that merge is -ENOMEM.
+     */
+    if (rs->nr == RANGESET_MAX && (j == i || (j == i + 1 && e0 != UINT64_MAX && rs->r[i].s == e0 + 1)))
+        return -ENOMEM;
     if (j == i) {
-        if (rs->nr == RANGESET_MAX)
-            return -ENOMEM;
         memmove(&rs->r[i + 1], &rs->r[i], (rs->nr - i) * sizeof(rs->r[0]));
         rs->nr++;
     } else if (j > i + 1) {
