@@ -32,6 +32,7 @@ enum workload_op {
     WL_TOUCH,
     WL_RAW_IOREQ,
     WL_VERIFY_VALUE, /* every access reads `value` */
+    WL_TRACE,        /* one read per page, pages in the order of a trace (trace.h) */
     WL_DIGEST,       /* a hash of what the guest reads, kept under a name */
     WL_FIRMWARE, /* a call on the harness's behalf (enumeration, config cycles) */
 };
@@ -49,6 +50,8 @@ struct workload {
     bool raw_check;
     uint64_t raw_expect;
     char digest_name[16];
+    char label[24];          /* time this workload: metrics time.LABEL_us, bytes.LABEL */
+    unsigned int trace_kind, trace_s; /* trace workload: loop or zipf, exponent/100 */
     /* firmware job */
     int (*fn)(struct hv_vcpu *v, void *arg);
     void *fn_arg;
@@ -133,6 +136,13 @@ struct harness {
         bool set;
     } digest[16];
     pthread_mutex_t digest_lock;
+
+    /* Labelled workloads: wall time and BAR bytes moved (metrics time.L_us, bytes.L). */
+    struct {
+        char label[24];
+        uint64_t us, bytes;
+        bool set;
+    } timing[32];
 
     /* host storm */
     pthread_t storm_thread;

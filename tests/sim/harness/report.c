@@ -67,6 +67,29 @@ bool metric_get(struct harness *h, const char *name, double *out)
         *out = v;
         return true;
     }
+    /* A labelled workload's wall time (time.L_us) or bytes moved (bytes.L). */
+    if (strncmp(name, "time.", 5) == 0 || strncmp(name, "bytes.", 6) == 0) {
+        bool is_time = name[0] == 't', found = false;
+        const char *label = name + (is_time ? 5 : 6);
+        size_t llen = strlen(label);
+
+        if (is_time && (llen < 3 || strcmp(label + llen - 3, "_us") != 0))
+            return false;
+        if (is_time)
+            llen -= 3;
+        pthread_mutex_lock(&h->digest_lock);
+        for (unsigned int i = 0; i < sizeof(h->timing) / sizeof(h->timing[0]); i++)
+            if (h->timing[i].set && strlen(h->timing[i].label) == llen &&
+                strncmp(h->timing[i].label, label, llen) == 0) {
+                v = (double)(is_time ? h->timing[i].us : h->timing[i].bytes);
+                found = true;
+            }
+        pthread_mutex_unlock(&h->digest_lock);
+        if (!found)
+            return false;
+        *out = v;
+        return true;
+    }
     /* A named digest of guest-visible data. */
     if (strncmp(name, "digest.", 7) == 0) {
         bool found = false;
@@ -250,7 +273,18 @@ void report_json(struct harness *h, FILE *out)
     }
     if (*group)
         fputs("}", out);
-    fputs("}\n", out);
+    /* Labelled workloads and digests, when a scenario made any. */
+    fputs(",\"time_us\":{", out);
+    for (unsigned int i = 0, n = 0; i < sizeof(h->timing) / sizeof(h->timing[0]); i++)
+        if (h->timing[i].set)
+            fprintf(out, "%s\"%s\":%llu", n++ ? "," : "", h->timing[i].label,
+                    (unsigned long long)h->timing[i].us);
+    fputs("},\"bytes\":{", out);
+    for (unsigned int i = 0, n = 0; i < sizeof(h->timing) / sizeof(h->timing[0]); i++)
+        if (h->timing[i].set)
+            fprintf(out, "%s\"%s\":%llu", n++ ? "," : "", h->timing[i].label,
+                    (unsigned long long)h->timing[i].bytes);
+    fputs("}}\n", out);
 }
 
 static double metric(struct harness *h, const char *name)

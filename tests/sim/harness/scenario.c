@@ -22,7 +22,8 @@
  *   mem-write addr=A size=N value=V
  *   host-file path=P size=S    create a sparse file (for file: backings)
  *   bar-move bdf=.. bar=0 addr=A [decode=keep|off]
- *   vcpu N OP key=value...    asynchronous guest workload on BAR 0 (see workload.c)
+ *   vcpu N OP key=value...    asynchronous guest workload on BAR 0 (see workload.c);
+ *                              label=L times it: metrics time.L_us and bytes.L
  *   host evict|lose off=.. len=.. | host write off=.. len=.. seed=S
  *   host storm rate=R duration=MS [off=.. len=..] | host race every=N
  *                              the host's memory manager (lending mode; see host.c)
@@ -418,6 +419,7 @@ static int do_vcpu(struct harness *h, struct line *l)
         {"fill", WL_FILL},                   {"random-rw", WL_RANDOM_RW},
         {"touch", WL_TOUCH},                 {"ioreq", WL_RAW_IOREQ},
         {"verify-value", WL_VERIFY_VALUE},   {"digest", WL_DIGEST},
+        {"trace", WL_TRACE},
     };
     struct workload w = {.raw_server = -1};
     struct device *d;
@@ -477,6 +479,24 @@ static int do_vcpu(struct harness *h, struct line *l)
         return -EINVAL;
     w.df = v != 0;
     w.size = (unsigned int)size;
+    if (kv(l, 3, "label")) {
+        if (strlen(kv(l, 3, "label")) >= sizeof(w.label)) {
+            h_fail(h, "line %u: label too long", h->lineno);
+            return -EINVAL;
+        }
+        snprintf(w.label, sizeof(w.label), "%s", kv(l, 3, "label"));
+    }
+    if (w.op == WL_TRACE) {
+        const char *kind = kv(l, 3, "kind");
+        uint64_t s100;
+        if (kv_num(h, l, 3, "s", 100, &s100) || (kind && strcmp(kind, "loop") &&
+                                                 strcmp(kind, "zipf"))) {
+            h_fail(h, "line %u: trace kind=loop|zipf [s=HUNDREDTHS] count=N", h->lineno);
+            return -EINVAL;
+        }
+        w.trace_kind = kind && strcmp(kind, "zipf") == 0;
+        w.trace_s = (unsigned int)s100;
+    }
     if (w.op == WL_DIGEST) {
         const char *name = kv(l, 3, "name");
         if (!name || strlen(name) >= sizeof(w.digest_name) || size != 8) {

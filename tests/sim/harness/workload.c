@@ -12,6 +12,7 @@
 
 #include "harness.h"
 #include "pattern.h"
+#include "trace.h"
 
 #define SCRATCH_MAX (1ULL << 20)
 
@@ -298,9 +299,49 @@ static int wl_raw_ioreq(struct vcpu_thread *t)
     return 0;
 }
 
+/* Read one word of every page, in the order of a trace: what window pressure looks like. */
+static int wl_trace(struct vcpu_thread *t)
+{
+    struct workload *w = &t->job;
+    struct trace tr;
+
+    if (trace_init(&tr, w->trace_kind ? TRACE_ZIPF : TRACE_LOOP, w->len / HV_PAGE_SIZE,
+                   w->trace_s, w->seed))
+        return -ENOMEM;
+    for (uint64_t i = 0; i < w->count; i++) {
+        uint64_t v = 0;
+        int rc = bar_access(t, w->off + trace_next(&tr, i) * HV_PAGE_SIZE, 8, IOREQ_READ, &v);
+
+        if (rc < 0) {
+            trace_fini(&tr);
+            return aborted(t->h, t, rc);
+        }
+    }
+    trace_fini(&tr);
+    return 0;
+}
+
+static void record_timing(struct harness *h, const char *label, uint64_t us, uint64_t bytes)
+{
+    pthread_mutex_lock(&h->digest_lock);
+    for (unsigned int i = 0; i < sizeof(h->timing) / sizeof(h->timing[0]); i++) {
+        if (!h->timing[i].set || strcmp(h->timing[i].label, label) == 0) {
+            snprintf(h->timing[i].label, sizeof(h->timing[i].label), "%s", label);
+            h->timing[i].us = us;
+            h->timing[i].bytes = bytes;
+            h->timing[i].set = true;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&h->digest_lock);
+}
+
 static void run_job(struct vcpu_thread *t)
 {
     struct workload *w = &t->job;
+    struct harness *h = t->h;
+    double t0 = h_now();
+    uint64_t bytes0 = atomic_load(&h->gs.bytes_read) + atomic_load(&h->gs.bytes_written);
 
     switch (w->op) {
     case WL_WRITE_PATTERN: wl_pattern(t, false); break;
@@ -315,9 +356,14 @@ static void run_job(struct vcpu_thread *t)
     case WL_RAW_IOREQ: wl_raw_ioreq(t); break;
     case WL_VERIFY_VALUE: wl_verify_value(t); break;
     case WL_DIGEST: wl_digest(t); break;
+    case WL_TRACE: wl_trace(t); break;
     case WL_FIRMWARE: w->fn_rc = w->fn(&t->h->hv->vcpu[t->id], w->fn_arg); break;
     case WL_NONE: break;
     }
+    /* Bytes are counted globally: a labelled workload should run alone to own them. */
+    if (w->label[0])
+        record_timing(h, w->label, (uint64_t)((h_now() - t0) * 1e6),
+                      atomic_load(&h->gs.bytes_read) + atomic_load(&h->gs.bytes_written) - bytes0);
 }
 
 static void *vcpu_main(void *arg)
