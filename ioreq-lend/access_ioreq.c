@@ -104,10 +104,8 @@ int ioreq_srv_restrict(struct ioreq_srv *s, char *err, size_t errlen)
     return 0;
 }
 
-int ioreq_srv_create(struct ioreq_srv *s, char *err, size_t errlen)
+static int query_vcpus(struct ioreq_srv *s, char *err, size_t errlen)
 {
-    void *addr = NULL;
-
     if (xendevicemodel_nr_vcpus(s->dmod, (domid_t)s->domid, &s->nr_vcpus) < 0) {
         if (errno == ESRCH)
             return fail(err, errlen, -ESRCH, "domain %u does not exist", s->domid);
@@ -117,6 +115,47 @@ int ioreq_srv_create(struct ioreq_srv *s, char *err, size_t errlen)
     if (s->nr_vcpus == 0 || s->nr_vcpus > IOREQ_SRV_MAX_VCPUS)
         return fail(err, errlen, -E2BIG, "domain %u has %u vCPUs; one ioreq page serves 1 to %u",
                     s->domid, s->nr_vcpus, IOREQ_SRV_MAX_VCPUS);
+    return 0;
+}
+
+/* Frame 0 is the buffered ring, frame 1 the ioreq page: one mapping of both. */
+static int map_pages(struct ioreq_srv *s)
+{
+    void *addr = NULL;
+
+    s->res = xenforeignmemory_map_resource(s->fmem, (domid_t)s->domid,
+                                           XENMEM_resource_ioreq_server, s->id,
+                                           XENMEM_resource_ioreq_server_frame_bufioreq, 2, &addr,
+                                           PROT_READ | PROT_WRITE, 0);
+    if (!s->res)
+        return -errno;
+    s->bufpage = addr;
+    s->iopage = (shared_iopage_t *)((uint8_t *)addr + XC_PAGE_SIZE);
+    s->stage = SRV_PAGES_MAPPED;
+    return 0;
+}
+
+int ioreq_srv_adopt(struct ioreq_srv *s, ioservid_t id)
+{
+    char err[160];
+    int rc = query_vcpus(s, err, sizeof(err));
+
+    if (rc)
+        return rc;
+    s->id = id;
+    rc = map_pages(s);
+    if (rc)
+        return rc;
+    s->adopted = true;
+    return 0;
+}
+
+int ioreq_srv_create(struct ioreq_srv *s, char *err, size_t errlen)
+{
+    int rc = query_vcpus(s, err, errlen);
+
+    if (rc)
+        return rc;
     /* ATOMIC: we advance read_pointer atomically, so Xen may canonicalise the pair. */
     if (xendevicemodel_create_ioreq_server(s->dmod, (domid_t)s->domid,
                                            HVM_IOREQSRV_BUFIOREQ_ATOMIC, &s->id) < 0) {
@@ -129,17 +168,10 @@ int ioreq_srv_create(struct ioreq_srv *s, char *err, size_t errlen)
                     s->domid, strerror(errno));
     }
     s->stage = SRV_CREATED;
-    /* Frame 0 is the buffered ring, frame 1 the ioreq page: one mapping of both. */
-    s->res = xenforeignmemory_map_resource(s->fmem, (domid_t)s->domid,
-                                           XENMEM_resource_ioreq_server, s->id,
-                                           XENMEM_resource_ioreq_server_frame_bufioreq, 2, &addr,
-                                           PROT_READ | PROT_WRITE, 0);
-    if (!s->res)
-        return fail(err, errlen, -errno, "cannot map the pages of ioreq server %u: %s", s->id,
-                    strerror(errno));
-    s->bufpage = addr;
-    s->iopage = (shared_iopage_t *)((uint8_t *)addr + XC_PAGE_SIZE);
-    s->stage = SRV_PAGES_MAPPED;
+    rc = map_pages(s);
+    if (rc)
+        return fail(err, errlen, rc, "cannot map the pages of ioreq server %u: %s", s->id,
+                    strerror(-rc));
     return 0;
 }
 
@@ -178,8 +210,10 @@ int ioreq_srv_start(struct ioreq_srv *s, uint16_t seg, uint8_t bus, uint8_t dev,
                     strerror(errno));
     s->buf_port = (evtchn_port_t)port;
     s->stage = SRV_PORTS_BOUND;
+    /* An adopted server still routes the function to itself: EEXIST is that claim. */
     if (xendevicemodel_map_pcidev_to_ioreq_server(s->dmod, (domid_t)s->domid, s->id, seg, bus,
-                                                  dev, fn) < 0)
+                                                  dev, fn) < 0 &&
+        !(s->adopted && errno == EEXIST))
         return fail(err, errlen, -errno, "cannot claim PCI function %04x:%02x:%02x.%x: %s", seg,
                     bus, dev, fn, strerror(errno));
     s->sbdf = XEN_DMOP_PCI_SBDF(seg, bus, dev, fn);
@@ -316,12 +350,18 @@ static void drain_buffered(struct ioreq_srv *s)
     }
 }
 
-static void handle_slot(struct ioreq_srv *s, unsigned int vcpu)
+/*
+ * Serve vCPU `vcpu`'s slot if a request is there. `resume`: also take one a
+ * dead predecessor left INPROCESS (serving a memory access twice is what
+ * re-executing it would do).
+ */
+static void handle_slot(struct ioreq_srv *s, unsigned int vcpu, bool resume)
 {
     volatile ioreq_t *slot = &s->iopage->vcpu_ioreq[vcpu];
+    unsigned int state = slot->state;
     ioreq_t req;
 
-    if (slot->state != STATE_IOREQ_READY) {
+    if (state != STATE_IOREQ_READY && !(resume && state == STATE_IOREQ_INPROCESS)) {
         /* Spurious wake-ups happen (Xen notifies on bind; events coalesce). */
         s->cnt->events_spurious++;
         return;
@@ -354,9 +394,22 @@ void ioreq_srv_handle_event(struct ioreq_srv *s)
         return;
     for (unsigned int v = 0; v < s->nr_vcpus; v++) {
         if (s->vcpu_port[v] == (evtchn_port_t)port) {
-            handle_slot(s, v);
+            handle_slot(s, v, false);
             return;
         }
     }
     s->cnt->events_spurious++;
+}
+
+void ioreq_srv_serve_pending(struct ioreq_srv *s)
+{
+    drain_buffered(s);
+    for (unsigned int v = 0; v < s->nr_vcpus; v++) {
+        volatile ioreq_t *slot = &s->iopage->vcpu_ioreq[v];
+
+        if (slot->state == STATE_IORESP_READY)
+            xenevtchn_notify(s->xce, s->vcpu_port[v]); /* answered, never announced */
+        else if (slot->state != STATE_IOREQ_NONE)
+            handle_slot(s, v, true);
+    }
 }

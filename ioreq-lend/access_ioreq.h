@@ -56,6 +56,7 @@ struct ioreq_srv {
     evtchn_port_t vcpu_port[IOREQ_SRV_MAX_VCPUS]; /* local ports; 0 = unbound */
     evtchn_port_t buf_port;                       /* local; 0 = unbound */
     uint32_t sbdf;                                /* claimed PCI function */
+    bool adopted;                                 /* a dead predecessor's server, taken over */
     const struct ioreq_srv_ops *ops;
     void *opaque;
     struct counters *cnt;
@@ -68,6 +69,19 @@ int ioreq_srv_open(struct ioreq_srv *s, uint32_t domid, struct counters *cnt, ch
 int ioreq_srv_restrict(struct ioreq_srv *s, char *err, size_t errlen);
 /* SRV_CREATED then SRV_PAGES_MAPPED: count vCPUs, create the server, map its pages. */
 int ioreq_srv_create(struct ioreq_srv *s, char *err, size_t errlen);
+/*
+ * SRV_PAGES_MAPPED with an existing server instead: the one a crashed
+ * predecessor left (Xen keeps a server until it is destroyed, and any
+ * process of the emulating domain may map its pages and rebind its ports).
+ * Returns 0, or -errno if there is no such server (then create one).
+ */
+int ioreq_srv_adopt(struct ioreq_srv *s, ioservid_t id);
+/*
+ * After ioreq_srv_start() on an adopted server: answer what the predecessor
+ * left in the slots (READY, or INPROCESS when it died working on it), and
+ * notify those it answered without notifying. Drains the buffered ring.
+ */
+void ioreq_srv_serve_pending(struct ioreq_srv *s);
 /* SRV_ENABLED, SRV_PORTS_BOUND, SRV_PCI_CLAIMED: enable, bind, claim the function. */
 int ioreq_srv_start(struct ioreq_srv *s, uint16_t seg, uint8_t bus, uint8_t dev, uint8_t fn,
                     const struct ioreq_srv_ops *ops, void *opaque, char *err, size_t errlen);

@@ -274,6 +274,19 @@ int pci_func_config_write(struct pci_func *f, uint32_t reg, uint32_t size, uint3
     return 0;
 }
 
+int pci_func_restore(struct pci_func *f, const uint8_t saved[PCI_CFG_SPACE_SIZE])
+{
+    /* Read-only bytes (IDs, class, BAR flags, capability) must be ours exactly. */
+    for (uint32_t i = 0; i < PCI_CFG_SPACE_SIZE; i++)
+        if ((saved[i] & ~f->wmask[i]) != (f->cfg[i] & ~f->wmask[i]))
+            return -EINVAL;
+    for (uint32_t i = 0; i < PCI_CFG_SPACE_SIZE; i++)
+        f->cfg[i] = (uint8_t)((f->cfg[i] & ~f->wmask[i]) | (saved[i] & f->wmask[i]));
+    /* What the previous daemon decoded is still claimed: no callback. */
+    f->window = bar_window_derive(f);
+    return 0;
+}
+
 uint64_t pci_func_bar_address(const struct pci_func *f)
 {
     return cfg_get(f->cfg, PCI_CFG_BAR0, 8) & ~PCI_BAR_LOW_BITS;

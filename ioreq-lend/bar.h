@@ -137,6 +137,16 @@ int pci_func_config_read(const struct pci_func *f, uint32_t reg, uint32_t size, 
  */
 int pci_func_config_write(struct pci_func *f, uint32_t reg, uint32_t size, uint32_t val);
 
+/*
+ * Take over the guest-visible state of a previous daemon's function (a
+ * restart after a crash): the writable bytes of `saved` are applied, and the
+ * window derived from them without calling the window callback, since the
+ * claims it implies still exist in Xen. -EINVAL, and nothing changed, if a
+ * read-only byte of `saved` differs from this function's (other IDs, BAR
+ * size or mode: a different device).
+ */
+int pci_func_restore(struct pci_func *f, const uint8_t saved[PCI_CFG_SPACE_SIZE]);
+
 /* The guest-programmed 64-bit BAR address (flags stripped), decoding or not. */
 uint64_t pci_func_bar_address(const struct pci_func *f);
 

@@ -29,6 +29,60 @@ static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
 }
 
 /*
+ * The lock file doubles as the daemon's state: its pid, its ioreq server and
+ * the function's config space, rewritten when they change. If the daemon
+ * dies without cleaning up, the next one finds the server (which Xen keeps)
+ * and the config space the guest programmed, and takes over without the
+ * guest noticing more than a pause.
+ */
+static void state_write(struct daemon *d)
+{
+    char buf[128 + 2 * PCI_CFG_SPACE_SIZE];
+    int n;
+
+    if (d->lock_fd < 0)
+        return;
+    n = snprintf(buf, sizeof(buf), "pid %d\n", (int)getpid());
+    if (d->stage >= DAEMON_SERVER) {
+        n += snprintf(buf + n, sizeof(buf) - (size_t)n, "server %u\n", d->srv.id);
+        if (d->stage >= DAEMON_SERVING) {
+            n += snprintf(buf + n, sizeof(buf) - (size_t)n, "config ");
+            for (unsigned int i = 0; i < PCI_CFG_SPACE_SIZE; i++)
+                n += snprintf(buf + n, sizeof(buf) - (size_t)n, "%02x", d->pci.cfg[i]);
+            n += snprintf(buf + n, sizeof(buf) - (size_t)n, "\n");
+        }
+    }
+    if (pwrite(d->lock_fd, buf, (size_t)n, 0) != n || ftruncate(d->lock_fd, n) < 0)
+        log_guest(LOG_LVL_WARN, "cannot update %s: %s", d->lock_path, strerror(errno));
+}
+
+static void state_read_predecessor(struct daemon *d)
+{
+    char buf[128 + 2 * PCI_CFG_SPACE_SIZE + 1], *line, *save = NULL;
+    ssize_t n = pread(d->lock_fd, buf, sizeof(buf) - 1, 0);
+    unsigned int server;
+
+    if (n <= 0)
+        return;
+    buf[n] = '\0';
+    for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        if (sscanf(line, "server %u", &server) == 1 && server < 0xffff) {
+            d->predecessor.have_server = true;
+            d->predecessor.server = (uint16_t)server;
+        } else if (strncmp(line, "config ", 7) == 0 &&
+                   strlen(line + 7) == 2 * PCI_CFG_SPACE_SIZE) {
+            bool ok = true;
+            for (unsigned int i = 0; i < PCI_CFG_SPACE_SIZE && ok; i++) {
+                unsigned int b;
+                ok = sscanf(line + 7 + 2 * i, "%2x", &b) == 1;
+                d->predecessor.config[i] = (uint8_t)b;
+            }
+            d->predecessor.have_config = ok;
+        }
+    }
+}
+
+/*
  * One daemon per PCI slot of a domain: Xen would let a second ioreq server
  * claim the same function and silently shadow the first, so the slot is
  * claimed here with a lock file first. The file also records our server id,
@@ -37,7 +91,6 @@ static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
 static int slot_lock(struct daemon *d, char *err, size_t errlen)
 {
     const struct dm_options *o = &d->opt;
-    char pid[32];
     int fd;
 
     if (mkdir(o->state_dir, 0755) < 0 && errno != EEXIST)
@@ -66,11 +119,11 @@ static int slot_lock(struct daemon *d, char *err, size_t errlen)
                         *holder ? holder : "by another ioreq-lend");
         return fail(err, errlen, rc, "cannot lock %s: %s", d->lock_path, strerror(-rc));
     }
-    snprintf(pid, sizeof(pid), "pid %d\n", (int)getpid());
-    if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, strlen(pid), 0) < 0)
-        log_warn("cannot record our pid in %s: %s", d->lock_path, strerror(errno));
     d->lock_fd = fd;
     d->stage = DAEMON_LOCKED;
+    /* A clean exit removes the file: anything in it is a crashed daemon's. */
+    state_read_predecessor(d);
+    state_write(d);
     return 0;
 }
 
@@ -78,8 +131,13 @@ static void slot_unlock(struct daemon *d)
 {
     if (d->lock_fd < 0)
         return;
-    /* Unlink while holding the lock: a waiter then locks a file that is gone and retries. */
-    unlink(d->lock_path);
+    /*
+     * Unlink while holding the lock: a waiter then locks a file that is gone
+     * and retries. If unlinking is not allowed (privileges dropped), an empty
+     * file says the same: nothing to take over.
+     */
+    if (unlink(d->lock_path) < 0 && ftruncate(d->lock_fd, 0) < 0)
+        log_warn("cannot clear %s: %s", d->lock_path, strerror(errno));
     close(d->lock_fd);
     d->lock_fd = -1;
 }
@@ -285,6 +343,8 @@ static void handle_config(struct daemon *d, ioreq_t *req)
     } else {
         rc = pci_func_config_write(&d->pci, reg, req->size,
                                    (uint32_t)(req->data & size_mask(req->size)));
+        if (rc == 0)
+            state_write(d); /* a successor must find what the guest programmed */
     }
     if (rc == -EINVAL)
         d->cnt.config_errors++;
@@ -342,6 +402,43 @@ void daemon_handle_buffered(void *opaque, ioreq_t *req)
     }
 }
 
+/*
+ * The adopted server still claims what the predecessor's function decoded.
+ * Restore that function's config space so the guest sees no change, and
+ * lend again what it lent. If the device differs (other IDs, size or mode),
+ * the claims belong to something else: start afresh with a new server.
+ */
+static int take_over(struct daemon *d, char *err, size_t errlen)
+{
+    int rc = -EINVAL;
+
+    if (d->predecessor.have_config)
+        rc = pci_func_restore(&d->pci, d->predecessor.config);
+    if (rc == 0 && d->mode == MODE_LEND && d->pci.window.enabled) {
+        rc = remap_adopt_window(d->remap, &d->pci.window);
+        if (rc) {
+            d->pci.window.enabled = false;
+            log_warn("taking over the lent window failed: %s", strerror(-rc));
+        }
+    }
+    if (rc == 0) {
+        log_info("took over the function: BAR 0 %s at 0x%llx",
+                 d->pci.window.enabled ? "decoding" : "not decoding",
+                 (unsigned long long)d->pci.window.base);
+        return 0;
+    }
+    log_warn("the previous daemon's device is not this one: starting afresh");
+    xendevicemodel_destroy_ioreq_server(d->srv.dmod, (domid_t)d->opt.domid, d->srv.id);
+    xenforeignmemory_unmap_resource(d->srv.fmem, d->srv.res);
+    d->srv.res = NULL;
+    d->srv.adopted = false;
+    d->srv.stage = SRV_RESTRICTED;
+    rc = ioreq_srv_create(&d->srv, err, errlen);
+    if (rc == 0)
+        state_write(d);
+    return rc;
+}
+
 static const struct ioreq_srv_ops daemon_srv_ops = {
     .handle = daemon_handle_request,
     .handle_buffered = daemon_handle_buffered,
@@ -362,21 +459,36 @@ int daemon_setup(struct daemon *d, const struct dm_options *opt, char *err, size
         rc = ioreq_srv_open(&d->srv, opt->domid, &d->cnt, err, errlen);
     if (rc == 0)
         rc = ioreq_srv_restrict(&d->srv, err, errlen);
-    if (rc == 0)
+    if (rc == 0 && d->predecessor.have_server) {
+        if (ioreq_srv_adopt(&d->srv, d->predecessor.server) == 0)
+            log_warn("a previous ioreq-lend died without cleaning up: taking over its ioreq "
+                     "server %u",
+                     d->srv.id);
+        else
+            d->predecessor.have_config = false; /* its server is gone: start afresh */
+    }
+    if (rc == 0 && !d->srv.adopted)
         rc = ioreq_srv_create(&d->srv, err, errlen);
     if (rc)
         return rc;
     d->stage = DAEMON_SERVER;
+    state_write(d);
     guest_ram_init(&d->ram, d->srv.fmem, opt->domid, &d->cnt);
     rc = mode_setup(d, err, errlen);
     if (rc == 0)
         rc = pci_setup(d, err, errlen);
+    if (rc == 0 && d->srv.adopted)
+        rc = take_over(d, err, errlen);
     if (rc == 0)
         rc = ioreq_srv_start(&d->srv, opt->pci_seg, opt->pci_bus, opt->pci_dev, opt->pci_fn,
                              &daemon_srv_ops, d, err, errlen);
     if (rc)
         return rc;
     d->stage = DAEMON_SERVING;
+    state_write(d);
+    /* Requests the predecessor left unanswered: their vCPUs are waiting. */
+    if (d->srv.adopted)
+        ioreq_srv_serve_pending(&d->srv);
     return 0;
 }
 

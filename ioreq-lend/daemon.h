@@ -43,6 +43,12 @@ struct daemon {
     struct counters cnt;
     int lock_fd;
     char lock_path[4096];
+    /* What a crashed predecessor left in the lock file, for taking over. */
+    struct {
+        bool have_server, have_config;
+        uint16_t server;
+        uint8_t config[PCI_CFG_SPACE_SIZE];
+    } predecessor;
     bool pidfile_written;
     int exit_status;
 

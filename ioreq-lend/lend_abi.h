@@ -199,8 +199,15 @@ struct privcmd_lend_range {
  *   OVERFLOW  the bounded event queue overflowed: events were dropped, so
  *             every page of every slot must be assumed unmapped (slot and
  *             range fields are zero).
+ * An event is queued before the mappings it describes are removed (in the
+ * notifier's invalidate_range_start, before the zap): an access request an
+ * invalidation causes can only reach the device model after its event, so
+ * reading events before serving each request keeps the device model's view
+ * of what is mapped exact, never counting a page just mapped again as gone.
  * The queue holds at most LEND_EVENT_QUEUE records per fd: the kernel never
- * allocates without bound because a guest faults a lot.
+ * allocates without bound because a guest faults a lot. On overflow the
+ * device model can no longer know what is mapped: it unmaps every slot
+ * (IOCTL_PRIVCMD_LEND_UNMAP) to make "nothing is mapped" true again.
  */
 enum lend_event_reason {
     LEND_EV_MIGRATED = 1,

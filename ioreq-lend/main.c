@@ -9,6 +9,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -35,6 +37,30 @@ static int write_pidfile(const char *path)
         return -EIO;
     }
     return close(fd) ? -errno : 0;
+}
+
+/*
+ * --runas: once every Xen handle is open and restricted to the domain, the
+ * daemon needs no privilege at all; give it up for good (QEMU's
+ * -runas/dm_restrict does the same).
+ */
+static int drop_privileges(const char *user, char *err, size_t errlen)
+{
+    struct passwd *pw = getpwnam(user);
+
+    if (!pw) {
+        snprintf(err, errlen, "--runas: no user '%s'", user);
+        return -ENOENT;
+    }
+    if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
+        snprintf(err, errlen, "cannot drop privileges to %s: %s", user, strerror(errno));
+        return -EPERM;
+    }
+    if (pw->pw_uid != 0 && setuid(0) == 0) {
+        snprintf(err, errlen, "dropping privileges to %s did not stick", user);
+        return -EPERM;
+    }
+    return 0;
 }
 
 /* One line for the launcher: the server is enabled and the function claimed. */
@@ -99,6 +125,11 @@ int main(int argc, char **argv)
     }
     if (opt.pidfile && (rc = write_pidfile(opt.pidfile))) {
         log_err("cannot write pidfile %s: %s", opt.pidfile, strerror(-rc));
+        daemon_teardown(&d);
+        return EXIT_BAD_INPUT;
+    }
+    if (opt.runas && (rc = drop_privileges(opt.runas, err, sizeof(err)))) {
+        log_err("%s", err);
         daemon_teardown(&d);
         return EXIT_BAD_INPUT;
     }

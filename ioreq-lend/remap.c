@@ -225,6 +225,20 @@ int remap_window_change(struct remap *r, const struct bar_window *old_win,
     return 0;
 }
 
+int remap_adopt_window(struct remap *r, const struct bar_window *win)
+{
+    int rc;
+
+    if (!win->enabled)
+        return 0;
+    rc = slot_set(r, win);
+    if (rc)
+        return rc;
+    r->slot_live = true;
+    r->win = *win;
+    return 0;
+}
+
 void remap_destroy(struct remap *r)
 {
     if (!r)
@@ -255,10 +269,17 @@ void remap_apply_events(struct remap *r)
             uint64_t gone;
 
             if (e->reason == LEND_EV_OVERFLOW) {
-                /* Events were lost: assume nothing is mapped. */
+                /*
+                 * Events were lost: which pages are still mapped is unknown.
+                 * Unmap them all, so the table's "nothing mapped" is true and
+                 * the window stays honest; they fault back in as needed.
+                 */
+                if (r->slot_live && xenlend_unmap(r->p.lend, REMAP_SLOT, 0, r->pages) < 0)
+                    log_guest(LOG_LVL_WARN, "unmapping after an event overflow: %s",
+                              strerror(errno));
                 r->p.cnt->remap_pages_invalidated += r->resident_pages;
                 forget_all(r);
-                log_guest(LOG_LVL_WARN, "lending event queue overflowed: assuming no page mapped");
+                log_guest(LOG_LVL_WARN, "lending event queue overflowed: unmapped everything");
                 continue;
             }
             if (e->slot != REMAP_SLOT || e->first_page >= r->pages ||

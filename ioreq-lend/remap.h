@@ -40,6 +40,12 @@ void remap_destroy(struct remap *r);
 /* The BAR window moved, appeared or went: transactional, as bar.h requires. */
 int remap_window_change(struct remap *r, const struct bar_window *old_win,
                         const struct bar_window *new_win);
+/*
+ * Take over a window a crashed predecessor decoded: its access-only range is
+ * still claimed in Xen (our adopted server's), only the slot died with its
+ * fd. Registers the slot; pages fault in as the guest touches them.
+ */
+int remap_adopt_window(struct remap *r, const struct bar_window *win);
 /* An IOREQ_TYPE_ACCESS request (a private copy): IOREQ_ACCESS_RETRY or _FAIL. */
 uint64_t remap_handle_access(struct remap *r, const ioreq_t *req);
 /* Apply the kernel's invalidation events (the lend fd is readable, or before an access). */

@@ -43,6 +43,7 @@ struct workload {
     uint64_t seed, value, count, stride;
     unsigned int size;   /* access size: 1, 2, 4, 8 */
     bool df;
+    bool nocheck;        /* memcpy-in/out check=off: no pattern fill or check, the copy alone */
     uint64_t bar_base;   /* resolved when the workload starts */
     /* raw ioreq */
     ioreq_t raw;
@@ -148,6 +149,8 @@ struct harness {
     pthread_t storm_thread;
     bool storm_running;
     atomic_uint_fast64_t storm_invalidations;
+    atomic_bool storm_stop;            /* host storm-stop: end the storm early */
+    atomic_uint_fast64_t storm_us;     /* how long the last storm ran (host.storm_seconds) */
 };
 
 void h_fail(struct harness *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -6,6 +6,7 @@
  *   host lose off=.. len=..           content gone
  *   host write off=.. len=.. seed=S   the host changes the content
  *   host storm rate=R duration=MS [off=.. len=..]   random evictions while the guest runs
+ *   host storm-stop                   end a running storm now (host.storm_seconds: its run time)
  *   host race every=N                 an invalidation between resolve and install of every Nth map
  *
  * Offsets are BAR offsets of the current device, page aligned.
@@ -29,12 +30,12 @@ static void *storm_main(void *arg)
 {
     struct storm *st = arg;
     struct harness *h = st->h;
-    double end = h_now() + (double)st->duration_ms / 1000.0;
+    double start = h_now(), end = start + (double)st->duration_ms / 1000.0;
     uint64_t rng = 0x5eed, period_ns = 1000000000ULL / st->rate;
     struct timespec next;
 
     clock_gettime(CLOCK_MONOTONIC, &next);
-    while (h_now() < end && h->hv->state == DOM_ALIVE) {
+    while (h_now() < end && h->hv->state == DOM_ALIVE && !atomic_load(&h->storm_stop)) {
         uint64_t page = st->first_page + pattern_splitmix64(rng++) % st->pages;
 
         /* A slot that is gone (decoding off, daemon dead) is just nothing to take. */
@@ -48,6 +49,7 @@ static void *storm_main(void *arg)
         }
         clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
     }
+    atomic_store(&h->storm_us, (uint64_t)((h_now() - start) * 1e6));
     return NULL;
 }
 
@@ -69,6 +71,12 @@ int host_directive(struct harness *h, const char *what, uint64_t off, uint64_t l
 
     if (strcmp(what, "race") == 0) {
         lend_set_race(h->hv, (uint32_t)every);
+        return 0;
+    }
+    if (strcmp(what, "storm-stop") == 0) {
+        atomic_store(&h->storm_stop, true);
+        host_storm_join(h);
+        atomic_store(&h->storm_stop, false);
         return 0;
     }
     if (!d->used || d->bar_size == 0)

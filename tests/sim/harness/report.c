@@ -4,6 +4,8 @@
  * JSON object, the human summary, and the live progress line.
  */
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,6 +30,23 @@ static double leaks_sum(struct harness *h, int which)
     return n;
 }
 
+/* The real uid of a running process, from /proc. */
+static double dm_uid(pid_t pid)
+{
+    char path[64], line[256];
+    double uid = -1;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    f = fopen(path, "r");
+    while (f && fgets(line, sizeof(line), f))
+        if (strncmp(line, "Uid:", 4) == 0)
+            uid = strtod(line + 4, NULL);
+    if (f)
+        fclose(f);
+    return uid;
+}
+
 static double latency_us(struct hv_hist *hist, double pct)
 {
     return (double)hv_hist_percentile(hist, pct) / 1000.0;
@@ -41,7 +60,8 @@ static const char *const metric_names[] = {
     "guest.workloads_aborted",
     "ioreqs.copy", "ioreqs.pci_config", "ioreqs.pio", "ioreqs.buffered", "ioreqs.invalidate",
     "ioreqs.access", "ioreqs.timeoffset", "ioreqs.other",
-    "dm.emulated_bytes", "dm.exit_status", "dm.peak_rss_kb", "dm.running",
+    "dm.emulated_bytes", "dm.exit_status", "dm.peak_rss_kb", "dm.running", "dm.uid",
+    "dm.unrestricted_handles",
     "latency_us.copy_p50", "latency_us.copy_p99", "latency_us.access_p50",
     "latency_us.access_p99",
     "leaks.ioreq_servers", "leaks.bound_ports", "leaks.foreign_mappings", "leaks.lent_pages",
@@ -49,7 +69,7 @@ static const char *const metric_names[] = {
     "remap.stale_installs_rejected", "remap.retries",
     "xen.unclaimed_reads", "xen.unclaimed_writes", "xen.failures", "xen.domain_state",
     "xen.events_to_dom0", "xen.events_from_dom0", "xen.lent_pages_installed",
-    "host.storm_invalidations",
+    "host.storm_invalidations", "host.storm_seconds",
 };
 
 bool metric_get(struct harness *h, const char *name, double *out)
@@ -129,6 +149,10 @@ bool metric_get(struct harness *h, const char *name, double *out)
         v = (double)h->peak_rss_kb;
     else if (IS("dm.running"))
         v = h->dm.running;
+    else if (IS("dm.uid"))
+        v = h->dm.running ? dm_uid(h->dm.pid) : -1;
+    else if (IS("dm.unrestricted_handles"))
+        v = h->dm.running && hv ? hv_unrestricted_handles(hv, h->dm.pid) : 0;
     else if (IS("leaks.ioreq_servers"))
         v = leaks_sum(h, 0);
     else if (IS("leaks.bound_ports"))
@@ -141,6 +165,8 @@ bool metric_get(struct harness *h, const char *name, double *out)
         v = hv ? hv->nr_failures : 0;
     else if (IS("host.storm_invalidations"))
         v = LOAD(h->storm_invalidations);
+    else if (IS("host.storm_seconds"))
+        v = LOAD(h->storm_us) / 1e6;
     else if (IS("xen.lent_pages_installed"))
         v = hv ? (double)lend_pages_installed(hv) : 0;
     else if (!st) {
@@ -230,6 +256,25 @@ static bool report_ok(struct harness *h)
     return h->nr_failures == 0 && (!h->hv || h->hv->nr_failures == 0);
 }
 
+/* A histogram bucket's value in ns: its lower edge, as hv_hist_percentile() (hv.c) reads it. */
+static uint64_t hist_bucket_ns(unsigned int b)
+{
+    return b / 8 < 3 ? b : (8ULL + b % 8) << (b / 8 - 3);
+}
+
+/* The non-empty buckets of a latency histogram, as [lower_edge_ns, count] pairs. */
+static void json_hist(FILE *out, const struct hv_hist *hist)
+{
+    fputc('[', out);
+    for (unsigned int b = 0, n = 0; b < HV_HIST_BUCKETS; b++) {
+        uint64_t c = atomic_load_explicit(&hist->n[b], memory_order_relaxed);
+        if (c)
+            fprintf(out, "%s[%llu,%llu]", n++ ? "," : "", (unsigned long long)hist_bucket_ns(b),
+                    (unsigned long long)c);
+    }
+    fputc(']', out);
+}
+
 void report_json(struct harness *h, FILE *out)
 {
     char group[32] = "";
@@ -284,7 +329,16 @@ void report_json(struct harness *h, FILE *out)
         if (h->timing[i].set)
             fprintf(out, "%s\"%s\":%llu", n++ ? "," : "", h->timing[i].label,
                     (unsigned long long)h->timing[i].bytes);
-    fputs("}}\n", out);
+    fputs("}", out);
+    /* The ioreq round-trip histograms behind latency_us.*_p50/p99. */
+    if (h->hv) {
+        fputs(",\"latency_hist_ns\":{\"copy\":", out);
+        json_hist(out, &h->hv->stats.lat_copy);
+        fputs(",\"access\":", out);
+        json_hist(out, &h->hv->stats.lat_access);
+        fputs("}", out);
+    }
+    fputs("}\n", out);
 }
 
 static double metric(struct harness *h, const char *name)

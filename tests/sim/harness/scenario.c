@@ -10,7 +10,7 @@
  *          | timeoffset value=V
  *   dm ARGS...                 start the daemon; the harness adds --domid, --ready-fd,
  *                              --state-dir and --stats (per run)
- *   dm stop | kill | restart | signal NAME | wait-exit [timeout=MS]
+ *   dm stop | kill | restart | signal USR1|TERM|INT|HUP|STOP|CONT | wait-exit [timeout=MS]
  *   dm stats                   the daemon rewrites its stats file; dmstat.* metrics read it
  *   dm-fails exit=N [match="text"] [user=nobody] ARGS...
  *                              the daemon must refuse and leave nothing behind
@@ -23,11 +23,13 @@
  *   host-file path=P size=S    create a sparse file (for file: backings)
  *   bar-move bdf=.. bar=0 addr=A [decode=keep|off]
  *   vcpu N OP key=value...    asynchronous guest workload on BAR 0 (see workload.c);
- *                              label=L times it: metrics time.L_us and bytes.L
+ *                              label=L times it: metrics time.L_us and bytes.L;
+ *                              memcpy-in/out check=off: the copy alone, no pattern work
  *   host evict|lose off=.. len=.. | host write off=.. len=.. seed=S
- *   host storm rate=R duration=MS [off=.. len=..] | host race every=N
+ *   host storm rate=R duration=MS [off=.. len=..] | host storm-stop | host race every=N
  *                              the host's memory manager (lending mode; see host.c)
  *   wait                       every vCPU workload and host storm has finished
+ *   wait guest                 every vCPU workload has finished (a storm may go on)
  *   expect METRIC OP VALUE    OP: == != < <= > >=; VALUE: a number or another metric
  *   fail OP [skip=N] [count=N] errno=NAME|N   inject failures into the daemon's calls
  *   dm-log match="text" [count=N]   lines of the daemon's log containing text (default 1)
@@ -326,7 +328,8 @@ static int do_dm(struct harness *h, struct line *l)
     if (strcmp(what, "signal") == 0) {
         const char *name = l->ntok > 2 ? l->tok[2] : "";
         int sig = strcmp(name, "USR1") == 0 ? SIGUSR1 : strcmp(name, "TERM") == 0 ? SIGTERM
-                : strcmp(name, "INT") == 0 ? SIGINT : strcmp(name, "HUP") == 0 ? SIGHUP : 0;
+                : strcmp(name, "INT") == 0 ? SIGINT : strcmp(name, "HUP") == 0 ? SIGHUP
+                : strcmp(name, "STOP") == 0 ? SIGSTOP : strcmp(name, "CONT") == 0 ? SIGCONT : 0;
         if (!sig) {
             h_fail(h, "line %u: unknown signal '%s'", h->lineno, name);
             return -EINVAL;
@@ -479,6 +482,15 @@ static int do_vcpu(struct harness *h, struct line *l)
         return -EINVAL;
     w.df = v != 0;
     w.size = (unsigned int)size;
+    /* check=off: memcpy-in/out move bytes without pattern fill or check (timing the copy). */
+    if (kv(l, 3, "check")) {
+        const char *c = kv(l, 3, "check");
+        if (strcmp(c, "on") && strcmp(c, "off")) {
+            h_fail(h, "line %u: check=on|off", h->lineno);
+            return -EINVAL;
+        }
+        w.nocheck = strcmp(c, "off") == 0;
+    }
     if (kv(l, 3, "label")) {
         if (strlen(kv(l, 3, "label")) >= sizeof(w.label)) {
             h_fail(h, "line %u: label too long", h->lineno);
@@ -810,7 +822,8 @@ static int run_line(struct harness *h, struct line *l)
         return do_vcpu(h, l);
     if (strcmp(d, "wait") == 0) {
         guest_wait_all(h);
-        host_storm_join(h);
+        if (l->ntok < 2 || strcmp(l->tok[1], "guest") != 0)
+            host_storm_join(h);
         return 0;
     }
     if (strcmp(d, "host") == 0)

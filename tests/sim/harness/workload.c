@@ -171,7 +171,7 @@ static int wl_memcpy(struct vcpu_thread *t, bool into_bar)
         uint64_t ram = t->scratch_gpa;
         int rc;
 
-        if (into_bar) {
+        if (into_bar && !w->nocheck) {
             for (uint64_t i = 0; i < chunk; i++) {
                 uint8_t *p = scratch(t, i);
                 if (p)
@@ -194,7 +194,7 @@ static int wl_memcpy(struct vcpu_thread *t, bool into_bar)
             return aborted(h, t, rc);
         atomic_fetch_add(&h->gs.accesses, reps);
         atomic_fetch_add(into_bar ? &h->gs.bytes_written : &h->gs.bytes_read, chunk);
-        if (!into_bar) {
+        if (!into_bar && !w->nocheck) {
             for (uint64_t i = 0; i < chunk; i += w->size) {
                 uint64_t got = 0, want = pattern_value(w->seed, w->off + done + i, w->size);
                 uint8_t *p = scratch(t, i);

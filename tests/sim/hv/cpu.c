@@ -57,8 +57,8 @@ static void unclaimed_read(struct hv *hv, const ioreq_t *p, uint64_t *val)
         return;
     }
     for (uint32_t i = 0; i < p->count; i++) {
-        uint64_t ones = ~0ULL, gpa = p->df ? p->data - (uint64_t)i * p->size
-                                           : p->data + (uint64_t)i * p->size;
+        uint64_t step = (uint64_t)i * p->size, ones = ~0ULL;
+        uint64_t gpa = p->df ? p->data - step : p->data + step;
         uint8_t *ram = ram_ptr(hv, gpa);
 
         /* Not RAM (any more): dropped, as real hardware would. */

@@ -12,6 +12,7 @@
  * with spurious wake-ups.
  */
 #include <errno.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "futex.h"
@@ -46,8 +47,10 @@ static void deliver_locked(struct hv *hv, uint32_t local_port)
 
     lp->flags |= CHAN_MASKED;
     atomic_fetch_add_explicit(&hv->stats.events_to_dom0, 1, memory_order_relaxed);
-    if (fd >= 0 && write(fd, &local_port, sizeof(local_port)) != sizeof(local_port))
-        hv_fail(hv, "event pipe of dom0 port %u is full or broken", local_port);
+    /* EPIPE: the handle's process is gone and its close not yet seen; nothing to deliver. */
+    if (fd >= 0 && write(fd, &local_port, sizeof(local_port)) != sizeof(local_port) &&
+        errno != EPIPE)
+        hv_fail(hv, "event pipe of dom0 port %u is full (%s)", local_port, strerror(errno));
 }
 
 void hv_evtchn_send_to_dom0_locked(struct hv *hv, uint32_t domu_port)

@@ -48,8 +48,8 @@
 #define HV_PADDR_BITS  46
 #define HV_LOW_MMIO_END 0xFC000000ULL         /* hvmloader's PCI_MEM_END */
 /* Gfns of the VGA hole, which an HVM guest's p2m leaves unpopulated. */
-#define HV_VGA_HOLE_START 0xa0ULL
-#define HV_VGA_HOLE_END   0xc0ULL
+#define HV_VGA_HOLE_START          0xa0ULL
+#define HV_VGA_HOLE_END            0xc0ULL
 #define HV_DEFAULT_MMIO_HOLE_START 0xF0000000ULL /* HVM_BELOW_4G_MMIO_START */
 /* Range types: Xen's three plus the lending extension's access-only type. */
 #define HV_NR_RANGE_TYPES 4
@@ -304,6 +304,8 @@ struct hv_leaks hv_leaks_of(struct hv *hv, pid_t pid);
  * released before its parent's wait() returns, and so must its handles be.
  */
 int hv_wait_handles_released(struct hv *hv, pid_t pid, unsigned int timeout_ms);
+/* Open handles of process pid that are not restricted to a domain. */
+unsigned int hv_unrestricted_handles(struct hv *hv, pid_t pid);
 
 /* cpu.c: what a vCPU does when it accesses memory or ports. */
 void hv_vcpu_init(struct hv *hv, unsigned int id);

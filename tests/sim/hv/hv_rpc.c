@@ -396,6 +396,17 @@ static void conn_close(struct hv *hv, int ci)
     pthread_mutex_unlock(&hv->lock);
 }
 
+unsigned int hv_unrestricted_handles(struct hv *hv, pid_t pid)
+{
+    unsigned int n = 0;
+
+    pthread_mutex_lock(&hv->lock);
+    for (int i = 0; i < HV_MAX_CONNS; i++)
+        n += hv->conn[i].used && hv->conn[i].pid == pid && hv->conn[i].restrict_domid < 0;
+    pthread_mutex_unlock(&hv->lock);
+    return n;
+}
+
 int hv_wait_handles_released(struct hv *hv, pid_t pid, unsigned int timeout_ms)
 {
     struct timespec deadline;

@@ -571,8 +571,9 @@ static bool target_get(struct hv_vcpu *v, unsigned int id, struct ioreq_target *
 
     pthread_mutex_lock(&hv->lock);
     if (s->used && s->enabled && !s->iopage)
-        hv_fail(hv, "request to enabled ioreq server %u that has no ioreq page (Xen would "
-                    "dereference a NULL page)",
+        hv_fail(hv,
+                "request to enabled ioreq server %u that has no ioreq page (Xen would "
+                "dereference a NULL page)",
                 id);
     else if (s->used && s->enabled) {
         *t = (struct ioreq_target){.s = s,
@@ -722,8 +723,7 @@ enum hv_send_result hv_ioreq_emulate(struct hv_vcpu *v, ioreq_t *p)
         return HV_IO_DEAD;
     pthread_mutex_lock(&hv->lock);
     id = server_select_locked(hv, p);
-    bool buffered = id >= 0 &&
-                    hv->server[id].bufioreq_handling != HVM_IOREQSRV_BUFIOREQ_OFF &&
+    bool buffered = id >= 0 && hv->server[id].bufioreq_handling != HVM_IOREQSRV_BUFIOREQ_OFF &&
                     vga_bufferable_locked(hv, p, &vga) && send_buffered(hv, &hv->server[id], &vga);
     pthread_mutex_unlock(&hv->lock);
     if (id < 0) {

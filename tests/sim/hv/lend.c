@@ -224,8 +224,9 @@ static void send_event(struct hv *hv, int conn, uint32_t slot, uint32_t reason, 
                 ev = (struct privcmd_lend_event){.reason = LEND_EV_OVERFLOW};
                 l->overflowed[conn] = true;
             }
-            if (write(fd, &ev, sizeof(ev)) != (ssize_t)sizeof(ev))
-                hv_fail(hv, "lending event pipe broken");
+            /* EPIPE: the device model died and its close is not processed yet. */
+            if (write(fd, &ev, sizeof(ev)) != (ssize_t)sizeof(ev) && errno != EPIPE)
+                hv_fail(hv, "lending event pipe: %s", strerror(errno));
         }
     }
     pthread_mutex_unlock(&hv->lock);
@@ -295,6 +296,14 @@ static void slot_invalidate(struct hv *hv, struct lend_slot *s, uint64_t first, 
 {
     uint64_t zapped;
 
+    /*
+     * The event is queued before the mappings go: any access request this
+     * invalidation causes then finds it already queued, so a device model
+     * that reads events before serving requests never counts a page it has
+     * just mapped again as gone.
+     */
+    send_event(hv, s->conn, s->id, op == LEND_HOST_LOSE ? LEND_EV_LOST : LEND_EV_MIGRATED, first,
+               n);
     pthread_mutex_lock(&s->mmu_lock);
     if (s->in_progress++ == 0) {
         s->inv_lo = first;
@@ -306,8 +315,6 @@ static void slot_invalidate(struct hv *hv, struct lend_slot *s, uint64_t first, 
     zapped = zap_locked(s, first, n);
     pthread_mutex_unlock(&s->mmu_lock);
     atomic_fetch_add(&hv->stats.lend_pages_invalidated, zapped);
-    send_event(hv, s->conn, s->id, op == LEND_HOST_LOSE ? LEND_EV_LOST : LEND_EV_MIGRATED, first,
-               n);
     pthread_mutex_lock(&s->content_lock);
     for (uint64_t i = first; i < first + n; i++)
         content_change(s, i, op, seed);

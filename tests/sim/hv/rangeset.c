@@ -49,7 +49,8 @@ int rangeset_add(struct rangeset *rs, uint64_t s, uint64_t e)
      * overlaps [s, e] or ends right before it, and only then merges it with
      * a range starting right after it: at the limit, that merge is -ENOMEM.
      */
-    if (rs->nr == RANGESET_MAX && (j == i || (j == i + 1 && e0 != UINT64_MAX && rs->r[i].s == e0 + 1)))
+    if (rs->nr == RANGESET_MAX &&
+        (j == i || (j == i + 1 && e0 != UINT64_MAX && rs->r[i].s == e0 + 1)))
         return -ENOMEM;
     if (j == i) {
         memmove(&rs->r[i + 1], &rs->r[i], (rs->nr - i) * sizeof(rs->r[0]));
