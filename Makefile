@@ -130,4 +130,98 @@ format:
 clean:
 	rm -rf build
 
+# ---------------------------------------------------------------------------
+# xl integration: the launchers, the systemd unit, the man page, make install.
+#
+#   build/ioreq-lend-qemu       device_model_override for HVM guests (QEMU)
+#   build/ioreq-lend-xl-create  xl create with lent BARs, for PVH guests
+#   make man                    render docs/ioreq-lend.8 (warnings are errors)
+#   make install                PREFIX, DESTDIR, LIBEXECDIR, SBINDIR, MANDIR,
+#                               DOCDIR, SYSTEMDUNITDIR
+# ---------------------------------------------------------------------------
+PREFIX         ?= /usr/local
+LIBEXECDIR     ?= $(PREFIX)/libexec/ioreq-lend
+SBINDIR        ?= $(PREFIX)/sbin
+MANDIR         ?= $(PREFIX)/share/man
+DOCDIR         ?= $(PREFIX)/share/doc/ioreq-lend
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+INSTALL        ?= install
+
+LAUNCHER_SRC      := ioreq-lend/launcher
+LAUNCHER_LIB_OBJS := $(OBJ)/$(LAUNCHER_SRC)/lend_spawn.o $(OBJ)/$(LAUNCHER_SRC)/launcher_common.o
+LAUNCHER_PROGRAMS := $(BUILD)/ioreq-lend-qemu $(BUILD)/ioreq-lend-xl-create
+LAUNCHER_FAKES    := $(BUILD)/tests/fake-qemu $(BUILD)/tests/fake-xl
+XLUTIL_LIBS        = $(shell pkg-config --libs xlutil)
+
+.PHONY: man
+
+all: $(LAUNCHER_PROGRAMS)
+check-build: $(LAUNCHER_PROGRAMS) $(LAUNCHER_FAKES)
+
+# The spec parser joins libdaemon.a (whose recipe archives every prerequisite),
+# so unit tests and fuzz targets link it like any daemon object.
+$(BUILD)/libdaemon.a: $(OBJ)/$(LAUNCHER_SRC)/lend_spec.o
+
+$(BUILD)/liblauncher.a: $(LAUNCHER_LIB_OBJS)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/ioreq-lend-qemu: $(OBJ)/$(LAUNCHER_SRC)/ioreq-lend-qemu.o $(BUILD)/liblauncher.a \
+		$(BUILD)/libdaemon.a
+	@[ "$(V)" != 0 ] || echo "  LD      $@"
+	$(Q)$(CC) $(OPT) $(SANLDFLAGS) -o $@ $^ $(PCI_LIBS) $(SYS_LIBS)
+
+$(BUILD)/ioreq-lend-xl-create: $(OBJ)/$(LAUNCHER_SRC)/ioreq-lend-xl-create.o \
+		$(BUILD)/liblauncher.a $(BUILD)/libdaemon.a
+	@[ "$(V)" != 0 ] || echo "  LD      $@"
+	$(Q)$(CC) $(OPT) $(SANLDFLAGS) -o $@ $^ $(XLUTIL_LIBS) $(PCI_LIBS) $(SYS_LIBS)
+
+# Stand-ins for QEMU and xl that record what they were given (tests/launcher/).
+$(BUILD)/tests/fake-%: tests/launcher/fake_%.c | $(DEPS_STAMP)
+	$(Q)mkdir -p $(@D)
+	@[ "$(V)" != 0 ] || echo "  CC      $@"
+	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(SANLDFLAGS) -o $@ $<
+
+# The launchers against the simulated Xen; it also reads the examples with libxlutil.
+$(BUILD)/tests/test_launcher: tests/unit/test_launcher.c $(BUILD)/libdaemon.a \
+		$(BUILD)/libsimclient.a $(BUILD)/libxensim.a $(BUILD)/liblauncher.a \
+		$(LAUNCHER_PROGRAMS) $(LAUNCHER_FAKES) $(BUILD)/ioreq-lend-sim | $(DEPS_STAMP)
+	$(Q)mkdir -p $(@D)
+	@[ "$(V)" != 0 ] || echo "  TEST    $@"
+	$(Q)$(CC) $(CPPFLAGS) -Itests $(XEN_CFLAGS) $(ALL_CFLAGS) \
+		-DIOREQ_LEND_TEST_PREFIX='"$(PREFIX)"' -o $@ $< \
+		$(BUILD)/liblauncher.a $(BUILD)/libdaemon.a $(BUILD)/libxensim.a $(BUILD)/libsimclient.a \
+		$(SANLDFLAGS) $(XLUTIL_LIBS) $(CMOCKA_LIBS) $(PCI_LIBS) $(EV_LIBS) $(SYS_LIBS)
+
+man: $(BUILD)/ioreq-lend.8.txt
+
+$(BUILD)/ioreq-lend.8.txt: docs/ioreq-lend.8
+	$(Q)mkdir -p $(@D)
+	$(Q)groff -man -Tutf8 -ww -z docs/ioreq-lend.8 2>$@.warn; \
+		if [ -s $@.warn ]; then cat $@.warn; rm -f $@.warn; exit 1; fi; rm -f $@.warn
+	$(Q)MANWIDTH=80 MAN_KEEP_FORMATTING=0 man -l docs/ioreq-lend.8 2>/dev/null | col -b >$@
+	@echo "  MAN     $@"
+
+install: $(BUILD)/ioreq-lend $(LAUNCHER_PROGRAMS)
+	$(INSTALL) -d $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(SYSTEMDUNITDIR)
+	$(INSTALL) -m 0755 $(BUILD)/ioreq-lend $(BUILD)/ioreq-lend-qemu \
+		$(BUILD)/ioreq-lend-xl-create $(DESTDIR)$(LIBEXECDIR)/
+	ln -sfr $(DESTDIR)$(LIBEXECDIR)/ioreq-lend $(DESTDIR)$(SBINDIR)/ioreq-lend
+	ln -sfr $(DESTDIR)$(LIBEXECDIR)/ioreq-lend-xl-create $(DESTDIR)$(SBINDIR)/ioreq-lend-xl-create
+	sed -e 's|/usr/local/|$(PREFIX)/|g' docs/ioreq-lend.8 >$(DESTDIR)$(MANDIR)/man8/ioreq-lend.8
+	chmod 0644 $(DESTDIR)$(MANDIR)/man8/ioreq-lend.8
+	printf '.so man8/ioreq-lend.8\n' >$(DESTDIR)$(MANDIR)/man8/ioreq-lend-qemu.8
+	printf '.so man8/ioreq-lend.8\n' >$(DESTDIR)$(MANDIR)/man8/ioreq-lend-xl-create.8
+	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@LIBEXECDIR@|$(LIBEXECDIR)|g' \
+		$(LAUNCHER_SRC)/ioreq-lend@.service.in >$(DESTDIR)$(SYSTEMDUNITDIR)/ioreq-lend@.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/ioreq-lend@.service
+	sed -e 's|/usr/local/libexec/ioreq-lend/|$(LIBEXECDIR)/|g' xl-cfg-examples/README.md \
+		>$(DESTDIR)$(DOCDIR)/examples/README.md
+	for f in xl-cfg-examples/*.cfg; do \
+		sed -e 's|/usr/local/libexec/ioreq-lend/|$(LIBEXECDIR)/|g' $$f \
+			>$(DESTDIR)$(DOCDIR)/examples/$${f##*/} || exit 1; \
+	done
+	chmod 0644 $(DESTDIR)$(DOCDIR)/examples/*
+
+
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -34,6 +34,9 @@ for group in "${@:-build}"; do
         need valgrind have_cmd valgrind
         need spin have_cmd spin
         need python3 have_cmd python3
+        need groff-base have_cmd groff
+        need man-db have_cmd man
+        need util-linux have_cmd setpriv
         ;;
     demo) ;;
     fuzz)
