@@ -224,4 +224,37 @@ install: $(BUILD)/ioreq-lend $(LAUNCHER_PROGRAMS)
 	chmod 0644 $(DESTDIR)$(DOCDIR)/examples/*
 
 
+# ---------------------------------------------------------------------------
+# Benchmarks (bench/README.md): the simulated Xen against a userfaultfd anchor.
+#
+#   make bench        every benchmark, 5 repetitions (under 10 minutes on 2 cores):
+#                     bench/results/latest.json, PNG plots, a table on stdout
+#   make bench-smoke  one repetition at short sizes, the same JSON keys (CI, < 2 min):
+#                     bench/results/smoke/latest.json
+# ---------------------------------------------------------------------------
+BENCH_PROGS := $(BUILD)/bench/uffd_anchor $(BUILD)/bench/belady
+
+.PHONY: bench-smoke bench-build
+
+$(BUILD)/bench/uffd_anchor: bench/uffd_anchor.c | $(DEPS_STAMP)
+	$(Q)mkdir -p $(@D)
+	@[ "$(V)" != 0 ] || echo "  CC      $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< -lpthread
+
+# Replays tests/sim/harness/trace.h offline: the guest's trace, page for page.
+$(BUILD)/bench/belady: bench/belady.c | $(DEPS_STAMP)
+	$(Q)mkdir -p $(@D)
+	@[ "$(V)" != 0 ] || echo "  CC      $@"
+	$(Q)$(CC) -Itests/sim/harness $(ALL_CFLAGS) -o $@ $< -lm
+
+bench-build: $(BUILD)/xensim $(BUILD)/ioreq-lend-sim $(BENCH_PROGS)
+
+bench: bench-build
+	$(Q)scripts/ensure-deps.sh bench
+	$(Q)BUILD=$(BUILD) python3 bench/run.py --profile full
+
+bench-smoke: bench-build
+	$(Q)scripts/ensure-deps.sh bench
+	$(Q)BUILD=$(BUILD) python3 bench/run.py --profile smoke --out bench/results/smoke
+
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -64,6 +64,24 @@ int dm_wait_exit(struct harness *h, struct dm_proc *dm, unsigned int timeout_ms)
     return 0;
 }
 
+long dm_status_kb(pid_t pid, const char *field)
+{
+    char path[64], line[256];
+    size_t n = strlen(field);
+    long kb = -1;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    f = fopen(path, "r");
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof(line), f))
+        if (strncmp(line, field, n) == 0)
+            kb = strtol(line + n, NULL, 10);
+    fclose(f);
+    return kb;
+}
+
 int dm_signal(struct dm_proc *dm, int sig)
 {
     if (!dm->running)

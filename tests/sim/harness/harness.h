@@ -118,6 +118,7 @@ struct harness {
     pid_t exited_pids[32];
     unsigned int nr_exited;
     long peak_rss_kb;
+    long dm_hwm_kb; /* the daemon's VmHWM as the harness last stopped it (dm.hwm_kb) */
     int last_exit_status;
 
     pthread_mutex_t fail_lock;
@@ -186,6 +187,8 @@ int dm_read_stats(struct harness *h);
 /* A daemon counter from the last read, by its dotted name ("ioreqs.rejected"). */
 bool dm_stat(struct harness *h, const char *name, double *out);
 int dm_signal(struct dm_proc *dm, int sig);
+/* A "Field:  N kB" line of a running process's /proc/PID/status (VmHWM:), or -1. */
+long dm_status_kb(pid_t pid, const char *field);
 /* Wait for the daemon to exit; returns 0 if it did within timeout_ms. */
 int dm_wait_exit(struct harness *h, struct dm_proc *dm, unsigned int timeout_ms);
 void dm_print_log(struct harness *h, FILE *out);

@@ -61,7 +61,7 @@ static const char *const metric_names[] = {
     "ioreqs.copy", "ioreqs.pci_config", "ioreqs.pio", "ioreqs.buffered", "ioreqs.invalidate",
     "ioreqs.access", "ioreqs.timeoffset", "ioreqs.other",
     "dm.emulated_bytes", "dm.exit_status", "dm.peak_rss_kb", "dm.running", "dm.uid",
-    "dm.unrestricted_handles",
+    "dm.unrestricted_handles", "dm.hwm_kb",
     "latency_us.copy_p50", "latency_us.copy_p99", "latency_us.access_p50",
     "latency_us.access_p99",
     "leaks.ioreq_servers", "leaks.bound_ports", "leaks.foreign_mappings", "leaks.lent_pages",
@@ -147,6 +147,8 @@ bool metric_get(struct harness *h, const char *name, double *out)
         v = h->last_exit_status;
     else if (IS("dm.peak_rss_kb"))
         v = (double)h->peak_rss_kb;
+    else if (IS("dm.hwm_kb"))
+        v = (double)h->dm_hwm_kb;
     else if (IS("dm.running"))
         v = h->dm.running;
     else if (IS("dm.uid"))

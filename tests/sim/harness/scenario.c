@@ -293,6 +293,11 @@ static int dm_stop(struct harness *h, int sig, bool expect_zero)
 
     if (!h->dm.running)
         return 0;
+    /*
+     * The daemon's own peak RSS, read before it goes. ru_maxrss (dm.peak_rss_kb) also
+     * counts the harness's pages the child shared before exec (posix_spawn's vfork).
+     */
+    h->dm_hwm_kb = dm_status_kb(h->dm.pid, "VmHWM:");
     dm_signal(&h->dm, sig);
     rc = dm_wait_exit(h, &h->dm, 20000);
     if (rc == -ETIMEDOUT) {

@@ -1,0 +1,15 @@
+# 5. Window pressure: faults of the daemon's CLOCK against Belady's OPT (and
+# LRU, FIFO computed offline) on the same trace.
+load plots.'/common.gp'
+set title sprintf("Window pressure: misses on the same trace (window %s, %d reads)", window, count)
+set ylabel "misses (ACCESS requests)"
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.85 border -1
+set boxwidth 0.9
+set yrange [0:*]
+set key top right
+plot datadir.'/eviction.dat' using 2:xtic(1) lc rgb "#1f77b4" title "daemon (CLOCK, measured)", \
+     '' using 3 lc rgb "#ff7f0e" title "LRU (offline)", \
+     '' using 4 lc rgb "#7f7f7f" title "FIFO (offline)", \
+     '' using 5 lc rgb "#2ca02c" title "OPT (Belady, offline)"
