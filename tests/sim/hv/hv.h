@@ -218,6 +218,13 @@ struct hv {
     struct hv_inject inject[SIM_OP_LEND_UNCLAIM_ACCESS + 1];
     uint64_t op_calls[SIM_OP_LEND_UNCLAIM_ACCESS + 1];
 
+    /*
+     * For tests: called on the vCPU's thread right after it posted a
+     * synchronous request (state READY, port notified), before it sleeps.
+     */
+    void (*after_post)(struct hv_vcpu *v, ioreq_t *slot, void *arg);
+    void *after_post_arg;
+
     /* Resources released only by a closing connection, per process. */
     struct hv_leaks {
         pid_t pid;

@@ -603,6 +603,8 @@ static enum hv_send_result send_sync(struct hv_vcpu *v, int id, ioreq_t *p)
     vcpu_wait_init(v, &w);
     if (!slot_post(v, &t, &sent))
         return HV_IO_UNCLAIMED;
+    if (hv->after_post)
+        hv->after_post(v, t.slot, hv->after_post_arg);
     r = slot_wait(v, &t, &sent, &w);
     p->data = sent.data;
     if (r == HV_IO_HANDLED) {
