@@ -60,6 +60,7 @@ enum sim_op {
     SIM_OP_UNBIND,
     SIM_OP_UNMASK, /* one-way */
     SIM_OP_NOTIFY, /* one-way */
+    SIM_OP_EVTCHN_SHM, /* -> the shared event-channel page's fd, and this handle's index */
 
     /* The lending extension (lend_abi.h), on a privcmd-like handle. */
     SIM_OP_LEND_VERSION,        /* IOCTL_PRIVCMD_LEND_VERSION */
@@ -179,6 +180,10 @@ struct sim_reply {
         struct {
             uint32_t local_port;
         } bind;
+        struct {
+            uint32_t conn;  /* this handle's index: owner + 1 in the shared page */
+            uint32_t pages; /* size of the shared page(s) */
+        } shm;
         struct {
             uint64_t done;    /* LEND_MAP: pages installed, also with an error */
             uint32_t version; /* LEND_VERSION */

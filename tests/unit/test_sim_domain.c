@@ -78,13 +78,13 @@ static void death_silences_event_channels(void **state)
     assert_non_null(dm);
     sim_evtchn_quiesce(dm->xce);
     hv_domain_destroy(e->hv);
-    w0 = atomic_load(&e->hv->vcpu[0].wake);
+    w0 = atomic_load(e->hv->vcpu[0].wake);
     /* dom0's ends are still this handle's: notify and unmask succeed, and do nothing. */
     assert_int_equal(xenevtchn_notify(dm->xce, dm->vcpu_local[0]), 0);
     assert_int_equal(xenevtchn_unmask(dm->xce, dm->buf_local), 0);
     sim_evtchn_barrier(dm->xce);
     assert_int_equal(sim_failures(e->hv), 0);
-    assert_int_equal(atomic_load(&e->hv->vcpu[0].wake), w0);
+    assert_int_equal(atomic_load(e->hv->vcpu[0].wake), w0);
     /* The guest's ends are closed: nothing reaches dom0 any more. */
     hv_evtchn_send_to_dom0(e->hv, dm->vcpu_remote[0]);
     hv_evtchn_send_to_dom0(e->hv, dm->buf_remote);

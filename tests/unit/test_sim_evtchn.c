@@ -110,17 +110,17 @@ static void dom0_notify_wakes_its_vcpu_only(void **state)
     unsigned int w0, w1;
 
     assert_int_equal(sim_dm_bind(dm), 0);
-    w0 = atomic_load(&e->hv->vcpu[0].wake);
-    w1 = atomic_load(&e->hv->vcpu[1].wake);
+    w0 = atomic_load(e->hv->vcpu[0].wake);
+    w1 = atomic_load(e->hv->vcpu[1].wake);
     assert_int_equal(xenevtchn_notify(dm->xce, dm->vcpu_local[1]), 0);
     sim_evtchn_barrier(dm->xce);
-    assert_int_equal(atomic_load(&e->hv->vcpu[0].wake), w0);
-    assert_int_equal(atomic_load(&e->hv->vcpu[1].wake), w1 + 1);
+    assert_int_equal(atomic_load(e->hv->vcpu[0].wake), w0);
+    assert_int_equal(atomic_load(e->hv->vcpu[1].wake), w1 + 1);
     /* The ring's port wakes no vCPU. */
     assert_int_equal(xenevtchn_notify(dm->xce, dm->buf_local), 0);
     sim_evtchn_barrier(dm->xce);
-    assert_int_equal(atomic_load(&e->hv->vcpu[0].wake), w0);
-    assert_int_equal(atomic_load(&e->hv->vcpu[1].wake), w1 + 1);
+    assert_int_equal(atomic_load(e->hv->vcpu[0].wake), w0);
+    assert_int_equal(atomic_load(e->hv->vcpu[1].wake), w1 + 1);
     assert_int_equal(sim_failures(e->hv), 0);
 }
 

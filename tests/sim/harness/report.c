@@ -223,7 +223,7 @@ bool metric_get(struct harness *h, const char *name, double *out)
     else if (IS("xen.events_to_dom0"))
         v = LOAD(st->events_to_dom0);
     else if (IS("xen.events_from_dom0"))
-        v = LOAD(st->events_from_dom0);
+        v = LOAD(hv->evt->events_from_dom0);
     else
         return false;
 #undef IS

@@ -23,7 +23,8 @@ void hv_vcpu_init(struct hv *hv, unsigned int id)
 
     v->hv = hv;
     v->id = id;
-    atomic_init(&v->wake, 0);
+    v->wake = &hv->evt->vcpu_wake[id];
+    atomic_init(v->wake, 0);
     v->stuck = false;
 }
 

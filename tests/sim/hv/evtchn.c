@@ -10,6 +10,13 @@
  * event straight away, as Xen's evtchn_bind_interdomain() does to cover
  * notifications lost while the port was unbound: device models must cope
  * with spurious wake-ups.
+ *
+ * The delivery flags, each dom0 port's owner and vCPU, and the vCPUs' wake
+ * words live in a page shared with the event channel handles
+ * (struct hv_evtchn_shm): a handle notifies and unmasks its own ports there
+ * without a round trip, as a domain sets pending and mask bits in its
+ * shared info page. Anything else (another handle's port, an unmask that
+ * must redeliver) comes here as a message.
  */
 #include <errno.h>
 #include <string.h>
@@ -30,22 +37,34 @@ int hv_evtchn_alloc_locked(struct hv *hv, int vcpu, uint32_t *port)
     return -ENOSPC;
 }
 
+/* What dom0's notify on local_port wakes, as the handles see it in the shared page. */
+static void publish_locked(struct hv *hv, uint32_t local_port)
+{
+    struct hv_local_port *lp = &hv->local[local_port];
+    int vcpu = lp->used && lp->domu_port ? hv->chan[lp->domu_port].vcpu : -1;
+
+    atomic_store(&hv->evt->port[local_port].owner, lp->used ? (unsigned int)lp->conn + 1 : 0);
+    atomic_store(&hv->evt->port[local_port].vcpu, vcpu >= 0 ? (unsigned int)vcpu + 1 : 0);
+}
+
 void hv_evtchn_free_locked(struct hv *hv, uint32_t port)
 {
     struct hv_chan *ch = &hv->chan[port];
 
     /* dom0's end stays allocated but unbound: its notifications go nowhere. */
-    if (ch->local_port)
+    if (ch->local_port) {
         hv->local[ch->local_port].domu_port = 0;
+        publish_locked(hv, ch->local_port);
+    }
     *ch = (struct hv_chan){0};
 }
 
+/* Write the port into the handle's event pipe; the caller has set MASKED. */
 static void deliver_locked(struct hv *hv, uint32_t local_port)
 {
     struct hv_local_port *lp = &hv->local[local_port];
     int fd = hv->conn[lp->conn].event_wfd;
 
-    lp->flags |= CHAN_MASKED;
     atomic_fetch_add_explicit(&hv->stats.events_to_dom0, 1, memory_order_relaxed);
     /* EPIPE: the handle's process is gone and its close not yet seen; nothing to deliver. */
     if (fd >= 0 && write(fd, &local_port, sizeof(local_port)) != sizeof(local_port) &&
@@ -61,11 +80,14 @@ void hv_evtchn_send_to_dom0_locked(struct hv *hv, uint32_t domu_port)
         return;
     ch = &hv->chan[domu_port];
     if (ch->allocated && ch->local_port) {
-        struct hv_local_port *lp = &hv->local[ch->local_port];
+        atomic_uint *flags = &hv->evt->port[ch->local_port].flags;
+        unsigned int old = atomic_load(flags), new;
 
-        if (lp->flags & CHAN_MASKED)
-            lp->flags |= CHAN_PENDING;
-        else
+        /* Masked: remember it. Else mask it and deliver: the handle unmasks when done. */
+        do {
+            new = old & CHAN_MASKED ? old | CHAN_PENDING : old | CHAN_MASKED;
+        } while (!atomic_compare_exchange_weak(flags, &old, new));
+        if (!(old & CHAN_MASKED))
             deliver_locked(hv, ch->local_port);
     }
 }
@@ -106,7 +128,9 @@ int hv_evtchn_bind(struct hv *hv, int conn, uint32_t domu_port, uint32_t *local_
         hv->local[p] = (struct hv_local_port){.used = true, .conn = conn, .domu_port = domu_port};
         hv->chan[domu_port].local_port = p;
         *local_port = p;
+        publish_locked(hv, p);
         /* Conservatively notify, as Xen does on bind. */
+        atomic_store(&hv->evt->port[p].flags, CHAN_MASKED);
         deliver_locked(hv, p);
         rc = 0;
         break;
@@ -124,6 +148,8 @@ static void unbind_locked(struct hv *hv, uint32_t local_port)
     if (lp->domu_port)
         hv->chan[lp->domu_port].local_port = 0;
     *lp = (struct hv_local_port){0};
+    publish_locked(hv, local_port);
+    atomic_store(&hv->evt->port[local_port].flags, 0);
 }
 
 int hv_evtchn_unbind(struct hv *hv, int conn, uint32_t local_port)
@@ -153,10 +179,10 @@ int hv_evtchn_notify_from_dom0(struct hv *hv, int conn, uint32_t local_port)
     pthread_mutex_unlock(&hv->lock);
     if (rc)
         return rc;
-    atomic_fetch_add_explicit(&hv->stats.events_from_dom0, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&hv->evt->events_from_dom0, 1, memory_order_relaxed);
     if (vcpu >= 0) {
-        atomic_fetch_add(&hv->vcpu[vcpu].wake, 1);
-        futex_wake_all(&hv->vcpu[vcpu].wake);
+        atomic_fetch_add(hv->vcpu[vcpu].wake, 1);
+        futex_wake_all(hv->vcpu[vcpu].wake);
     }
     return 0;
 }
@@ -169,12 +195,16 @@ int hv_evtchn_unmask(struct hv *hv, int conn, uint32_t local_port)
     pthread_mutex_lock(&hv->lock);
     lp = owned_port_locked(hv, conn, local_port);
     if (lp) {
+        atomic_uint *flags = &hv->evt->port[local_port].flags;
+        unsigned int old = atomic_load(flags), new;
+
         rc = 0;
-        lp->flags &= ~CHAN_MASKED;
-        if (lp->flags & CHAN_PENDING) {
-            lp->flags &= ~CHAN_PENDING;
+        /* Unmask; a notification that came while masked is delivered now (and masks again). */
+        do {
+            new = old & CHAN_PENDING ? CHAN_MASKED : old & ~CHAN_MASKED;
+        } while (!atomic_compare_exchange_weak(flags, &old, new));
+        if (old & CHAN_PENDING)
             deliver_locked(hv, local_port);
-        }
     }
     pthread_mutex_unlock(&hv->lock);
     return rc;

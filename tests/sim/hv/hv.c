@@ -143,6 +143,7 @@ int hv_create(struct hv *hv, const struct hv_domain_config *cfg, const char *soc
     memset(hv, 0, sizeof(*hv));
     hv->cfg = *cfg;
     hv->pool_fd = -1;
+    hv->evt_fd = -1;
     hv->listen_fd = -1;
     hv->wake_pipe[0] = hv->wake_pipe[1] = -1;
     pthread_mutex_init(&hv->lock, NULL);
@@ -186,6 +187,15 @@ int hv_create(struct hv *hv, const struct hv_domain_config *cfg, const char *soc
      */
     for (uint64_t gfn = HV_VGA_HOLE_START; gfn < HV_VGA_HOLE_END && gfn < hv->low_pages; gfn++)
         hv->ram_frame[gfn] = UINT32_MAX;
+    /* The page dom0's event channel handles share with us (struct hv_evtchn_shm). */
+    hv->evt_fd = memfd_create("xensim-evtchn", MFD_CLOEXEC);
+    if (hv->evt_fd < 0 || ftruncate(hv->evt_fd, (off_t)sizeof(*hv->evt)) < 0)
+        goto fail;
+    hv->evt = mmap(NULL, sizeof(*hv->evt), PROT_READ | PROT_WRITE, MAP_SHARED, hv->evt_fd, 0);
+    if (hv->evt == MAP_FAILED) {
+        hv->evt = NULL;
+        goto fail;
+    }
     for (unsigned int i = 0; i < cfg->vcpus; i++)
         hv_vcpu_init(hv, i);
     for (unsigned int c = 0; c < HV_MAX_CONNS; c++)
@@ -213,6 +223,12 @@ void hv_destroy(struct hv *hv)
         munmap(hv->pool, hv->pool_pages * HV_PAGE_SIZE);
     if (hv->pool_fd >= 0)
         close(hv->pool_fd);
+    if (hv->evt)
+        munmap(hv->evt, sizeof(*hv->evt));
+    if (hv->evt_fd >= 0)
+        close(hv->evt_fd);
+    hv->evt = NULL;
+    hv->evt_fd = -1;
     free(hv->ram_frame);
     for (unsigned int i = 0; i < hv->nr_failures; i++)
         free(hv->failure[i]);
@@ -287,7 +303,7 @@ void hv_domain_destroy(struct hv *hv)
     pthread_mutex_unlock(&hv->lock);
     /* Release every vCPU blocked in an ioreq. */
     for (unsigned int i = 0; i < hv->cfg.vcpus; i++) {
-        atomic_fetch_add(&hv->vcpu[i].wake, 1);
-        futex_wake_all(&hv->vcpu[i].wake);
+        atomic_fetch_add(hv->vcpu[i].wake, 1);
+        futex_wake_all(hv->vcpu[i].wake);
     }
 }

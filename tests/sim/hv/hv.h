@@ -90,13 +90,30 @@ struct hv_chan {
 };
 
 /* dom0's end, indexed by its local port; owned by one event channel handle. */
-#define CHAN_PENDING 1u
-#define CHAN_MASKED  2u
 struct hv_local_port {
     bool used;
     int conn;
     uint32_t domu_port; /* 0: the guest's end was closed (the domain died) */
-    unsigned int flags; /* CHAN_*: delivery to the handle's event pipe */
+};
+
+/*
+ * Event-channel state the simulated hypervisor shares with dom0's event
+ * channel handles, as Xen shares pending and mask bits with a domain: dom0's
+ * notify wakes the vCPU directly and an unmask with nothing pending is an
+ * atomic, so a round trip costs what an event channel costs, not two RPCs.
+ * The hypervisor writes owner and vcpu (under hv->lock); flags are updated
+ * with compare-and-swap from both sides.
+ */
+#define CHAN_PENDING 1u
+#define CHAN_MASKED  2u
+struct hv_evtchn_shm {
+    atomic_uint vcpu_wake[HV_MAX_VCPUS]; /* futex words, shared between processes */
+    struct {
+        atomic_uint owner; /* binding connection + 1; 0: unbound */
+        atomic_uint vcpu;  /* vCPU + 1 woken by dom0's notify; 0: none */
+        atomic_uint flags; /* CHAN_*: delivery to the handle's event pipe */
+    } port[HV_MAX_PORTS];
+    atomic_uint_fast64_t events_from_dom0;
 };
 
 struct hv_server {
@@ -119,7 +136,7 @@ struct hv_server {
 struct hv_vcpu {
     struct hv *hv;
     unsigned int id;
-    atomic_uint wake; /* futex word: bumped when dom0 notifies one of this vCPU's ports */
+    atomic_uint *wake; /* futex word (in the shared page): bumped when dom0 notifies its ports */
     bool stuck;       /* an ioreq was never answered; the vCPU is abandoned */
     /*
      * For tests that must know what the vCPU has seen: each time it blocks
@@ -152,7 +169,7 @@ struct hv_stats {
     atomic_uint_fast64_t emulated_bytes;  /* guest bytes moved by the device model */
     atomic_uint_fast64_t unclaimed_reads, unclaimed_writes;
     atomic_uint_fast64_t faults_injected;
-    atomic_uint_fast64_t events_to_dom0, events_from_dom0;
+    atomic_uint_fast64_t events_to_dom0; /* events_from_dom0: in the shared page */
     /* The lending extension: pages the kernel installed or took back. */
     atomic_uint_fast64_t lend_pages_mapped, lend_pages_invalidated, lend_pages_evicted,
         lend_stale_installs_rejected, lend_retries;
@@ -201,6 +218,8 @@ struct hv {
     struct hv_server server[HV_MAX_SERVERS];
     struct hv_chan chan[HV_MAX_PORTS];
     struct hv_local_port local[HV_MAX_PORTS];
+    struct hv_evtchn_shm *evt; /* shared with dom0's event channel handles */
+    int evt_fd;
     struct hv_vcpu vcpu[HV_MAX_VCPUS];
     struct hv_conn conn[HV_MAX_CONNS];
 

@@ -238,7 +238,7 @@ static bool op_allowed(enum sim_handle_kind kind, uint32_t op)
         return kind == SIM_HANDLE_DEVICEMODEL;
     if (op >= SIM_OP_MAP_RESOURCE && op <= SIM_OP_UNMAP_GFNS)
         return kind == SIM_HANDLE_FOREIGNMEMORY;
-    if (op >= SIM_OP_BIND_INTERDOMAIN && op <= SIM_OP_NOTIFY)
+    if (op >= SIM_OP_BIND_INTERDOMAIN && op <= SIM_OP_EVTCHN_SHM)
         return kind == SIM_HANDLE_EVTCHN;
     if (op >= SIM_OP_LEND_REGISTER && op <= SIM_OP_LEND_UNCLAIM_ACCESS)
         return kind == SIM_HANDLE_LEND;
@@ -353,6 +353,11 @@ static int dispatch(struct hv *hv, int ci, const struct sim_req *req, int fd_in,
         return hv_evtchn_unmask(hv, ci, req->u.port.port);
     case SIM_OP_NOTIFY:
         return hv_evtchn_notify_from_dom0(hv, ci, req->u.port.port);
+    case SIM_OP_EVTCHN_SHM:
+        reply->u.shm.conn = (uint32_t)ci;
+        reply->u.shm.pages = (uint32_t)((sizeof(*hv->evt) + HV_PAGE_SIZE - 1) / HV_PAGE_SIZE);
+        *fd_reply = hv->evt_fd;
+        return 0;
     default:
         return lend_dispatch(hv, ci, req, fd_in, reply, fd_reply);
     }

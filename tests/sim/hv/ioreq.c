@@ -127,8 +127,8 @@ int hv_server_destroy(struct hv *hv, uint16_t id)
     pthread_mutex_unlock(&hv->lock);
     /* A vCPU waiting on this server completes, as after Xen destroys it. */
     for (unsigned int v = 0; v < hv->cfg.vcpus; v++) {
-        atomic_fetch_add(&hv->vcpu[v].wake, 1);
-        futex_wake_all(&hv->vcpu[v].wake);
+        atomic_fetch_add(hv->vcpu[v].wake, 1);
+        futex_wake_all(hv->vcpu[v].wake);
     }
     return 0;
 }
@@ -451,7 +451,7 @@ struct vcpu_wait {
 
 static void vcpu_wait_init(struct hv_vcpu *v, struct vcpu_wait *w)
 {
-    w->wake = atomic_load(&v->wake);
+    w->wake = atomic_load(v->wake);
     w->woken = false;
     w->deadline = now_ns() + (uint64_t)v->hv->cfg.ioreq_timeout_ms * 1000000ULL;
 }
@@ -471,8 +471,8 @@ static bool vcpu_block(struct hv_vcpu *v, const struct ioreq_target *t, struct v
     for (;;) {
         unsigned int now;
 
-        futex_wait_ms(&v->wake, w->wake, 50);
-        now = atomic_load(&v->wake);
+        futex_wait_ms(v->wake, w->wake, 50);
+        now = atomic_load(v->wake);
         if (hv->state != DOM_ALIVE) {
             *r = HV_IO_DEAD;
             return false;
@@ -755,9 +755,12 @@ unsigned int hv_ioreq_broadcast(struct hv_vcpu *v, ioreq_t *p)
     bool dead = false;
     struct vcpu_wait w;
 
-    /* Post to every enabled server first, then wait for each (sv->pending). */
+    /*
+     * Post to every enabled server first, then wait for each (sv->pending),
+     * highest id first both times as FOR_EACH_IOREQ_SERVER() walks them.
+     */
     vcpu_wait_init(v, &w);
-    for (unsigned int id = 0; id < HV_MAX_SERVERS; id++) {
+    for (int id = HV_MAX_SERVERS - 1; id >= 0; id--) {
         if (!target_get(v, id, &t[id]))
             continue;
         sent[id] = *p;
@@ -766,7 +769,7 @@ unsigned int hv_ioreq_broadcast(struct hv_vcpu *v, ioreq_t *p)
         if (!posted[id])
             failed++;
     }
-    for (unsigned int id = 0; id < HV_MAX_SERVERS; id++) {
+    for (int id = HV_MAX_SERVERS - 1; id >= 0; id--) {
         if (!posted[id])
             continue;
         /* A vCPU that never got one answer never gets to the next. */
@@ -783,7 +786,7 @@ unsigned int hv_ioreq_broadcast_buffered(struct hv *hv, ioreq_t *p)
     unsigned int failed = 0;
 
     pthread_mutex_lock(&hv->lock);
-    for (unsigned int id = 0; id < HV_MAX_SERVERS; id++) {
+    for (int id = HV_MAX_SERVERS - 1; id >= 0; id--) {
         struct hv_server *s = &hv->server[id];
 
         if (!s->used || !s->enabled || s->bufioreq_handling == HVM_IOREQSRV_BUFIOREQ_OFF)
