@@ -101,6 +101,26 @@ cli_check missing-domid 2 "domid" --bar-size 1M
 cli_check bad-bar-size 2 "not a power of two" --domid 1 --bar-size 12K
 rm -rf "$state"
 
+# ---- The invalidate/map/access protocol, model-checked with spin ----
+echo "== protocol model (spin; broken variants must be caught) =="
+out="$LOG/model.out"
+tests/model/check.sh >"$out" 2>&1
+rc=$?
+mp=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed.*/\1/p' "$out" | tail -1)
+mf=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed.*/\2/p' "$out" | tail -1)
+if [ -n "$mp" ]; then
+    pass=$((pass + mp))
+    fail=$((fail + mf))
+fi
+if [ $rc -eq 0 ] && [ -n "$mp" ]; then
+    echo "ok    model ($mp runs)"
+else
+    [ -z "$mp" ] && fail=$((fail + 1))
+    failed_names+=("model")
+    echo "FAIL  model"
+    grep -E 'FAIL|error' "$out" | head -20 | sed 's/^/      /'
+fi
+
 # ---- xl integration: make install, the man page, the systemd unit ----
 xl_check() { # name status [output shown on failure]
     note_result "$1" "$2"

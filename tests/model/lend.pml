@@ -1,0 +1,728 @@
+/*
+ * SPDX-License-Identifier: MIT
+ *
+ * The memory-lending invalidate / map / access protocol of ioreq-lend as a
+ * Promela model. README.md beside this file says what each part stands for,
+ * what is abstracted and how check.sh runs it.
+ *
+ *   invalidator  the host's memory manager, one MMU-notifier invalidation
+ *                at a time: tests/sim/hv/lend.c slot_invalidate()
+ *   kmap/kunmap  the kernel's IOCTL_PRIVCMD_LEND_MAP / _UNMAP:
+ *                tests/sim/hv/lend.c slot_map(), lend_dispatch()
+ *   daemon       ioreq-lend/remap.c remap_handle_access(), map_pages(),
+ *                evict_for(), remap_apply_events(); daemon.c on_evtchn()
+ *   vcpu         a guest vCPU touching lent pages, with Xen's EPT-violation
+ *                path: tests/sim/hv/lend.c guest_fault(), lend_access()
+ *   monitor      the safety invariant, checked in every reachable state
+ *
+ * Contents and sequence numbers are abstracted exactly and finitely (so an
+ * endless invalidation storm is a finite model too):
+ *  - A guest PTE is NONE, OK (maps the place the page's content is) or
+ *    STALE (maps a place the host has moved the content away from: freed or
+ *    poisoned memory). An invalidation's content move turns every OK PTE of
+ *    its range that survived STALE. nstale counts STALE PTEs.
+ *  - rfresh[p]: what the map in flight resolved for page p is still where
+ *    the content is (set by the resolve, cleared by a move). Installing a
+ *    resolve that is not fresh installs a STALE PTE.
+ *  - seq_moved is "seq != the snapshot" of the map in flight: the snapshot
+ *    clears it, every invalidation end sets it. There is one mapper (the
+ *    daemon thread), so this is exact for a 64-bit seq that never wraps.
+ *  - Every critical section under the notifier lock (mmu_lock) or the page
+ *    lock (content_lock) is one atomic step: none of them blocks inside, so
+ *    this is the linearisation of the C code's locking.
+ *  - The daemon's own bookkeeping (bitmaps, CLOCK) is thread-local: it runs
+ *    in atomic blocks between its calls into the kernel.
+ *
+ * Configuration (check.sh sets these; defaults in brackets):
+ *   NP [4] pages, G [2] fault-around group, W [2] resident window (pages)
+ *   NVCPU [1] vCPUs (1, 2), NINV [1] invalidators (1, 2)
+ *   INV_BUDGET [2] invalidations in all; STORM: no bound (never stops)
+ *   NACC [2] accesses per vCPU; MAXR [1] EAGAIN retries (remap.c: 16)
+ *   QE [2] event queue capacity in records (lend.c: LEND_EVENT_QUEUE)
+ *   NOLOSE     the host only migrates pages, never loses content
+ *   INJECT     lend_set_race(): an invalidation between resolve and install
+ *   STRADDLE   each access is one instruction touching the last page of a
+ *              group and the first page of the next
+ *   NO_IDLE_DRAIN  the daemon reads events only before an ACCESS
+ *   CHECK_WINDOW   assert at each install that the kernel holds <= W pages
+ *   FIX_EVENT_ORDER, FIX_OVERFLOW or FIX_OVERFLOW_KEEP: daemon fixes (README.md)
+ * Deliberately broken variants:
+ *   BUG_NOCHECK        (a) the kernel installs without the seq/in-progress check
+ *   BUG_ZAP_LATE       (b) the invalidation zaps after moving the content
+ *   BUG_BATCH          (c) a batched map checks the lease of its first page only
+ *   BUG_SNAP_LATE      (f) the kernel snapshots seq after resolving
+ *   BUG_SEQ_ONLY       (g) the install checks seq but not the in-progress range
+ *   BUG_INPROG_ONLY    (h) the install checks the in-progress range but not seq
+ *   BUG_RETRY_FOREVER  (d) the daemon retries EAGAIN without bound
+ *   BUG_RETRY_LOST     (e) the daemon answers "retry" for a lost page
+ */
+
+#ifndef NP
+#define NP 4
+#endif
+#ifndef G
+#define G 2
+#endif
+#define NG (NP / G)
+#ifndef W
+#define W 2
+#endif
+#ifndef NVCPU
+#define NVCPU 1
+#endif
+#ifndef NINV
+#define NINV 1
+#endif
+#ifndef INV_BUDGET
+#define INV_BUDGET 2
+#endif
+#ifndef NACC
+#define NACC 2
+#endif
+#ifndef MAXR
+#define MAXR 1
+#endif
+#ifndef QE
+#define QE 2
+#endif
+
+/* PTE states */
+#define NONE  0
+#define OK    1
+#define STALE 2
+/* answers to an ACCESS (lend_abi.h IOREQ_ACCESS_RETRY / _FAIL) */
+#define RETRY 0
+#define FAIL  1
+/* results of the map ioctl and of map_pages() */
+#define R_OK      0
+#define R_EAGAIN  1
+#define R_ENODATA 2
+/* the event queue's overflow record (LEND_EV_OVERFLOW) */
+#define OVF 255
+
+/* ---- the kernel's and Xen's state (one lend slot) ---- */
+byte pte[NP];        /* the guest's p2m entry of each page */
+bool lost[NP];       /* PG_LOST: the content is gone */
+bool rfresh[NP];     /* see above */
+bool seq_moved;      /* see above */
+byte inprog;         /* in_progress */
+byte inv_lo, inv_hi; /* the pending range: union of the invalidations in progress */
+byte installed;      /* PTEs present (lend_pages_installed()) */
+byte nstale;         /* STALE PTEs present: the invariant is nstale == 0 */
+byte budget = INV_BUDGET;
+chan ev = [QE] of { byte, byte }; /* invalidation events: first, last page */
+bool ev_overflowed;
+
+/* ---- the ioreq channel: Xen sends ACCESS on the vCPU's slot ---- */
+chan req = [NVCPU] of { byte, byte }; /* vcpu, page */
+chan ans[NVCPU] = [1] of { byte };
+
+/* ---- for the properties ---- */
+bool vdone[NVCPU];   /* all the vCPU's accesses completed or faulted */
+bool pending[NVCPU]; /* an ACCESS sent and not answered yet */
+bool inv_busy[2];    /* invalidator i is between its start and its end */
+
+/* ========================== the host: invalidation ========================== */
+
+/* zap_locked(): remove the guest PTEs of [lo, hi]. j belongs to the caller. */
+inline zap(lo, hi)
+{
+    j = lo;
+    do
+    :: j <= hi ->
+        if
+        :: pte[j] != NONE ->
+            if
+            :: pte[j] == STALE -> nstale--
+            :: else
+            fi;
+            pte[j] = NONE;
+            installed--
+        :: else
+        fi;
+        j++
+    :: else -> break
+    od;
+    j = 0
+}
+
+/* invalidate_range_start (mmu_lock): in_progress++, widen the range, zap. */
+inline inv_start(lo, hi)
+{
+    if
+    :: inprog == 0 -> inv_lo = lo; inv_hi = hi
+    :: else ->
+        printf("@ inv: %d in progress: widen the range\n", inprog);
+        if
+        :: lo < inv_lo -> inv_lo = lo
+        :: else
+        fi;
+        if
+        :: hi > inv_hi -> inv_hi = hi
+        :: else
+        fi
+    fi;
+    inprog++;
+#ifndef BUG_ZAP_LATE
+    zap(lo, hi);
+#endif
+    printf("@ inv start [%d,%d] in_progress=%d\n", lo, hi, inprog)
+}
+
+/* send_event(), after the zap and before the move: a bounded queue, one
+ * OVERFLOW record past it, as lend.c. */
+inline inv_event(lo, hi)
+{
+    if
+    :: ev_overflowed && len(ev) <= QE / 2 -> ev_overflowed = false
+    :: else
+    fi;
+    if
+    :: !ev_overflowed ->
+        if
+        :: len(ev) + 2 > QE -> ev!OVF, 0; ev_overflowed = true
+        :: else -> ev!lo, hi
+        fi
+    :: else
+    fi
+}
+
+/* content_change() (content_lock): the content moves or is lost and the old
+ * place is poisoned: a PTE still pointing there is now stale. */
+inline inv_move(lo, hi, lose)
+{
+    j = lo;
+    do
+    :: j <= hi ->
+        if
+        :: pte[j] == OK -> pte[j] = STALE; nstale++
+        :: else
+        fi;
+        rfresh[j] = false;
+        if
+        :: lose -> lost[j] = true
+        :: else
+        fi;
+        j++
+    :: else -> break
+    od;
+    j = 0;
+    if
+    :: lose -> printf("@ inv move [%d,%d]: content lost, old place poisoned\n", lo, hi)
+    :: else -> printf("@ inv move [%d,%d]: content migrated, old place poisoned\n", lo, hi)
+    fi
+}
+
+/* invalidate_range_end (mmu_lock): seq++, in_progress--. */
+inline inv_end(lo, hi)
+{
+    seq_moved = true;
+    inprog--;
+    printf("@ inv end [%d,%d] seq++\n", lo, hi)
+}
+
+/* Any range of one page or of two adjacent pages (also across groups). */
+inline pick_range(lo, hi)
+{
+    select(lo : 0 .. NP - 1);
+    if
+    :: hi = lo
+    :: lo + 1 < NP -> hi = lo + 1
+    fi
+}
+
+proctype invalidator(byte id)
+{
+    byte lo, hi, j;
+    bool lose;
+
+    do
+    :: atomic {
+#ifndef STORM
+           budget > 0 -> budget--;
+#endif
+           pick_range(lo, hi);
+           if
+           :: lose = false
+#ifndef NOLOSE
+           :: lose = true
+#endif
+           fi;
+           inv_busy[id] = true;
+           inv_start(lo, hi)
+       };
+       atomic { inv_event(lo, hi) };
+       atomic { inv_move(lo, hi, lose) };
+#ifdef BUG_ZAP_LATE
+       atomic { zap(lo, hi); printf("@ inv zap (late) [%d,%d]\n", lo, hi) };
+#endif
+       atomic { inv_end(lo, hi); inv_busy[id] = false; lo = 0; hi = 0; lose = false }
+#ifndef STORM
+    :: atomic { budget == 0 -> break }
+#endif
+    od
+}
+
+/* ================ the kernel: IOCTL_PRIVCMD_LEND_MAP and _UNMAP ================ */
+
+/* The check and the install of page k, under mmu_lock. */
+inline install(k)
+{
+    printf("@ map: install page %d (%d installed before)\n", k, installed);
+    assert(rfresh[k]); /* install: the resolved content is current */
+    if
+    :: rfresh[k] -> pte[k] = OK
+    :: else -> pte[k] = STALE; nstale++
+    fi;
+    installed++;
+#ifdef CHECK_WINDOW
+    assert(installed <= W); /* window: the kernel holds no more than the window */
+#endif
+    skip
+}
+
+/*
+ * slot_map(kfirst, kcount): for each page, lock, snapshot seq (a page
+ * already mapped counts as done), unlock; resolve (content_lock); lock,
+ * install only if seq has not moved and no invalidation in progress covers
+ * the page, else stop with EAGAIN. Sets rc and done. The caller owns k,
+ * mapped, j, ilo, ihi.
+ */
+inline kmap(kfirst, kcount)
+{
+    done = 0;
+    rc = R_OK;
+    k = kfirst;
+#ifndef BUG_BATCH
+    do
+    :: k < kfirst + kcount ->
+#ifndef BUG_SNAP_LATE
+        atomic { seq_moved = false; mapped = (pte[k] != NONE); printf("@ map: snapshot seq (page %d)\n", k) };
+#else
+        atomic { mapped = (pte[k] != NONE) };
+#endif
+        if
+        :: mapped -> done++; k++
+        :: else ->
+            atomic {
+                if
+                :: lost[k] -> rc = R_ENODATA; printf("@ map: page %d lost: ENODATA\n", k)
+                :: else -> rfresh[k] = true; printf("@ map: resolve page %d\n", k)
+                fi
+            };
+            if
+            :: rc == R_ENODATA -> break
+            :: else
+            fi;
+#ifdef BUG_SNAP_LATE
+            atomic { seq_moved = false; printf("@ map: snapshot seq (page %d), after the resolve\n", k) };
+#endif
+#ifdef INJECT
+            /* lend_set_race(): slot_invalidate(k, 1, EVICT) on the mapping thread */
+            if
+            :: atomic { budget > 0 -> budget--; ilo = k; ihi = k; inv_start(ilo, ihi) };
+               atomic { inv_event(ilo, ihi) };
+               atomic { inv_move(ilo, ihi, false) };
+#ifdef BUG_ZAP_LATE
+               atomic { zap(ilo, ihi) };
+#endif
+               atomic { inv_end(ilo, ihi); ilo = 0; ihi = 0 }
+            :: skip
+            fi;
+#endif
+            atomic {
+                if
+#if defined(BUG_NOCHECK)
+                /* (a): no check at all */
+#elif defined(BUG_SEQ_ONLY)
+                :: seq_moved -> /* (g): the in-progress check forgotten */
+                    rc = R_EAGAIN; printf("@ map: page %d raced an invalidation: EAGAIN\n", k)
+#elif defined(BUG_INPROG_ONLY)
+                :: inprog > 0 && inv_lo <= k && k <= inv_hi -> /* (h): the seq check forgotten */
+                    rc = R_EAGAIN; printf("@ map: page %d raced an invalidation: EAGAIN\n", k)
+#else
+                :: seq_moved || (inprog > 0 && inv_lo <= k && k <= inv_hi) ->
+                    rc = R_EAGAIN; printf("@ map: page %d raced an invalidation: EAGAIN\n", k)
+#endif
+                :: else -> install(k); done++
+                fi;
+                rfresh[k] = false
+            };
+            if
+            :: rc == R_EAGAIN -> break
+            :: else -> k++
+            fi
+        fi
+    :: else -> break
+    od;
+#else
+    /* (c) a batched remap: one snapshot, resolve every page, check the lease
+     * of the first page only, install the whole batch. */
+    atomic { seq_moved = false; printf("@ map: snapshot seq (batch from page %d)\n", k) };
+    do
+    :: k < kfirst + kcount ->
+        atomic {
+            if
+            :: pte[k] != NONE -> skip
+            :: lost[k] -> rc = R_ENODATA
+            :: else -> rfresh[k] = true; printf("@ map: resolve page %d\n", k)
+            fi
+        };
+        if
+        :: rc == R_ENODATA -> break
+        :: else -> k++
+        fi
+    :: else -> break
+    od;
+    atomic {
+        if
+        :: rc == R_OK && (seq_moved || (inprog > 0 && inv_lo <= kfirst && kfirst <= inv_hi)) ->
+            rc = R_EAGAIN; printf("@ map: page %d raced an invalidation: EAGAIN\n", kfirst)
+        :: else
+        fi;
+        k = kfirst;
+        do
+        :: rc == R_OK && k < kfirst + kcount ->
+            if
+            :: pte[k] != NONE -> skip
+            :: else -> install(k)
+            fi;
+            done++;
+            k++
+        :: else -> break
+        od;
+        k = kfirst;
+        do
+        :: k < kfirst + kcount -> rfresh[k] = false; k++
+        :: else -> break
+        od
+    };
+#endif
+    k = 0;
+    mapped = false
+}
+
+/* IOCTL_PRIVCMD_LEND_UNMAP: zap under mmu_lock. */
+inline kunmap(lo, hi)
+{
+    zap(lo, hi);
+    printf("@ daemon: evict [%d,%d] (%d installed)\n", lo, hi, installed)
+}
+
+/* ============================= the daemon: remap.c ============================= */
+
+/* mark_range(): the resident bits of [lo, hi], and the count. */
+inline mark_range(lo, hi, val)
+{
+    m = lo;
+    do
+    :: m <= hi ->
+        if
+        :: res[m] != val ->
+            res[m] = val;
+            if
+            :: val -> resident++
+            :: else -> resident--
+            fi
+        :: else
+        fi;
+        m++
+    :: else -> break
+    od;
+    m = 0
+}
+
+inline forget_all()
+{
+    m = 0;
+    do
+    :: m < NP -> res[m] = false; m++
+    :: else -> break
+    od;
+    m = 0;
+    do
+    :: m < NG -> refd[m] = false; m++
+    :: else -> break
+    od;
+    m = 0;
+    resident = 0
+}
+
+/* remap_apply_events(): drain the queue. */
+inline apply_events()
+{
+    atomic {
+        do
+        :: ev?ea, eb ->
+            if
+            :: ea == OVF ->
+#if defined(FIX_OVERFLOW_KEEP)
+                /* keep the bits: an over-count only wastes window until
+                 * CLOCK or the next ACCESS corrects it */
+                printf("@ daemon: event OVERFLOW: keep the table (believes %d resident, kernel %d)\n", resident, installed)
+#else
+#if defined(FIX_OVERFLOW)
+                /* make "assume nothing is mapped" true: unmap the whole BAR */
+                zap(0, NP - 1);
+#endif
+                forget_all();
+                printf("@ daemon: event OVERFLOW: forget all (kernel: %d installed)\n", installed)
+#endif
+            :: else ->
+                mark_range(ea, eb, false);
+                printf("@ daemon: event [%d,%d] gone (believes %d resident, kernel %d)\n", ea, eb, resident, installed)
+            fi;
+            ea = 0;
+            eb = 0
+        :: empty(ev) -> break
+        od
+    }
+}
+
+/* resident_in(group) into cnt. */
+inline resident_in(grp)
+{
+    cnt = 0;
+    m = grp * G;
+    do
+    :: m < grp * G + G -> cnt = cnt + res[m]; m++
+    :: else -> break
+    od;
+    m = 0
+}
+
+/* evict_for(need, keep): CLOCK over groups, two sweeps at most. */
+inline evict_for(need, keep)
+{
+    steps = 0;
+    do
+    :: steps < 2 * NG ->
+        if
+        :: resident + need <= W -> break
+        :: else
+        fi;
+        h = hand;
+        hand = (hand + 1) % NG;
+        if
+        :: h == keep -> skip
+        :: else ->
+            resident_in(h);
+            if
+            :: cnt == 0 -> skip
+            :: cnt > 0 && refd[h] -> refd[h] = false
+            :: cnt > 0 && !refd[h] ->
+                kunmap(h * G, h * G + G - 1);
+                mark_range(h * G, h * G + G - 1, false)
+            fi
+        fi;
+        steps++
+    :: else -> break
+    od;
+    steps = 0;
+    h = 0;
+    cnt = 0
+}
+
+/* map_pages(first, n, faulting): the result in `result`. */
+inline map_pages(mfirst, mn, faulting)
+{
+    retries = 0;
+    result = R_OK;
+    do
+    :: mn > 0 ->
+        kmap(mfirst, mn);
+#ifdef FIX_EVENT_ORDER
+        /* the events of invalidations that ended before these installs are
+         * applied before the installs are marked */
+        apply_events();
+#endif
+        atomic {
+            if
+            :: done > 0 -> mark_range(mfirst, mfirst + done - 1, true)
+            :: else
+            fi;
+            mfirst = mfirst + done;
+            mn = mn - done;
+            if
+            :: rc == R_OK -> break
+            :: rc == R_EAGAIN ->
+#ifndef BUG_RETRY_FOREVER
+                retries++;
+                if
+                :: retries > MAXR ->
+                    result = R_EAGAIN;
+                    printf("@ daemon: EAGAIN %d times: give up, the guest faults again\n", retries);
+                    break
+                :: else
+                fi
+#else
+                skip
+#endif
+            :: rc == R_ENODATA ->
+                if
+                :: mfirst == faulting -> result = R_ENODATA; break
+                :: else ->
+                    /* a lost neighbour: left for its own fault */
+                    printf("@ daemon: lost neighbour %d skipped\n", mfirst);
+                    mfirst++;
+                    mn--
+                fi
+            fi
+        }
+    :: else -> break
+    od;
+    retries = 0;
+    rc = 0;
+    done = 0
+}
+
+active proctype daemon()
+{
+    bool res[NP];  /* resident bits */
+    bool refd[NG]; /* referenced bits (CLOCK) */
+    byte hand, resident;
+    byte v, p, grp, first, n, missing, answer;
+    byte k, j, m, cnt, h, steps, rc, done, retries, result, ea, eb, ilo, ihi;
+    bool mapped;
+
+end_idle:
+    do
+    :: atomic {
+        req?v, p ->
+        printf("@ daemon: ACCESS from vcpu %d, page %d\n", v, p);
+        apply_events(); /* daemon.c on_evtchn(): events first */
+        /* remap_handle_access() */
+        grp = p / G;
+        first = grp * G;
+        resident_in(grp);
+        missing = G - cnt;
+        if
+        :: missing == 0 ->
+            /* mapped as far as we know: the request says otherwise, and it wins */
+            printf("@ daemon: group %d believed mapped: page %d is not\n", grp, p);
+            mark_range(p, p, false);
+            missing = 1
+        :: else
+        fi;
+        evict_for(missing, grp);
+        n = G
+       };
+       map_pages(first, n, p);
+       atomic {
+           refd[grp] = true;
+           if
+           :: result == R_OK || result == R_EAGAIN -> answer = RETRY
+#ifdef BUG_RETRY_LOST
+           :: result == R_ENODATA -> answer = RETRY
+#else
+           :: else -> answer = FAIL
+#endif
+           fi;
+           if
+           :: answer == RETRY -> printf("@ daemon: answer vcpu %d retry (believes %d resident, kernel %d)\n", v, resident, installed)
+           :: else -> printf("@ daemon: answer vcpu %d fail (believes %d resident, kernel %d)\n", v, resident, installed)
+           fi;
+           ans[v]!answer;
+           pending[v] = false;
+           v = 0; p = 0; grp = 0; first = 0; n = 0; missing = 0; answer = 0; result = 0; cnt = 0
+       }
+#ifndef NO_IDLE_DRAIN
+    /* daemon.c on_lend_event(). libev serves the ioreq event channel in the
+     * same loop iteration, and on_evtchn() drains events itself: a stream of
+     * events never starves a waiting ACCESS, hence empty(req). */
+    :: empty(req) && nempty(ev) -> apply_events()
+#endif
+    od
+}
+
+/* ============================== the guest: vCPUs ============================== */
+
+/* An access is atomic (a TLB shootdown cannot split an instruction); reading
+ * through a STALE PTE is the use-after-free the protocol must rule out. */
+proctype vcpu(byte id)
+{
+    byte p, q, a, nacc;
+
+    do
+    :: nacc < NACC ->
+        atomic {
+#ifndef STRADDLE
+            select(p : 0 .. NP - 1);
+            q = p
+#else
+            /* one instruction: the last page of a group and the first of the next */
+            select(p : 0 .. NG - 2);
+            p = p * G + G - 1;
+            q = p + 1
+#endif
+        };
+        do
+        :: atomic {
+               pte[p] != NONE && pte[q] != NONE ->
+               assert(pte[p] == OK && pte[q] == OK); /* read: the PTE maps the current content */
+               printf("@ vcpu %d: access to page %d done\n", id, p);
+               break
+           }
+        :: atomic { pte[p] == NONE -> pending[id] = true; req!id, p; printf("@ vcpu %d: page %d not mapped: ACCESS\n", id, p) };
+           ans[id]?a;
+           if
+           :: a == FAIL -> printf("@ vcpu %d: fault injected (page %d)\n", id, p); break
+           :: else
+           fi
+        :: atomic { pte[p] != NONE && pte[q] == NONE -> pending[id] = true; req!id, q; printf("@ vcpu %d: page %d not mapped: ACCESS\n", id, q) };
+           ans[id]?a;
+           if
+           :: a == FAIL -> break
+           :: else
+           fi
+        od;
+        nacc++;
+        p = 0;
+        q = 0;
+        a = 0
+    :: else -> break
+    od;
+    vdone[id] = true
+}
+
+/* The safety invariant, evaluated in every reachable state. */
+active proctype monitor()
+{
+end_watch:
+    atomic { nstale > 0 -> assert(nstale == 0) } /* invariant: no stale PTE installed */
+}
+
+init
+{
+    atomic {
+        run vcpu(0);
+#if NVCPU > 1
+        run vcpu(1);
+#endif
+        run invalidator(0)
+#if NINV > 1
+        ; run invalidator(1)
+#endif
+    }
+}
+
+/* ---- temporal properties: check.sh runs pan -a -f -N <name> ---- */
+#if NVCPU > 1
+#define ALL_DONE (vdone[0] && vdone[1])
+#define ANSWERED ((pending[0] -> <> !pending[0]) && (pending[1] -> <> !pending[1]))
+#else
+#define ALL_DONE (vdone[0])
+#define ANSWERED (pending[0] -> <> !pending[0])
+#endif
+#if NINV > 1
+#define INV_ENDS ((inv_busy[0] -> <> !inv_busy[0]) && (inv_busy[1] -> <> !inv_busy[1]))
+#else
+#define INV_ENDS (inv_busy[0] -> <> !inv_busy[0])
+#endif
+
+/* every access of every vCPU eventually completes or faults */
+ltl progress { <> ALL_DONE }
+/* the daemon answers every ACCESS */
+ltl responsive { [] ANSWERED }
+/* every invalidation ends, whatever the guest and the daemon do */
+ltl inv_ends { [] INV_ENDS }
