@@ -225,6 +225,81 @@ install: $(BUILD)/ioreq-lend $(LAUNCHER_PROGRAMS)
 
 
 # ---------------------------------------------------------------------------
+# Fuzzing (libFuzzer, clang, ASan+UBSan). Targets and seeds in tests/fuzz/,
+# everything built and found goes to $(FUZZ_BUILD) (see tests/fuzz/README.md).
+#
+#   make fuzz          build, then run each target FUZZ_SECONDS (default 60)
+#   make fuzz-smoke    each target 30 s (CI)
+#   make fuzz-build    build only
+#   make fuzz-coverage line coverage of ioreq-lend/ over the corpora (llvm-cov)
+#
+# Seeds are read from tests/fuzz/corpus/<target>/; new inputs stay in
+# $(FUZZ_BUILD)/corpus/<target>/, crashes in $(FUZZ_BUILD)/artifacts/.
+FUZZ_BUILD    ?= build/fuzz
+FUZZ_CC       ?= clang
+FUZZ_SECONDS  ?= 60
+FUZZ_TARGETS  := fuzz_dispatch fuzz_config fuzz_options fuzz_backing_spec \
+                 $(if $(wildcard ioreq-lend/launcher/lend_spec.h),fuzz_lend_spec)
+FUZZ_SAN      := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_CFLAGS    = $(CSTD) $(WARN) -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN) -MMD -MP
+FUZZ_OBJ      := $(FUZZ_BUILD)/obj
+FUZZ_STAMP    := $(FUZZ_BUILD)/.deps-fuzz
+FUZZ_LIBS      = $(PCI_LIBS) $(EV_LIBS) $(SYS_LIBS)
+FUZZ_BINS     := $(addprefix $(FUZZ_BUILD)/,$(FUZZ_TARGETS))
+FUZZ_DAEMON_OBJS := $(patsubst %.c,$(FUZZ_OBJ)/%.o,$(DAEMON_SRCS))
+
+.PHONY: fuzz fuzz-smoke fuzz-build fuzz-coverage
+
+$(FUZZ_STAMP): scripts/ensure-deps.sh
+	$(Q)mkdir -p $(@D)
+	$(Q)scripts/ensure-deps.sh build fuzz
+	$(Q)touch $@
+
+# The code under test carries libFuzzer's coverage instrumentation; the
+# harnesses and the mock Xen do not, so cov: counts ioreq-lend/ only.
+$(FUZZ_OBJ)/ioreq-lend/%.o: ioreq-lend/%.c | $(FUZZ_STAMP)
+	$(Q)mkdir -p $(@D)
+	@[ "$(V)" != 0 ] || echo "  FUZZCC  $<"
+	$(Q)$(FUZZ_CC) $(CPPFLAGS) $(XEN_CFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_OBJ)/tests/fuzz/%.o: tests/fuzz/%.c | $(FUZZ_STAMP)
+	$(Q)mkdir -p $(@D)
+	@[ "$(V)" != 0 ] || echo "  FUZZCC  $<"
+	$(Q)$(FUZZ_CC) $(CPPFLAGS) -Itests/fuzz $(XEN_CFLAGS) $(FUZZ_CFLAGS) -c $< -o $@
+
+$(FUZZ_BUILD)/libdaemon.a: $(FUZZ_DAEMON_OBJS)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+# Harness objects reached through the pattern rule below: keep them.
+.SECONDARY: $(patsubst %,$(FUZZ_OBJ)/tests/fuzz/%.o,$(FUZZ_TARGETS) mock_xen)
+
+$(FUZZ_BUILD)/fuzz_dispatch: $(FUZZ_OBJ)/tests/fuzz/fuzz_dispatch.o \
+                             $(FUZZ_OBJ)/tests/fuzz/mock_xen.o $(FUZZ_BUILD)/libdaemon.a
+	@[ "$(V)" != 0 ] || echo "  FUZZLD  $@"
+	$(Q)$(FUZZ_CC) -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $^ $(FUZZ_LIBS)
+
+# The launcher's spec parser (ioreq-lend/launcher/), when it is there.
+$(FUZZ_BUILD)/fuzz_lend_spec: $(FUZZ_OBJ)/tests/fuzz/fuzz_lend_spec.o \
+                              $(FUZZ_OBJ)/ioreq-lend/launcher/lend_spec.o $(FUZZ_BUILD)/libdaemon.a
+	@[ "$(V)" != 0 ] || echo "  FUZZLD  $@"
+	$(Q)$(FUZZ_CC) -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $^ $(FUZZ_LIBS)
+
+$(FUZZ_BUILD)/fuzz_%: $(FUZZ_OBJ)/tests/fuzz/fuzz_%.o $(FUZZ_BUILD)/libdaemon.a
+	@[ "$(V)" != 0 ] || echo "  FUZZLD  $@"
+	$(Q)$(FUZZ_CC) -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $^ $(FUZZ_LIBS)
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: fuzz-build
+	$(Q)FUZZ_BUILD=$(FUZZ_BUILD) tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-smoke: fuzz-build
+	$(Q)FUZZ_BUILD=$(FUZZ_BUILD) tests/fuzz/run.sh 30 $(FUZZ_TARGETS)
+
+fuzz-coverage: fuzz-build
+	$(Q)FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_CC=$(FUZZ_CC) tests/fuzz/coverage.sh $(FUZZ_TARGETS)
+
+# ---------------------------------------------------------------------------
 # Benchmarks (bench/README.md): the simulated Xen against a userfaultfd anchor.
 #
 #   make bench        every benchmark, 5 repetitions (under 10 minutes on 2 cores):

@@ -434,6 +434,9 @@ static int take_over(struct daemon *d, char *err, size_t errlen)
     d->srv.adopted = false;
     d->srv.stage = SRV_RESTRICTED;
     rc = ioreq_srv_create(&d->srv, err, errlen);
+    /* pci_func_restore() may have run: back to power-on, nothing decodes on the new server. */
+    if (rc == 0)
+        rc = pci_setup(d, err, errlen);
     if (rc == 0)
         state_write(d);
     return rc;
@@ -460,12 +463,23 @@ int daemon_setup(struct daemon *d, const struct dm_options *opt, char *err, size
     if (rc == 0)
         rc = ioreq_srv_restrict(&d->srv, err, errlen);
     if (rc == 0 && d->predecessor.have_server) {
-        if (ioreq_srv_adopt(&d->srv, d->predecessor.server) == 0)
+        int arc = ioreq_srv_adopt(&d->srv, d->predecessor.server);
+
+        if (arc == 0) {
             log_warn("a previous ioreq-lend died without cleaning up: taking over its ioreq "
                      "server %u",
                      d->srv.id);
-        else
-            d->predecessor.have_config = false; /* its server is gone: start afresh */
+        } else {
+            d->predecessor.have_config = false; /* start afresh */
+            /*
+             * ENOENT: its server is gone. Anything else (ENOMEM...): it is
+             * still there, claiming the function with nobody serving it. As
+             * take_over() does for a different device, do not leave it behind.
+             */
+            if (arc != -ENOENT && arc != -ESRCH)
+                xendevicemodel_destroy_ioreq_server(d->srv.dmod, (domid_t)d->opt.domid,
+                                                    d->predecessor.server);
+        }
     }
     if (rc == 0 && !d->srv.adopted)
         rc = ioreq_srv_create(&d->srv, err, errlen);

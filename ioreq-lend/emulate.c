@@ -94,7 +94,8 @@ int emulate_copy(const struct backing *b, const struct bar_window *w, struct gue
 
     for (uint32_t i = 0; i < req->count; i++) {
         uint64_t step = (uint64_t)i * size;
-        uint8_t *bar = (uint8_t *)b->base + (df ? req->addr - step : req->addr + step) - w->base;
+        /* The offset first: base + guest address would overflow the pointer for a high BAR. */
+        uint8_t *bar = (uint8_t *)b->base + ((df ? req->addr - step : req->addr + step) - w->base);
         uint64_t gpa = df ? req->data - step : req->data + step;
 
         if (req->dir == IOREQ_WRITE) {

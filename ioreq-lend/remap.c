@@ -169,17 +169,24 @@ static int map_pages(struct remap *r, uint64_t first, uint64_t n, uint64_t fault
 /*
  * Re-base: the pages that were resident at the old gfns are mapped at the
  * new ones straight away, so a relocation does not cost the guest a fault
- * per page. Bounded by the resident window.
+ * per page. Exactly those pages, run by run: a group is often only partly
+ * resident (invalidations take single pages), and mapping whole groups
+ * could exceed the resident window. Bounded by the resident window.
  */
 static void remap_resident(struct remap *r)
 {
-    for (uint64_t g = 0; g < r->groups; g++) {
-        uint64_t first = g * r->group_pages;
+    for (uint64_t p = 0; p < r->pages;) {
+        uint64_t n = 0;
 
-        if (resident_in(r, first, r->group_pages) == 0)
+        while (p + n < r->pages && bit_test(r->resident, p + n))
+            n++;
+        if (n == 0) {
+            p++;
             continue;
-        mark_range(r, first, r->group_pages, false);
-        map_pages(r, first, r->group_pages, UINT64_MAX);
+        }
+        mark_range(r, p, n, false);
+        map_pages(r, p, n, UINT64_MAX);
+        p += n;
     }
 }
 
@@ -398,6 +405,13 @@ uint64_t remap_handle_access(struct remap *r, const ioreq_t *req)
         missing = 1;
     }
     evict_for(r, missing, group);
+    if (r->resident_pages + missing > r->window_pages) {
+        /*
+         * Eviction failed (logged above): mapping now would overfill the
+         * window. As after too many races, the guest simply faults again.
+         */
+        return IOREQ_ACCESS_RETRY;
+    }
     rc = map_pages(r, first, r->group_pages, page);
     bit_set(r->referenced, group);
     if (rc == 0 || rc == -EAGAIN) {

@@ -1,17 +1,22 @@
 /* SPDX-License-Identifier: MIT */
 #include "util.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 static int parse_number(const char *s, char **end, uint64_t *out)
 {
-    if (!s || *s == '\0' || *s == '-' || *s == '+' || *s == ' ')
+    /*
+     * A digit first: strtoull() would also skip any leading white space (tab,
+     * newline...) and take a sign, so "\t-4096" would read as 2^64 - 4096.
+     */
+    if (!s || !isdigit((unsigned char)*s))
         return -EINVAL;
     /* Decimal, or hex with 0x; never octal: "010" is ten, as a user means it. */
     int base = (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) ? 16 : 10;
-    if (base == 16 && (s[2] == '\0' || s[2] == '-' || s[2] == '+' || s[2] == ' '))
+    if (base == 16 && !isxdigit((unsigned char)s[2]))
         return -EINVAL;
     errno = 0;
     unsigned long long v = strtoull(s, end, base);

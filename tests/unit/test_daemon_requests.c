@@ -149,6 +149,38 @@ static void copy_every_size_writes_and_reads_the_backing(void **state)
     assert_int_equal(f->d.cnt.ioreqs_rejected, 0);
 }
 
+/*
+ * Found by fuzz_dispatch: the guest may place the BAR anywhere, up to the top
+ * of the address space; the backing pointer must be offset by the address
+ * relative to the BAR, never by the guest address itself (UBSan: pointer
+ * overflow in the ASan+UBSan build).
+ */
+static void copy_at_a_bar_placed_at_the_top(void **state)
+{
+    struct fixture *f = *state;
+    uint64_t top = ~(uint64_t)(BAR_SIZE - 1);
+    ioreq_t w = copy_req(top + 0x10, 8, 4, IOREQ_WRITE, 0x0102030405060708ULL);
+    ioreq_t r = copy_req(top + 0x28, 8, 4, IOREQ_READ, 0);
+    uint64_t got;
+
+    /* Not the sizing pattern ~(size - 1): one BAR below the top. */
+    top -= BAR_SIZE;
+    w.addr -= BAR_SIZE;
+    r.addr -= BAR_SIZE;
+    assert_int_equal(pci_func_config_write(&f->d.pci, 0x10, 4, (uint32_t)top), 0);
+    assert_int_equal(pci_func_config_write(&f->d.pci, 0x14, 4, (uint32_t)(top >> 32)), 0);
+    assert_true(f->d.pci.window.enabled);
+    assert_true(f->d.pci.window.base == top);
+    daemon_handle_request(&f->d, 0, &w);
+    r.df = 1;
+    daemon_handle_request(&f->d, 0, &r);
+    memcpy(&got, bar(f, 0x28), 8);
+    assert_true(got == 0x0102030405060708ULL);
+    assert_true(r.data == 0x0102030405060708ULL);
+    assert_int_equal(f->d.cnt.ioreqs_copy, 2);
+    assert_int_equal(f->d.cnt.ioreqs_rejected, 0);
+}
+
 static void copy_rep_stos_repeats_data_both_directions(void **state)
 {
     struct fixture *f = *state;
@@ -423,6 +455,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(copy_every_size_writes_and_reads_the_backing, setup, teardown),
+        cmocka_unit_test_setup_teardown(copy_at_a_bar_placed_at_the_top, setup, teardown),
         cmocka_unit_test_setup_teardown(copy_rep_stos_repeats_data_both_directions, setup, teardown),
         cmocka_unit_test_setup_teardown(copy_rep_read_returns_the_last_element, setup, teardown),
         cmocka_unit_test_setup_teardown(copy_outside_the_window_is_refused, setup, teardown),

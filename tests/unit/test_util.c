@@ -56,6 +56,20 @@ static void parse_u64_bounds(void **state)
     assert_int_equal(parse_u64("0x-1", 100, &v), -EINVAL);
 }
 
+/* Found by fuzz_backing_spec: strtoull() skips any white space and then takes a sign. */
+static void parse_rejects_leading_blanks_and_signs(void **state)
+{
+    static const char *const bad[] = {" 5", "\t5", "\n0", "\v1", "\f1", "\r1", "\t-4096",
+                                      "+5", "-5", "0x\t5", "0x 5", "0x+5", "0xg"};
+    uint64_t v = 7;
+    (void)state;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(parse_size(bad[i], &v), -EINVAL);
+        assert_int_equal(parse_u64(bad[i], UINT64_MAX, &v), -EINVAL);
+    }
+    assert_int_equal(v, 7);
+}
+
 static void format_size_picks_largest_unit(void **state)
 {
     char buf[32];
@@ -82,6 +96,7 @@ int main(void)
         cmocka_unit_test(parse_size_accepts_units),
         cmocka_unit_test(parse_size_rejects_garbage),
         cmocka_unit_test(parse_u64_bounds),
+        cmocka_unit_test(parse_rejects_leading_blanks_and_signs),
         cmocka_unit_test(format_size_picks_largest_unit),
         cmocka_unit_test(saturating_helpers),
     };
