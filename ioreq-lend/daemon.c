@@ -234,6 +234,14 @@ static int mode_setup(struct daemon *d, char *err, size_t errlen)
             d->mode = MODE_LEND;
     }
     if (d->mode == MODE_LEND) {
+        uint64_t min = remap_min_window(d->srv.nr_vcpus);
+        char a[32], b[32];
+
+        if (o->window && o->window < min)
+            return fail(err, errlen, -EINVAL,
+                        "--window %s is too small for %u vCPUs: at least %s",
+                        format_size(o->window, a, sizeof(a)), d->srv.nr_vcpus,
+                        format_size(min, b, sizeof(b)));
         struct remap_params p = {
             .lend = d->lend,
             .server = d->srv.id,
@@ -242,6 +250,7 @@ static int mode_setup(struct daemon *d, char *err, size_t errlen)
             .fault_around = o->fault_around ? o->fault_around : DEFAULT_FAULT_AROUND,
             .window = o->window ? o->window : o->bar_size,
             .on_lost = o->on_lost,
+            .nr_vcpus = d->srv.nr_vcpus,
             .cnt = &d->cnt,
         };
         rc = remap_create(&d->remap, &p);

@@ -42,6 +42,7 @@ struct remap {
     uint64_t hand;            /* CLOCK hand, a group index */
     struct bar_window win;    /* the window the slot and the access range follow */
     bool slot_live;
+    uint64_t overflows;       /* event-queue overflows seen: everything was unmapped */
 };
 
 static bool bit_test(const uint64_t *map, uint64_t i)
@@ -89,11 +90,18 @@ static uint64_t resident_in(const struct remap *r, uint64_t first, uint64_t n)
     return count;
 }
 
+uint64_t remap_min_window(unsigned int nr_vcpus)
+{
+    return 2ULL * MAX(nr_vcpus, 1u) * XC_PAGE_SIZE;
+}
+
 int remap_create(struct remap **out, const struct remap_params *p)
 {
     struct remap *r;
 
     *out = NULL;
+    if (p->window < remap_min_window(p->nr_vcpus))
+        return -EINVAL;
     if (!p->lend || !is_power_of_2(p->bar_size) || p->bar_size < XC_PAGE_SIZE ||
         !is_power_of_2(p->fault_around) || p->fault_around < XC_PAGE_SIZE ||
         p->fault_around > (2ULL << 20) || p->window < XC_PAGE_SIZE ||
@@ -106,8 +114,8 @@ int remap_create(struct remap **out, const struct remap_params *p)
     r->pages = p->bar_size / XC_PAGE_SIZE;
     r->group_pages = MIN(p->fault_around, p->bar_size) / XC_PAGE_SIZE;
     r->window_pages = p->window / XC_PAGE_SIZE;
-    /* A group must fit the window: shrink it to the largest power of two that does. */
-    while (r->group_pages > r->window_pages)
+    /* Two groups per vCPU must fit the window: shrink groups until they do. */
+    while (r->group_pages > 1 && r->group_pages * 2 * MAX(p->nr_vcpus, 1u) > r->window_pages)
         r->group_pages /= 2;
     r->groups = r->pages / r->group_pages;
     r->resident = calloc((r->pages + 63) / 64, sizeof(uint64_t));
@@ -281,6 +289,7 @@ void remap_apply_events(struct remap *r)
                  * Unmap them all, so the table's "nothing mapped" is true and
                  * the window stays honest; they fault back in as needed.
                  */
+                r->overflows++;
                 if (r->slot_live && xenlend_unmap(r->p.lend, REMAP_SLOT, 0, r->pages) < 0)
                     log_guest(LOG_LVL_WARN, "unmapping after an event overflow: %s",
                               strerror(errno));
@@ -353,13 +362,22 @@ static int map_pages(struct remap *r, uint64_t first, uint64_t n, uint64_t fault
     unsigned int retries = 0;
 
     while (n) {
-        uint64_t done = 0;
+        uint64_t done = 0, overflows = r->overflows;
         int rc = xenlend_map(r->p.lend, REMAP_SLOT, first, n, flags, &done);
         int err = rc < 0 ? errno : 0;
 
         if (done > n)
             done = n; /* the kernel is trusted, but not with our arithmetic */
-        r->p.cnt->remap_pages_mapped += mark_range(r, first, done, true);
+        /*
+         * Events queued before our pages went in describe invalidations that
+         * may have ended before the install: applied after marking, they
+         * would clear pages that are mapped again and the window would
+         * overfill. Applied first, a late one can only make us count a page
+         * that is gone, which the next access request corrects.
+         */
+        remap_apply_events(r);
+        if (r->overflows == overflows)
+            r->p.cnt->remap_pages_mapped += mark_range(r, first, done, true);
         first += done;
         n -= done;
         if (rc == 0)

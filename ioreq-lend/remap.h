@@ -30,8 +30,17 @@ struct remap_params {
     uint64_t fault_around; /* bytes, power of two, 4K..2M */
     uint64_t window;       /* resident bytes at most; multiple of 4K, <= bar_size */
     enum on_lost_policy on_lost;
+    unsigned int nr_vcpus; /* the window must hold two fault-around groups per vCPU */
     struct counters *cnt;
 };
+
+/*
+ * The smallest resident window for nr_vcpus vCPUs: two 4 KiB pages each (an
+ * access may straddle two pages). With fewer, vCPUs can evict each other's
+ * pages between a map and its re-execution for ever (found by the model in
+ * tests/model). Fault-around groups shrink so the window holds two per vCPU.
+ */
+uint64_t remap_min_window(unsigned int nr_vcpus);
 
 /* 0 or -errno. Nothing is claimed until the BAR window is enabled. */
 int remap_create(struct remap **out, const struct remap_params *p);
