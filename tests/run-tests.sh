@@ -63,7 +63,9 @@ run_scenarios() { # build-dir label [wrapper]
             echo "ok    $label $(basename "$s")"
         else
             echo "FAIL  $label $(basename "$s") (exit $rc)"
-            grep -E 'FAIL|xensim:|dm\|' "$out" | head -40 | sed 's/^/      /'
+            grep -o '"failures":\[[^]]*\]' "$out" | head -c 2000 | sed 's/^/      /'
+            echo
+            grep -E 'dm\|' "$out" | tail -20 | sed 's/^/      /'
         fi
     done
 }

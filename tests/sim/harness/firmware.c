@@ -13,6 +13,7 @@
 
 #include "harness.h"
 #include "lspci_dump.h"
+#include "pattern.h"
 
 struct cfg_cycle {
     struct device *d;
@@ -110,6 +111,10 @@ int fw_enumerate(struct harness *h, unsigned int bus, unsigned int dev, unsigned
         return -ENODEV;
     }
     cfg_read(h, d, 0x08, 4, &class);
+    /* As Linux's __pci_read_base(): never size a BAR while it decodes. */
+    cfg_read(h, d, 0x04, 2, &cmd);
+    if ((cmd & 0x2) && cfg_write(h, d, 0x04, 2, cmd & ~0x2u))
+        return -EIO;
     if (size_bar0(h, d, &size, &is64, &is_mem))
         return -EIO;
     if (!is_mem || size == 0 || (size & (size - 1))) {
@@ -144,7 +149,6 @@ int fw_enumerate(struct harness *h, unsigned int bus, unsigned int dev, unsigned
     if (cfg_write(h, d, 0x10, 4, (uint32_t)base | 0) ||
         (is64 && cfg_write(h, d, 0x14, 4, (uint32_t)(base >> 32))))
         return -EIO;
-    cfg_read(h, d, 0x04, 2, &cmd);
     if (cfg_write(h, d, 0x04, 2, cmd | 0x2))
         return -EIO;
     d->bar_base = base;
@@ -196,4 +200,28 @@ int fw_config_dump(struct harness *h, struct device *d, const char *path)
     if (fclose(f) && rc == 0)
         rc = -EIO;
     return rc;
+}
+
+/*
+ * A hostile guest's config cycles: `count` random writes (any register, size
+ * 1, 2 or 4, any value: BARs land over RAM, across 4 GiB, past the address
+ * width, decoding flips) each followed by a read of the same register.
+ */
+int fw_config_fuzz(struct harness *h, struct device *d, uint64_t count, uint64_t seed)
+{
+    for (uint64_t i = 0; i < count; i++) {
+        uint64_t r = pattern_splitmix64(seed + i);
+        unsigned int size = 1u << (r % 3);
+        unsigned int reg = (unsigned int)((r >> 8) % 256) & ~(size - 1);
+        uint32_t val = (uint32_t)(r >> 32);
+
+        /* Favour the registers with side effects: COMMAND and the BAR. */
+        if ((r >> 16) % 4 == 0)
+            reg = (r >> 20) % 2 ? 0x04 : 0x10 + 4 * (unsigned int)((r >> 21) % 2);
+        if (reg % size)
+            reg &= ~(size - 1);
+        if (fw_config(h, d, reg, size, IOREQ_WRITE, &val) || cfg_read(h, d, reg, size, &val))
+            return -EIO;
+    }
+    return 0;
 }

@@ -173,6 +173,7 @@ int fw_config(struct harness *h, struct device *d, unsigned int reg, unsigned in
               uint32_t *val);
 int fw_bar_move(struct harness *h, struct device *d, uint64_t addr, bool decode_off);
 int fw_config_dump(struct harness *h, struct device *d, const char *path);
+int fw_config_fuzz(struct harness *h, struct device *d, uint64_t count, uint64_t seed);
 struct device *h_device(struct harness *h, unsigned int bus, unsigned int dev, unsigned int fn,
                         bool create);
 

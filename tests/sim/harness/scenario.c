@@ -18,6 +18,7 @@
  *   config-read bdf=.. off=N size=1|2|4 expect=V
  *   config-write bdf=.. off=N size=1|2|4 value=V
  *   config-dump bdf=.. file=PATH [lspci="text|text..."]   lspci -F must decode it with those
+ *   config-fuzz bdf=.. count=N seed=S   random config writes (and reads) of every size
  *   mem-read addr=A size=N [expect=V]   one guest access at a physical address (vCPU 0)
  *   mem-write addr=A size=N value=V
  *   host-file path=P size=S    create a sparse file (for file: backings)
@@ -873,6 +874,18 @@ static int run_line(struct harness *h, struct line *l)
             return -EIO;
         }
         return lspci ? lspci_check(h, file, lspci) : 0;
+    }
+    if (strcmp(d, "config-fuzz") == 0) {
+        uint64_t count, seed;
+        dev = line_device(h, l, true);
+        if (!dev || need_domain(h) || kv_num(h, l, 1, "count", 1000, &count) ||
+            kv_num(h, l, 1, "seed", 1, &seed))
+            return -EINVAL;
+        if (fw_config_fuzz(h, dev, count, seed)) {
+            h_fail(h, "line %u: a config cycle failed", h->lineno);
+            return -EIO;
+        }
+        return 0;
     }
     if (strcmp(d, "mem-read") == 0)
         return do_mem(h, l, IOREQ_READ);
