@@ -13,6 +13,8 @@
 /* X(field, "dotted.name", "what it counts") */
 #define DM_COUNTERS(X)                                                                             \
     X(ioreqs_copy, "ioreqs.copy", "MMIO (COPY) requests served")                                   \
+    X(ioreqs_copy_read, "ioreqs.copy_read", "of those, reads")                                     \
+    X(ioreqs_copy_ptr, "ioreqs.copy_ptr", "of those, with data in guest RAM (rep movs)")           \
     X(ioreqs_pci_config, "ioreqs.pci_config", "config-space requests served")                      \
     X(ioreqs_invalidate, "ioreqs.invalidate", "map-cache invalidations")                           \
     X(ioreqs_buffered, "ioreqs.buffered", "buffered-ring entries consumed")                        \

@@ -114,5 +114,7 @@ int emulate_copy(const struct backing *b, const struct bar_window *w, struct gue
     if (req->dir == IOREQ_READ && !ptr)
         req->data = value;
     cnt->ioreqs_copy++;
+    cnt->ioreqs_copy_read += req->dir == IOREQ_READ;
+    cnt->ioreqs_copy_ptr += ptr;
     return 0;
 }

@@ -145,6 +145,8 @@ static void copy_every_size_writes_and_reads_the_backing(void **state)
         assert_int_equal(r.data, want & mask);
     }
     assert_int_equal(f->d.cnt.ioreqs_copy, 8);
+    assert_int_equal(f->d.cnt.ioreqs_copy_read, 4);
+    assert_int_equal(f->d.cnt.ioreqs_copy_ptr, 0);
     assert_int_equal(f->d.cnt.emulated_bytes, 2 * (1 + 2 + 4 + 8));
     assert_int_equal(f->d.cnt.ioreqs_rejected, 0);
 }
@@ -312,6 +314,8 @@ static void copy_with_data_pointer_moves_guest_ram(void **state)
     assert_memory_equal(guest_ptr(f, gpa + 0x1000), bar(f, 0x400), 64);
     assert_int_equal(r.data, gpa + 0x1000 + 56); /* a pointer is not an answer */
     assert_int_equal(f->d.cnt.ioreqs_rejected, 0);
+    assert_int_equal(f->d.cnt.ioreqs_copy_ptr, 2);
+    assert_int_equal(f->d.cnt.ioreqs_copy_read, 1);
     assert_int_equal(f->d.cnt.guest_ram_maps, 2);
 }
 
