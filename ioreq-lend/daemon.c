@@ -517,8 +517,9 @@ int daemon_setup(struct daemon *d, const struct dm_options *opt, char *err, size
 
 void daemon_teardown(struct daemon *d)
 {
-    /* A BAR still decoding: give its range back before the server goes. */
-    if (d->stage >= DAEMON_SERVING && d->pci.window.enabled) {
+    /* A BAR still decoding: give its range back before the server goes (unless the
+     * domain died: its servers and ranges went with it, and a refusal would be noise). */
+    if (d->stage >= DAEMON_SERVING && d->pci.window.enabled && !d->domain_gone) {
         struct bar_window off = d->pci.window;
         off.enabled = false;
         window_change(d, &d->pci.window, &off);
@@ -609,6 +610,7 @@ static void on_domain_check(struct ev_loop *loop, ev_timer *w, int revents)
     if (rc == -ENOENT || rc == -ESRCH) {
         /* A dying domain sends no event: notice it ourselves, or it stays a zombie. */
         log_info("domain %u is gone: releasing everything and exiting", d->opt.domid);
+        d->domain_gone = true;
         d->exit_status = 0;
         ev_break(loop, EVBREAK_ALL);
     } else if (rc) {

@@ -51,6 +51,7 @@ struct daemon {
     } predecessor;
     bool pidfile_written;
     int exit_status;
+    bool domain_gone;  /* Xen says the domain is dead: its servers went with it */
 
     struct ev_loop *loop;
     ev_io evtchn_watch, lend_watch;
