@@ -51,6 +51,7 @@ struct workload {
     bool raw_check;
     uint64_t raw_expect;
     char digest_name[16];
+    bool digest_movs;    /* digest via=movs: read with rep movsq into RAM, a page at a time */
     char label[24];          /* time this workload: metrics time.LABEL_us, bytes.LABEL */
     unsigned int trace_kind, trace_s; /* trace workload: loop or zipf, exponent/100 */
     /* firmware job */

@@ -3,6 +3,7 @@
  * Metrics by dotted name (what `expect` lines and the JSON report use), the
  * JSON object, the human summary, and the live progress line.
  */
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -331,7 +332,21 @@ void report_json(struct harness *h, FILE *out)
         if (h->timing[i].set)
             fprintf(out, "%s\"%s\":%llu", n++ ? "," : "", h->timing[i].label,
                     (unsigned long long)h->timing[i].bytes);
+    /* Digests as hex strings: a double would round a 64-bit hash. */
+    fputs("},\"digest\":{", out);
+    for (unsigned int i = 0, n = 0; i < sizeof(h->digest) / sizeof(h->digest[0]); i++)
+        if (h->digest[i].set)
+            fprintf(out, "%s\"%s\":\"0x%016llx\"", n++ ? "," : "", h->digest[i].name,
+                    (unsigned long long)h->digest[i].value);
     fputs("}", out);
+    /* The daemon's own counters as its stats file last said (`dm stats`), verbatim. */
+    if (h->dm_stats_json && h->dm_stats_json[0] == '{') {
+        size_t n = strlen(h->dm_stats_json);
+
+        while (n && isspace((unsigned char)h->dm_stats_json[n - 1]))
+            n--;
+        fprintf(out, ",\"dmstat\":%.*s", (int)n, h->dm_stats_json);
+    }
     /* The ioreq round-trip histograms behind latency_us.*_p50/p99. */
     if (h->hv) {
         fputs(",\"latency_hist_ns\":{\"copy\":", out);

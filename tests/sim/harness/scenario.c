@@ -522,6 +522,12 @@ static int do_vcpu(struct harness *h, struct line *l)
             return -EINVAL;
         }
         snprintf(w.digest_name, sizeof(w.digest_name), "%s", name);
+        const char *via = kv(l, 3, "via");
+        if (via && strcmp(via, "load") && strcmp(via, "movs")) {
+            h_fail(h, "line %u: digest via=load|movs", h->lineno);
+            return -EINVAL;
+        }
+        w.digest_movs = via && strcmp(via, "movs") == 0;
     }
     w.bar_base = d->bar_base;
     if ((size != 1 && size != 2 && size != 4 && size != 8) || w.off % size || w.len % size ||

@@ -101,23 +101,56 @@ static int wl_verify_value(struct vcpu_thread *t)
     return 0;
 }
 
-/* FNV-1a over what the guest reads: the same workload must read the same in every mode. */
+static uint64_t fnv1a_bytes(uint64_t hash, const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        hash ^= p[i];
+        hash *= 0x100000001b3ULL;
+    }
+    return hash;
+}
+
+static uint8_t *scratch(struct vcpu_thread *t, uint64_t i);
+
+/*
+ * FNV-1a over what the guest reads: the same workload must read the same in
+ * every mode. via=movs reads as the real-Xen guest program does (one rep movsq
+ * per page into RAM), so both make the same requests and hash the same bytes.
+ */
 static int wl_digest(struct vcpu_thread *t)
 {
     struct harness *h = t->h;
     struct workload *w = &t->job;
     uint64_t hash = 0xcbf29ce484222325ULL;
 
-    for (uint64_t off = w->off; off < w->off + w->len; off += 8) {
-        uint64_t v = 0;
-        int rc = bar_access(t, off, 8, IOREQ_READ, &v);
+    for (uint64_t off = w->off; off < w->off + w->len;) {
+        uint8_t bytes[8];
+        uint64_t n = 8, v = 0;
+        int rc;
 
-        if (rc < 0)
-            return aborted(h, t, rc);
-        for (unsigned int b = 0; b < 8; b++) {
-            hash ^= (v >> (8 * b)) & 0xff;
-            hash *= 0x100000001b3ULL;
+        if (w->digest_movs) {
+            n = MIN_U64(w->off + w->len - off, HV_PAGE_SIZE - (off & (HV_PAGE_SIZE - 1)));
+            rc = cpu_rep_movs(&h->hv->vcpu[t->id], t->scratch_gpa, w->bar_base + off, 8, n / 8,
+                              false);
+        } else {
+            rc = bar_access(t, off, 8, IOREQ_READ, &v);
         }
+        if (rc < 0) /* a fault included: a digest of partial data means nothing */
+            return aborted(h, t, rc);
+        if (w->digest_movs) {
+            uint8_t *p = scratch(t, 0);
+
+            if (!p) /* the scratch page was ballooned out */
+                return aborted(h, t, -EFAULT);
+            atomic_fetch_add(&h->gs.accesses, n / 8);
+            atomic_fetch_add(&h->gs.bytes_read, n);
+            hash = fnv1a_bytes(hash, p, n);
+        } else {
+            for (unsigned int b = 0; b < 8; b++)
+                bytes[b] = (uint8_t)(v >> (8 * b));
+            hash = fnv1a_bytes(hash, bytes, 8);
+        }
+        off += n;
     }
     pthread_mutex_lock(&h->digest_lock);
     for (unsigned int i = 0; i < sizeof(h->digest) / sizeof(h->digest[0]); i++) {
