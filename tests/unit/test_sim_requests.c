@@ -205,12 +205,17 @@ static void rep_movs_downwards(void **state)
     assert_copy(dm, 4, B + 0xffc, 5, 4, IOREQ_WRITE, true, 0x1007f4, true);
     for (unsigned int i = 0; i < 8; i++)
         assert_memory_equal(&dm->mmio[0x1008 - 4 * i], sim_ram(e->hv, 0x100800 - 4 * i), 4);
-    /* MMIO to RAM downwards, the RAM side from offset 0x1c: 7, then offset 0 alone. */
+    /*
+     * MMIO to RAM downwards, the RAM side from offset 0x1c: 7, then offset 0
+     * alone. That one is the last of the instruction: with one repetition
+     * left x86_emulate() reads and writes it plainly, no data pointer (the
+     * real-Xen fidelity check caught the difference).
+     */
     memset(sim_ram(e->hv, 0x300000), 0, 64);
     assert_int_equal(cpu_rep_movs(vcpu0(e), 0x30001c, B + 0x900, 4, 8, true), 0);
     assert_int_equal(sim_dm_nr_log(dm), 7);
     assert_copy(dm, 5, B + 0x900, 7, 4, IOREQ_READ, true, 0x30001c, true);
-    assert_copy(dm, 6, B + 0x8e4, 1, 4, IOREQ_READ, true, 0x300000, true);
+    assert_copy(dm, 6, B + 0x8e4, 1, 4, IOREQ_READ, false, 0, false);
     for (unsigned int i = 0; i < 8; i++)
         assert_memory_equal(sim_ram(e->hv, 0x30001c - 4 * i), &dm->mmio[0x900 - 4 * i], 4);
     assert_int_equal(sim_failures(e->hv), 0);

@@ -355,6 +355,19 @@ int cpu_rep_movs(struct hv_vcpu *v, uint64_t dst, uint64_t src, unsigned int siz
             rc = cpu_mem(v, src, size, IOREQ_READ, &x);
             if (rc == 0)
                 rc = cpu_mem(v, dst, size, IOREQ_WRITE, &x);
+        } else if (reps == 1) {
+            /*
+             * One element left (or asked for): x86_emulate() does not call
+             * rep_movs() for nr_reps == 1 but reads and writes the element,
+             * so the device model sees a plain access, not a data pointer.
+             * Found by the real-Xen fidelity check: the last element of a
+             * DF=1 copy.
+             */
+            uint64_t x = 0;
+            n = 1;
+            rc = cpu_mem(v, src, size, IOREQ_READ, &x);
+            if (rc == 0)
+                rc = cpu_mem(v, dst, size, IOREQ_WRITE, &x);
         } else {
             /* One side is RAM: the device model copies through a data pointer. */
             uint64_t mmio = d_ram ? src : dst, ram = d_ram ? dst : src;
