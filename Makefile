@@ -120,7 +120,8 @@ demo: $(PROGRAMS)
 	$(Q)$(BUILD)/xensim --progress tests/scenarios/demo.scn
 
 # A real Xen 4.17 under QEMU (TCG): images cached under tests/e2e-xen/cache.
-e2e-xen: $(BUILD)/ioreq-lend
+e2e-xen: $(BUILD)/ioreq-lend $(BUILD)/ioreq-lend-qemu $(BUILD)/ioreq-lend-xl-create \
+		$(BUILD)/ioreq-lend-sim $(BUILD)/xensim
 	$(Q)scripts/ensure-deps.sh e2e
 	$(Q)tests/e2e-xen/run.sh
 
