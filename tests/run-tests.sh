@@ -77,6 +77,30 @@ run_unit build gcc
 echo "== scenarios =="
 run_scenarios build gcc
 
+# The simulator against a recorded real-Xen run (tests/e2e-xen/recorded/): the
+# same guest workload must give the same requests and data. A copy with one
+# counter changed must fail, or the comparison proves nothing.
+fidelity_check() { # name want-status [perl edit of the recorded JSON]
+    local dir; dir=$(mktemp -d "$LOG/fidelity-XXXXXX")
+    mkdir -p "$dir/results"
+    perl -MJSON::PP -e 'local $/; my $j = decode_json(<STDIN>); '"${3:-}"'; print encode_json($j)' \
+        < tests/e2e-xen/recorded/hvm-basic.json > "$dir/results/hvm-basic.json"
+    perl tests/e2e-xen/fidelity.pl "$dir" hvm-basic build/xensim > "$dir/table.txt" 2>&1
+    local got; got=$(perl -MJSON::PP -e 'local $/; print decode_json(<STDIN>)->{status}' \
+        < "$dir/results/fidelity.json" 2>/dev/null)
+    if [ "$got" = "$2" ]; then
+        note_result "fidelity $1" 0
+        echo "ok    fidelity $1"
+    else
+        note_result "fidelity $1" 1
+        echo "FAIL  fidelity $1: status '${got:-none}', wanted $2"
+        grep -E 'DIFFERENT|fail' "$dir/table.txt" "$dir/results/fidelity.json" | head -10 | sed 's/^/      /'
+    fi
+}
+echo "== fidelity: the simulator vs a recorded real-Xen 4.17 run =="
+fidelity_check recorded-run pass
+fidelity_check one-request-changed-kind fail '$j->{stats_raw}{ioreqs}{copy_ptr}++'
+
 # The real-Xen build on a machine without Xen: help, version, one clear line.
 cli_check() { # name expected-status stdout-or-stderr-pattern args...
     local name=$1 want=$2 pattern=$3 out lines rc
