@@ -357,6 +357,19 @@ wait_console() {
     return $rc
 }
 
+# wait_file_line FILE REGEX TIMEOUT: the first line of FILE (followed with tail -F, so
+# lines still to come count) that matches REGEX, within TIMEOUT seconds.
+wait_file_line() {
+    local fd tp line rc=1 end=$((SECONDS + $3))
+    exec {fd}< <(exec tail -n +1 -F "$1" 2>/dev/null) || return 2
+    tp=$!
+    while [ $SECONDS -lt $end ] && IFS= read -r -t $((end - SECONDS)) -u "$fd" line; do
+        if [[ $line =~ $2 ]]; then printf '%s\n' "$line"; rc=0; break; fi
+    done
+    kill "$tp" 2>/dev/null; exec {fd}<&-
+    return $rc
+}
+
 # start_guest CFG [DAEMON ARGS...]: xl create -p, start the daemon (if present), unpause,
 # and wait until the guest's own init runs (its E2E-GUEST-BOOT line). Sets DOMID, DPID.
 #
@@ -563,4 +576,20 @@ fallback_warning_check() {
     local n; n=$(grep -ci 'lending unavailable' "$DLOG" 2>/dev/null || true)
     check fallback_warning_once "$( [ "${n:-0}" = 1 ] && echo true || echo false)" \
         "$n line(s) with 'lending unavailable': $(grep -i -m1 'lending unavailable' "$DLOG" 2>/dev/null | cut -c1-160)"
+}
+
+# The end of a case whose guest powers itself off after its result: the domain
+# goes, the daemon exits 0 by itself, its counters cover what the guest moved.
+# The case adds its own checks after this, then calls leak_checks and finish.
+poweroff_checks() {
+    if wait_domain_gone "$GUEST" 60; then
+        check guest_powered_off true "domain $DOMID gone $(since "$GUEST_T0")s after unpause"
+    else
+        check guest_powered_off false "domain $DOMID still there 60s after its result"
+    fi
+    save_guest_logs
+    have_daemon || return 0
+    daemon_end_checks
+    daemon_counter_checks "$(( $(gnum .bytes_written) + $(gnum .bytes_read) ))"
+    daemon_log_excerpt
 }

@@ -37,16 +37,6 @@ if guest_result 240; then
         check guest_ok "$(g .ok)" "$(g .error)"
     fi
 fi
-if wait_domain_gone "$GUEST" 60; then
-    check guest_powered_off true "domain $DOMID gone $(since "$GUEST_T0")s after unpause"
-else
-    check guest_powered_off false "domain $DOMID still there 60s after its result"
-fi
-save_guest_logs
-if have_daemon; then
-    daemon_end_checks
-    daemon_counter_checks "$(( $(gnum .bytes_written) + $(gnum .bytes_read) ))"
-    daemon_log_excerpt
-fi
+poweroff_checks
 leak_checks
 finish
