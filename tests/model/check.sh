@@ -40,27 +40,29 @@ safety-2-invalidators|holds|safety|-DNINV=2 -DNOLOSE|widen the range;raced an in
 safety-2-vcpus|holds|safety|-DNVCPU=2 -DNACC=1 -DINV_BUDGET=1|raced an invalidation: EAGAIN;daemon: evict
 safety-race-injector|holds|safety|-DINJECT|raced an invalidation: EAGAIN
 safety-3-groups|holds|safety|-DNP=6 -DW=4 -DNOLOSE|raced an invalidation: EAGAIN;daemon: evict;event OVERFLOW
+safety-event-after-zap|holds|safety|-DEVENT_AFTER_ZAP|event OVERFLOW;believed mapped;daemon: evict
+window-strict|caught|safety|-DSTRICT_WINDOW|assertion violated .*installed
 progress|holds|progress||
 progress-2-vcpus|holds|progress|-DNVCPU=2 -DNACC=1 -DW=4 -DINV_BUDGET=1|
 progress-3-groups|holds|progress|-DNP=6 -DW=4 -DNOLOSE -DINV_BUDGET=1|
 responsive-storm|holds|responsive|-DSTORM -DNACC=1 -DNOLOSE|
 inv-ends-storm|holds|inv_ends|-DSTORM -DNACC=1 -DNOLOSE|
-window-with-fixes|holds|safety|-DCHECK_WINDOW -DFIX_EVENT_ORDER -DFIX_OVERFLOW|event OVERFLOW;believed mapped
-window-with-fixes-keep|holds|safety|-DCHECK_WINDOW -DFIX_EVENT_ORDER -DFIX_OVERFLOW_KEEP|event OVERFLOW;believed mapped
-bug-a-no-seq-check|caught-bfs|safety|-DBUG_NOCHECK|assertion violated rfresh\[k\]
-bug-b-zap-late|caught-bfs|safety|-DBUG_ZAP_LATE|assertion violated \(nstale==0\)
-bug-c-batch-lease|caught-bfs|safety|-DBUG_BATCH|assertion violated rfresh\[k\]
-bug-f-snapshot-late|caught-bfs|safety|-DBUG_SNAP_LATE|assertion violated rfresh\[k\]
-bug-g-seq-only|caught-bfs|safety|-DBUG_SEQ_ONLY|assertion violated rfresh\[k\]
-bug-h-in-progress-only|caught-bfs|safety|-DBUG_INPROG_ONLY|assertion violated rfresh\[k\]
+bug-a-no-seq-check|caught-bfs|safety|-DBUG_NOCHECK -DNO_CHECK_WINDOW|assertion violated rfresh\[k\]
+bug-b-zap-late|caught-bfs|safety|-DBUG_ZAP_LATE -DNO_CHECK_WINDOW|assertion violated \(nstale==0\)
+bug-c-batch-lease|caught-bfs|safety|-DBUG_BATCH -DNO_CHECK_WINDOW|assertion violated rfresh\[k\]
+bug-f-snapshot-late|caught-bfs|safety|-DBUG_SNAP_LATE -DNO_CHECK_WINDOW|assertion violated rfresh\[k\]
+bug-g-seq-only|caught-bfs|safety|-DBUG_SEQ_ONLY -DNO_CHECK_WINDOW|assertion violated rfresh\[k\]
+bug-h-in-progress-only|caught-bfs|safety|-DBUG_INPROG_ONLY -DNO_CHECK_WINDOW|assertion violated rfresh\[k\]
+bug-i-event-after-end|caught|safety|-DBUG_EVENT_AFTER_END|assertion violated .*installed
 bug-d-retry-forever-storm|caught|responsive|-DBUG_RETRY_FOREVER -DSTORM -DNACC=1 -DNOLOSE|acceptance cycle
 bug-d-retry-forever-bounded|holds|progress|-DBUG_RETRY_FOREVER -DNOLOSE|
 bug-e-retry-lost|caught|progress|-DBUG_RETRY_LOST|acceptance cycle
-finding-1-window-stale-event|caught|safety|-DCHECK_WINDOW|assertion violated \(installed<=2\)
-finding-1-window-overflow|caught|safety|-DCHECK_WINDOW -DFIX_EVENT_ORDER|assertion violated \(installed<=2\)
+finding-1-window-stale-event|caught|safety|-DBUG_EVENT_ORDER|assertion violated .*installed
+finding-1-window-overflow|caught|safety|-DBUG_OVERFLOW_FORGET|assertion violated .*installed
 finding-2-thrash-2-vcpus|caught|progress|-DNVCPU=2 -DNACC=1 -DINV_BUDGET=0|acceptance cycle
 finding-3-straddle-small-window|caught|progress|-DSTRADDLE -DNACC=1 -DINV_BUDGET=0|acceptance cycle
 finding-3-straddle-2-groups|holds|progress|-DSTRADDLE -DNACC=1 -DW=4|
+finding-3-movs-3-pages|holds|progress|-DTOUCH=3 -DNACC=1 -DW=4|
 finding-4-storm-livelock|caught|progress|-DSTORM -DNACC=1 -DNOLOSE|acceptance cycle
 EOF
 }

@@ -39,13 +39,21 @@
  *   INV_BUDGET [2] invalidations in all; STORM: no bound (never stops)
  *   NACC [2] accesses per vCPU; MAXR [1] EAGAIN retries (remap.c: 16)
  *   QE [2] event queue capacity in records (lend.c: LEND_EVENT_QUEUE)
+ *   TOUCH [1] pages one access (one instruction) touches: 1; 2 (STRADDLE:
+ *              the last page of a group and the first of the next); 3 (a
+ *              movs whose source straddles and whose destination is the
+ *              next page), always starting at the last page of a group
  *   NOLOSE     the host only migrates pages, never loses content
  *   INJECT     lend_set_race(): an invalidation between resolve and install
- *   STRADDLE   each access is one instruction touching the last page of a
- *              group and the first page of the next
  *   NO_IDLE_DRAIN  the daemon reads events only before an ACCESS
- *   CHECK_WINDOW   assert at each install that the kernel holds <= W pages
- *   FIX_EVENT_ORDER, FIX_OVERFLOW or FIX_OVERFLOW_KEEP: daemon fixes (README.md)
+ *   NO_CHECK_WINDOW  do not check the window (monitor, below)
+ *   STRICT_WINDOW    the window with no exception for zaps still to come
+ *   EVENT_AFTER_ZAP  the event is queued after the zap, before the move (the
+ *              order lend.c had before; lend_abi.h now promises "before")
+ * The window: remap_create() shrinks groups until W >= 2 * G * NVCPU and
+ * refuses W < 2 * NVCPU pages. Smaller windows (W < 2 * G * NVCPU) are
+ * allowed here on purpose: the safety runs use them (safety does not depend
+ * on the window's size) and the small-window runs show why the minimum exists.
  * Deliberately broken variants:
  *   BUG_NOCHECK        (a) the kernel installs without the seq/in-progress check
  *   BUG_ZAP_LATE       (b) the invalidation zaps after moving the content
@@ -53,8 +61,14 @@
  *   BUG_SNAP_LATE      (f) the kernel snapshots seq after resolving
  *   BUG_SEQ_ONLY       (g) the install checks seq but not the in-progress range
  *   BUG_INPROG_ONLY    (h) the install checks the in-progress range but not seq
+ *   BUG_EVENT_AFTER_END (i) the kernel queues the event after the end (seq++)
  *   BUG_RETRY_FOREVER  (d) the daemon retries EAGAIN without bound
  *   BUG_RETRY_LOST     (e) the daemon answers "retry" for a lost page
+ *   BUG_EVENT_ORDER    (1a) map_pages() marks the pages resident right after
+ *                      the map and reads events only before an ACCESS (remap.c
+ *                      before 9241382)
+ *   BUG_OVERFLOW_FORGET (1b) on OVERFLOW the daemon forgets the table without
+ *                      unmapping (remap.c before 316cb61)
  */
 
 #ifndef NP
@@ -85,6 +99,12 @@
 #ifndef QE
 #define QE 2
 #endif
+#ifdef STRADDLE
+#define TOUCH 2
+#endif
+#ifndef TOUCH
+#define TOUCH 1
+#endif
 
 /* PTE states */
 #define NONE  0
@@ -112,6 +132,7 @@ byte nstale;         /* STALE PTEs present: the invariant is nstale == 0 */
 byte budget = INV_BUDGET;
 chan ev = [QE] of { byte, byte }; /* invalidation events: first, last page */
 bool ev_overflowed;
+byte prezap;         /* invalidations between their event and their zap */
 
 /* ---- the ioreq channel: Xen sends ACCESS on the vCPU's slot ---- */
 chan req = [NVCPU] of { byte, byte }; /* vcpu, page */
@@ -165,12 +186,16 @@ inline inv_start(lo, hi)
     inprog++;
 #ifndef BUG_ZAP_LATE
     zap(lo, hi);
+#if !defined(EVENT_AFTER_ZAP) && !defined(BUG_EVENT_AFTER_END)
+    prezap--;
+#endif
 #endif
     printf("@ inv start [%d,%d] in_progress=%d\n", lo, hi, inprog)
 }
 
-/* send_event(), after the zap and before the move: a bounded queue, one
- * OVERFLOW record past it, as lend.c. */
+/* send_event(): a bounded queue, one OVERFLOW record past it, as lend.c.
+ * lend.c calls it first thing in slot_invalidate(), before the start (and so
+ * before the zap); lend_abi.h promises that order. */
 inline inv_event(lo, hi)
 {
     if
@@ -180,10 +205,10 @@ inline inv_event(lo, hi)
     if
     :: !ev_overflowed ->
         if
-        :: len(ev) + 2 > QE -> ev!OVF, 0; ev_overflowed = true
-        :: else -> ev!lo, hi
+        :: len(ev) + 2 > QE -> ev!OVF, 0; ev_overflowed = true; printf("@ inv: queue full: OVERFLOW queued\n")
+        :: else -> ev!lo, hi; printf("@ inv event [%d,%d] queued\n", lo, hi)
         fi
-    :: else
+    :: else -> printf("@ inv event [%d,%d] dropped (overflowed)\n", lo, hi)
     fi
 }
 
@@ -249,14 +274,27 @@ proctype invalidator(byte id)
 #endif
            fi;
            inv_busy[id] = true;
-           inv_start(lo, hi)
+#if !defined(EVENT_AFTER_ZAP) && !defined(BUG_EVENT_AFTER_END)
+           inv_event(lo, hi); /* send_event(), before the start */
+           prezap++
+#else
+           skip
+#endif
        };
+       atomic { inv_start(lo, hi) };
+#ifdef EVENT_AFTER_ZAP
        atomic { inv_event(lo, hi) };
+#endif
        atomic { inv_move(lo, hi, lose) };
 #ifdef BUG_ZAP_LATE
-       atomic { zap(lo, hi); printf("@ inv zap (late) [%d,%d]\n", lo, hi) };
+       atomic { zap(lo, hi); prezap--; printf("@ inv zap (late) [%d,%d]\n", lo, hi) };
 #endif
+#ifdef BUG_EVENT_AFTER_END
+       atomic { inv_end(lo, hi) };
+       atomic { inv_event(lo, hi); inv_busy[id] = false; lo = 0; hi = 0; lose = false }
+#else
        atomic { inv_end(lo, hi); inv_busy[id] = false; lo = 0; hi = 0; lose = false }
+#endif
 #ifndef STORM
     :: atomic { budget == 0 -> break }
 #endif
@@ -274,11 +312,7 @@ inline install(k)
     :: rfresh[k] -> pte[k] = OK
     :: else -> pte[k] = STALE; nstale++
     fi;
-    installed++;
-#ifdef CHECK_WINDOW
-    assert(installed <= W); /* window: the kernel holds no more than the window */
-#endif
-    skip
+    installed++
 }
 
 /*
@@ -320,11 +354,11 @@ inline kmap(kfirst, kcount)
 #ifdef INJECT
             /* lend_set_race(): slot_invalidate(k, 1, EVICT) on the mapping thread */
             if
-            :: atomic { budget > 0 -> budget--; ilo = k; ihi = k; inv_start(ilo, ihi) };
-               atomic { inv_event(ilo, ihi) };
+            :: atomic { budget > 0 -> budget--; ilo = k; ihi = k; inv_event(ilo, ihi); prezap++ };
+               atomic { inv_start(ilo, ihi) };
                atomic { inv_move(ilo, ihi, false) };
 #ifdef BUG_ZAP_LATE
-               atomic { zap(ilo, ihi) };
+               atomic { zap(ilo, ihi); prezap-- };
 #endif
                atomic { inv_end(ilo, ihi); ilo = 0; ihi = 0 }
             :: skip
@@ -448,7 +482,8 @@ inline forget_all()
     resident = 0
 }
 
-/* remap_apply_events(): drain the queue. */
+/* remap_apply_events(): drain the queue. An OVERFLOW sets ovfl (remap.c:
+ * r->overflows++), which map_pages() looks at. */
 inline apply_events()
 {
     atomic {
@@ -456,18 +491,17 @@ inline apply_events()
         :: ev?ea, eb ->
             if
             :: ea == OVF ->
-#if defined(FIX_OVERFLOW_KEEP)
-                /* keep the bits: an over-count only wastes window until
-                 * CLOCK or the next ACCESS corrects it */
-                printf("@ daemon: event OVERFLOW: keep the table (believes %d resident, kernel %d)\n", resident, installed)
-#else
-#if defined(FIX_OVERFLOW)
-                /* make "assume nothing is mapped" true: unmap the whole BAR */
+#ifndef BUG_OVERFLOW_FORGET
+                /* xenlend_unmap() over the whole slot: "nothing mapped" is true */
                 zap(0, NP - 1);
-#endif
                 forget_all();
-                printf("@ daemon: event OVERFLOW: forget all (kernel: %d installed)\n", installed)
+                printf("@ daemon: event OVERFLOW: unmap everything, forget all (kernel: %d installed)\n", installed);
+#else
+                /* (1b) forget the table, unmap nothing */
+                forget_all();
+                printf("@ daemon: event OVERFLOW: forget all, unmap nothing (kernel: %d installed)\n", installed);
 #endif
+                ovfl = true
             :: else ->
                 mark_range(ea, eb, false);
                 printf("@ daemon: event [%d,%d] gone (believes %d resident, kernel %d)\n", ea, eb, resident, installed)
@@ -531,16 +565,18 @@ inline map_pages(mfirst, mn, faulting)
     do
     :: mn > 0 ->
         kmap(mfirst, mn);
-#ifdef FIX_EVENT_ORDER
-        /* the events of invalidations that ended before these installs are
-         * applied before the installs are marked */
-        apply_events();
-#endif
         atomic {
+#ifndef BUG_EVENT_ORDER
+            /* the events queued before these installs are applied before the
+             * installs are marked; none if an OVERFLOW unmapped everything */
+            apply_events();
+#endif
             if
-            :: done > 0 -> mark_range(mfirst, mfirst + done - 1, true)
+            :: done > 0 && !ovfl -> mark_range(mfirst, mfirst + done - 1, true)
+            :: done > 0 && ovfl -> printf("@ daemon: OVERFLOW during the map: mark nothing\n")
             :: else
             fi;
+            ovfl = false;
             mfirst = mfirst + done;
             mn = mn - done;
             if
@@ -583,7 +619,7 @@ active proctype daemon()
     byte hand, resident;
     byte v, p, grp, first, n, missing, answer;
     byte k, j, m, cnt, h, steps, rc, done, retries, result, ea, eb, ilo, ihi;
-    bool mapped;
+    bool mapped, ovfl, evfail;
 
 end_idle:
     do
@@ -591,6 +627,7 @@ end_idle:
         req?v, p ->
         printf("@ daemon: ACCESS from vcpu %d, page %d\n", v, p);
         apply_events(); /* daemon.c on_evtchn(): events first */
+        ovfl = false;
         /* remap_handle_access() */
         grp = p / G;
         first = grp * G;
@@ -605,11 +642,20 @@ end_idle:
         :: else
         fi;
         evict_for(missing, grp);
+        /* eviction failed: mapping would overfill the window; answer retry
+         * without mapping (unreachable here: an unmap cannot fail) */
+        evfail = (resident + missing > W);
         n = G
        };
-       map_pages(first, n, p);
+       if
+       :: evfail -> printf("@ daemon: eviction failed: retry without mapping\n")
+       :: else -> map_pages(first, n, p)
+       fi;
        atomic {
-           refd[grp] = true;
+           if
+           :: !evfail -> refd[grp] = true
+           :: else
+           fi;
            if
            :: result == R_OK || result == R_EAGAIN -> answer = RETRY
 #ifdef BUG_RETRY_LOST
@@ -624,21 +670,35 @@ end_idle:
            fi;
            ans[v]!answer;
            pending[v] = false;
-           v = 0; p = 0; grp = 0; first = 0; n = 0; missing = 0; answer = 0; result = 0; cnt = 0
+           v = 0; p = 0; grp = 0; first = 0; n = 0; missing = 0; answer = 0; result = 0; cnt = 0; evfail = false
        }
 #ifndef NO_IDLE_DRAIN
     /* daemon.c on_lend_event(). libev serves the ioreq event channel in the
      * same loop iteration, and on_evtchn() drains events itself: a stream of
      * events never starves a waiting ACCESS, hence empty(req). */
-    :: empty(req) && nempty(ev) -> apply_events()
+    :: empty(req) && nempty(ev) -> apply_events(); ovfl = false
 #endif
     od
 }
 
 /* ============================== the guest: vCPUs ============================== */
 
-/* An access is atomic (a TLB shootdown cannot split an instruction); reading
- * through a STALE PTE is the use-after-free the protocol must rule out. */
+/* An access is one instruction touching pages p .. p + TOUCH - 1: it is
+ * atomic (a TLB shootdown cannot split an instruction) and it faults, before
+ * reading anything, on the first page that is not mapped. Reading through a
+ * STALE PTE is the use-after-free the protocol must rule out. */
+#define PRESENT(x) (pte[x] != NONE)
+#if TOUCH == 1
+#define ALL_PRESENT (PRESENT(p))
+#define ALL_OK (pte[p] == OK)
+#elif TOUCH == 2
+#define ALL_PRESENT (PRESENT(p) && PRESENT(p + 1))
+#define ALL_OK (pte[p] == OK && pte[p + 1] == OK)
+#elif TOUCH == 3
+#define ALL_PRESENT (PRESENT(p) && PRESENT(p + 1) && PRESENT(p + 2))
+#define ALL_OK (pte[p] == OK && pte[p + 1] == OK && pte[p + 2] == OK)
+#endif
+
 proctype vcpu(byte id)
 {
     byte p, q, a, nacc;
@@ -646,50 +706,70 @@ proctype vcpu(byte id)
     do
     :: nacc < NACC ->
         atomic {
-#ifndef STRADDLE
-            select(p : 0 .. NP - 1);
-            q = p
+#if TOUCH == 1
+            select(p : 0 .. NP - 1)
 #else
-            /* one instruction: the last page of a group and the first of the next */
-            select(p : 0 .. NG - 2);
-            p = p * G + G - 1;
-            q = p + 1
+            /* from the last page of a group into the next group(s) */
+            select(p : 0 .. (NP - TOUCH + 1) / G - 1);
+            p = p * G + G - 1
 #endif
         };
         do
         :: atomic {
-               pte[p] != NONE && pte[q] != NONE ->
-               assert(pte[p] == OK && pte[q] == OK); /* read: the PTE maps the current content */
+               ALL_PRESENT ->
+               assert(ALL_OK); /* read: the PTEs map the current content */
                printf("@ vcpu %d: access to page %d done\n", id, p);
                break
            }
-        :: atomic { pte[p] == NONE -> pending[id] = true; req!id, p; printf("@ vcpu %d: page %d not mapped: ACCESS\n", id, p) };
+        :: atomic {
+               !ALL_PRESENT ->
+               q = p;
+               do
+               :: PRESENT(q) -> q++
+               :: else -> break
+               od;
+               pending[id] = true;
+               req!id, q;
+               printf("@ vcpu %d: page %d not mapped: ACCESS\n", id, q);
+               q = 0
+           };
            ans[id]?a;
            if
            :: a == FAIL -> printf("@ vcpu %d: fault injected (page %d)\n", id, p); break
            :: else
            fi
-        :: atomic { pte[p] != NONE && pte[q] == NONE -> pending[id] = true; req!id, q; printf("@ vcpu %d: page %d not mapped: ACCESS\n", id, q) };
-           ans[id]?a;
-           if
-           :: a == FAIL -> break
-           :: else
-           fi
         od;
         nacc++;
         p = 0;
-        q = 0;
         a = 0
     :: else -> break
     od;
     vdone[id] = true
 }
 
-/* The safety invariant, evaluated in every reachable state. */
+/*
+ * The window: the kernel holds no more than W pages (remap.h). With the event
+ * queued before the zap (lend_abi.h), the daemon can read it and map other
+ * pages while the pages it names are still mapped: the kernel then holds more
+ * than W until that zap, so the invariant allows that gap (prezap > 0).
+ * STRICT_WINDOW: the kernel never holds more than W, in any state.
+ */
+#ifdef STRICT_WINDOW
+#define WINDOW_OK (installed <= W)
+#else
+#define WINDOW_OK (installed <= W || prezap > 0)
+#endif
+
+/* The invariants, evaluated in every reachable state. */
 active proctype monitor()
 {
 end_watch:
-    atomic { nstale > 0 -> assert(nstale == 0) } /* invariant: no stale PTE installed */
+    if
+    :: atomic { nstale > 0 -> assert(nstale == 0) } /* no stale PTE installed */
+#ifndef NO_CHECK_WINDOW
+    :: atomic { !WINDOW_OK -> assert(WINDOW_OK) }   /* the window */
+#endif
+    fi
 }
 
 init
