@@ -83,7 +83,6 @@ static struct mock {
 
     /* Handles. */
     int dm_open, fm_open, xce_open, lend_open;
-    struct xenevtchn_handle *xce;
 
     /* The ioreq server. */
     bool server;
@@ -299,43 +298,65 @@ int xentoolcore_restrict_all(domid_t domid)
     return e ? fail_with(e) : 0;
 }
 
+/*
+ * Every handle is only "open or not" (its first member, magic), counted per
+ * library for the leak check at the end of each input.
+ */
+static void *handle_open(size_t size, int *open_count, int err)
+{
+    int *magic;
+
+    if (err) {
+        errno = err;
+        return NULL;
+    }
+    magic = calloc(1, size);
+    if (!magic)
+        abort();
+    *magic = MAGIC_OPEN;
+    (*open_count)++;
+    return magic;
+}
+
+/* False for NULL (closing nothing is allowed); a handle not open is a violation. */
+static bool handle_close(void *h, int *open_count, const char *what)
+{
+    int *magic = h;
+
+    if (!h)
+        return false;
+    if (*magic != MAGIC_OPEN)
+        mock_violation("%s of a handle not open", what);
+    *magic = 0;
+    free(h);
+    (*open_count)--;
+    return true;
+}
+
+static void handle_check(const void *h, const char *what, const char *kind)
+{
+    if (!h || *(const int *)h != MAGIC_OPEN)
+        mock_violation("%s on %s handle not open", what, kind);
+}
+
 /* ---- libxendevicemodel ---- */
 
 xendevicemodel_handle *xendevicemodel_open(struct xentoollog_logger *logger, unsigned int flags)
 {
-    struct xendevicemodel_handle *h;
-    int e = injected(false);
-
     (void)logger;
     (void)flags;
-    if (e) {
-        errno = e;
-        return NULL;
-    }
-    h = calloc(1, sizeof(*h));
-    if (!h)
-        abort();
-    h->magic = MAGIC_OPEN;
-    M.dm_open++;
-    return h;
+    return handle_open(sizeof(struct xendevicemodel_handle), &M.dm_open, injected(false));
 }
 
 int xendevicemodel_close(xendevicemodel_handle *dmod)
 {
-    if (!dmod)
-        return 0;
-    if (dmod->magic != MAGIC_OPEN)
-        mock_violation("xendevicemodel_close of a handle not open");
-    dmod->magic = 0;
-    free(dmod);
-    M.dm_open--;
+    handle_close(dmod, &M.dm_open, "xendevicemodel_close");
     return 0;
 }
 
 static void check_dm(xendevicemodel_handle *h, const char *what)
 {
-    if (!h || h->magic != MAGIC_OPEN)
-        mock_violation("%s on a devicemodel handle not open", what);
+    handle_check(h, what, "a devicemodel");
 }
 
 int xendevicemodel_nr_vcpus(xendevicemodel_handle *dmod, domid_t domid, unsigned int *vcpus)
@@ -538,39 +559,20 @@ int xendevicemodel_destroy_ioreq_server(xendevicemodel_handle *dmod, domid_t dom
 
 xenforeignmemory_handle *xenforeignmemory_open(struct xentoollog_logger *logger, unsigned int flags)
 {
-    struct xenforeignmemory_handle *h;
-    int e = injected(false);
-
     (void)logger;
     (void)flags;
-    if (e) {
-        errno = e;
-        return NULL;
-    }
-    h = calloc(1, sizeof(*h));
-    if (!h)
-        abort();
-    h->magic = MAGIC_OPEN;
-    M.fm_open++;
-    return h;
+    return handle_open(sizeof(struct xenforeignmemory_handle), &M.fm_open, injected(false));
 }
 
 int xenforeignmemory_close(xenforeignmemory_handle *fmem)
 {
-    if (!fmem)
-        return 0;
-    if (fmem->magic != MAGIC_OPEN)
-        mock_violation("xenforeignmemory_close of a handle not open");
-    fmem->magic = 0;
-    free(fmem);
-    M.fm_open--;
+    handle_close(fmem, &M.fm_open, "xenforeignmemory_close");
     return 0;
 }
 
 static void check_fm(xenforeignmemory_handle *h, const char *what)
 {
-    if (!h || h->magic != MAGIC_OPEN)
-        mock_violation("%s on a foreign-memory handle not open", what);
+    handle_check(h, what, "a foreign-memory");
 }
 
 uint8_t mock_guest_initial(uint64_t gfn, unsigned int off)
@@ -714,44 +716,24 @@ int xenforeignmemory_unmap_resource(xenforeignmemory_handle *fmem,
 
 xenevtchn_handle *xenevtchn_open(struct xentoollog_logger *logger, unsigned int flags)
 {
-    struct xenevtchn_handle *h;
-    int e = injected(false);
-
     (void)logger;
     (void)flags;
-    if (e) {
-        errno = e;
-        return NULL;
-    }
-    h = calloc(1, sizeof(*h));
-    if (!h)
-        abort();
-    h->magic = MAGIC_OPEN;
-    M.xce_open++;
-    M.xce = h;
-    return h;
+    return handle_open(sizeof(struct xenevtchn_handle), &M.xce_open, injected(false));
 }
 
 int xenevtchn_close(xenevtchn_handle *xce)
 {
-    if (!xce)
+    if (!handle_close(xce, &M.xce_open, "xenevtchn_close"))
         return 0;
-    if (xce->magic != MAGIC_OPEN)
-        mock_violation("xenevtchn_close of a handle not open");
     /* Closing the device unbinds every port bound through it. */
     for (unsigned int i = 0; i < MAX_BINDINGS; i++)
         M.bind[i].bound = false;
-    xce->magic = 0;
-    free(xce);
-    M.xce_open--;
-    M.xce = NULL;
     return 0;
 }
 
 static void check_xce(xenevtchn_handle *h, const char *what)
 {
-    if (!h || h->magic != MAGIC_OPEN)
-        mock_violation("%s on an event-channel handle not open", what);
+    handle_check(h, what, "an event-channel");
 }
 
 int xenevtchn_fd(xenevtchn_handle *xce)
@@ -880,23 +862,13 @@ int xenevtchn_restrict(xenevtchn_handle *xce, domid_t domid)
 
 xenlend_handle *xenlend_open(domid_t domid)
 {
-    struct xenlend_handle *h;
     int e;
 
     check_domid(domid, "xenlend_open");
     e = injected(false);
     if (!e && !M.cfg.lend_kernel)
         e = ENOTTY;
-    if (e) {
-        errno = e;
-        return NULL;
-    }
-    h = calloc(1, sizeof(*h));
-    if (!h)
-        abort();
-    h->magic = MAGIC_OPEN;
-    M.lend_open++;
-    return h;
+    return handle_open(sizeof(struct xenlend_handle), &M.lend_open, e);
 }
 
 static void lend_unmap_all(void)
@@ -915,22 +887,16 @@ static void lend_unmap_page(uint64_t p)
 
 void xenlend_close(xenlend_handle *h)
 {
-    if (!h)
+    if (!handle_close(h, &M.lend_open, "xenlend_close"))
         return;
-    if (h->magic != MAGIC_OPEN)
-        mock_violation("xenlend_close of a handle not open");
     /* Closing the fd revokes every mapping of every slot. */
     M.slot_live = false;
     lend_unmap_all();
-    h->magic = 0;
-    free(h);
-    M.lend_open--;
 }
 
 static void check_lend(xenlend_handle *h, const char *what)
 {
-    if (!h || h->magic != MAGIC_OPEN)
-        mock_violation("%s on a lend handle not open", what);
+    handle_check(h, what, "a lend");
 }
 
 int xenlend_fd(xenlend_handle *h)
