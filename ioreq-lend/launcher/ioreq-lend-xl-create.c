@@ -90,17 +90,11 @@ static void usage(FILE *out)
 
 static int __attribute__((format(printf, 2, 3))) say(int status, const char *fmt, ...)
 {
-    char line[1024];
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
+    launcher_vsay(prog, fmt, ap);
     va_end(ap);
-    for (char *p = line; *p; p++) {
-        if ((unsigned char)*p < 0x20 || *p == 0x7f)
-            *p = '?';
-    }
-    fprintf(stderr, "%s: %s\n", prog, line);
     return status;
 }
 

@@ -54,3 +54,15 @@ int launcher_parse_timeout(const char *s, unsigned int *ms)
     *ms = (unsigned int)v * 1000;
     return 0;
 }
+
+void launcher_vsay(const char *prog, const char *fmt, va_list ap)
+{
+    char line[1024];
+
+    vsnprintf(line, sizeof(line), fmt, ap);
+    for (char *p = line; *p; p++) {
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?';
+    }
+    fprintf(stderr, "%s: %s\n", prog, line);
+}

@@ -3,6 +3,7 @@
 #ifndef IOREQ_LEND_LAUNCHER_COMMON_H
 #define IOREQ_LEND_LAUNCHER_COMMON_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,5 +25,12 @@ int launcher_daemon_path(const char *given, char *buf, size_t len, char *err, si
 
 /* Parse a timeout in seconds (1..3600) into milliseconds. 0 or -EINVAL. */
 int launcher_parse_timeout(const char *s, unsigned int *ms);
+
+/*
+ * "PROG: MESSAGE" as one line on stderr, control characters shown as '?': a
+ * message may quote a spec or an argument, and must stay one line in the
+ * device-model log.
+ */
+void launcher_vsay(const char *prog, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
 #endif
