@@ -699,6 +699,14 @@ static void wait_no_handles(struct fx *f)
 }
 
 /* Nothing left: no child process, no server, no handle, no protocol error. */
+/* The launcher exited 1 (a daemon did not start) and QEMU or the guest never ran. */
+static void expect_start_failed(const struct run *r)
+{
+    if (!WIFEXITED(r->status) || WEXITSTATUS(r->status) != 1)
+        fail_msg("status 0x%x:\n%s", r->status, r->out);
+    assert_false(r->started);
+}
+
 static void check_nothing_left(struct fx *f)
 {
     int st;
@@ -1036,9 +1044,7 @@ static void failing_daemon_stops_the_others(void **state)
     snprintf(spec2, sizeof(spec2), "bdf=00:1e.0,size=8G,backing=file:%s", small);
     libxl_argv(f, NULL, extra, argv);
     run(f, argv, &r);
-    if (!WIFEXITED(r.status) || WEXITSTATUS(r.status) != 1)
-        fail_msg("status 0x%x:\n%s", r.status, r.out);
-    assert_false(r.started);
+    expect_start_failed(&r);
     /* The daemon's own line, then ours: which one, its status, and that nothing is left. */
     assert_non_null(strstr(r.out, "ioreq-lend[dom7]: error: "));
     assert_non_null(strstr(r.out, "the ioreq-lend for 0000:00:1e.0 (lend spec 2) exited with "
@@ -1058,9 +1064,7 @@ static void missing_domain_fails(void **state)
     libxl_argv(f, NULL, extra, argv);
     argv[2] = "8"; /* -xen-domid 8: no such domain */
     run(f, argv, &r);
-    if (!WIFEXITED(r.status) || WEXITSTATUS(r.status) != 1)
-        fail_msg("status 0x%x:\n%s", r.status, r.out);
-    assert_false(r.started);
+    expect_start_failed(&r);
     assert_non_null(strstr(r.out, "exited with status 2 before it was ready"));
     check_nothing_left(f);
 }
@@ -1080,9 +1084,7 @@ static void hung_daemon_times_out(void **state)
     setenv("IOREQ_LEND_DAEMON", path, 1);
     libxl_argv(f, NULL, extra, argv);
     run(f, argv, &r);
-    if (!WIFEXITED(r.status) || WEXITSTATUS(r.status) != 1)
-        fail_msg("status 0x%x:\n%s", r.status, r.out);
-    assert_false(r.started);
+    expect_start_failed(&r);
     assert_non_null(strstr(r.out, "was not ready within 1000 ms"));
     check_nothing_left(f);
 }
@@ -1105,9 +1107,7 @@ static void garbled_ready_line_is_a_failure(void **state)
     setenv("IOREQ_LEND_DAEMON", path, 1);
     libxl_argv(f, NULL, extra, argv);
     run(f, argv, &r);
-    if (!WIFEXITED(r.status) || WEXITSTATUS(r.status) != 1)
-        fail_msg("status 0x%x:\n%s", r.status, r.out);
-    assert_false(r.started);
+    expect_start_failed(&r);
     assert_non_null(strstr(r.out, "did not write its ready line, and was stopped"));
     check_nothing_left(f);
 
@@ -1153,9 +1153,7 @@ static void xl_create_destroys_the_domain_when_a_daemon_fails(void **state)
                     "ioreq_lend = [ \"bdf=00:1f.0,size=1G,backing=file:/nonexistent/x\" ]\n");
     snprintf(prog, sizeof(prog), "%s/ioreq-lend-xl-create", f->build);
     run(f, argv, &r);
-    if (!WIFEXITED(r.status) || WEXITSTATUS(r.status) != 1)
-        fail_msg("status 0x%x:\n%s", r.status, r.out);
-    assert_false(r.started);
+    expect_start_failed(&r);
     assert_non_null(strstr(r.out, "destroying domain 7"));
     snprintf(path, sizeof(path), "%s/xl.log", f->dir);
     log = read_all(path, NULL);
