@@ -155,6 +155,11 @@ if [ ! -f "$DOM0D/.done" ]; then
     # Kernel modules: Xen's drivers only (the kernel image is shared with the guest).
     mkdir -p "$R/usr/lib/modules" && cp -a "$HOSTD/modules/lib/modules/$KVER" "$R/usr/lib/modules/"
     chroot "$R" depmod "$KVER"
+    # debootstrap or a package script may leave the host's /proc mounted in the root
+    # (its umount fails while anything reads there): never pack the host's /proc.
+    for m in proc sys dev/pts; do
+        mountpoint -q "$R/$m" && umount -l "$R/$m"
+    done
     (cd "$R" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet > "$DOM0D/dom0.cpio")
     (cd "$R" && find . -mindepth 1 | sed 's|^\.||' > "$DOM0D/dom0.files")
     rm -rf "$R"   # the cpio is all we boot; keep the cache small
