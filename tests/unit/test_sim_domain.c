@@ -153,9 +153,12 @@ static void ballooned_out_ram(void **state)
     assert_non_null(old);
     assert_int_equal(old[7], 0x5a5a5a5a5a5a5a5aULL);
     assert_int_equal(hv_balloon_out(e->hv, GFN, 1), 0);
-    /* The frame went back to Xen: the old mapping shows the poison. */
+    /*
+     * The frame went back to Xen, but the mapping holds a reference: as on
+     * a real Xen, it stays allocated, content and all, until unmapped.
+     */
     for (unsigned int i = 0; i < 512; i++)
-        assert_int_equal(old[i], HV_POISON_WORD);
+        assert_int_equal(old[i], 0x5a5a5a5a5a5a5a5aULL);
     /* The gfn is no RAM now: a new mapping fails, per page when asked. */
     assert_null(xenforeignmemory_map(fm, SIM_DOMID, PROT_READ, 1, gfns, NULL));
     fresh = xenforeignmemory_map(fm, SIM_DOMID, PROT_READ, 2, gfns, err);
@@ -172,13 +175,46 @@ static void ballooned_out_ram(void **state)
     assert_non_null(fresh);
     for (unsigned int i = 0; i < 512; i++)
         assert_int_equal(fresh[i], 0);
-    assert_int_equal(old[0], HV_POISON_WORD);
+    assert_int_equal(old[0], 0x5a5a5a5a5a5a5a5aULL);
     val = 0x1234;
     assert_int_equal(cpu_mem(&e->hv->vcpu[0], GFN << 12, 8, IOREQ_WRITE, &val), 0);
     assert_int_equal(fresh[0], 0x1234);
-    assert_int_equal(old[0], HV_POISON_WORD);
+    assert_int_equal(old[0], 0x5a5a5a5a5a5a5a5aULL);
     assert_int_equal(xenforeignmemory_unmap(fm, fresh, 1), 0);
     assert_int_equal(xenforeignmemory_unmap(fm, old, 1), 0);
+    assert_int_equal(hv_foreign_pages_held(e->hv), 0);
+}
+
+/* A frame two mappings hold is freed at the second unmap, not the first. */
+static void ballooned_frame_freed_at_last_unmap(void **state)
+{
+    struct sim_env *e = *state;
+    struct sim_dm *dm = sim_dm_new(e);
+    xen_pfn_t gfn = GFN;
+    int64_t frame = hv_gfn_to_frame(e->hv, GFN);
+    const uint64_t *pool_page;
+    uint64_t *a, *b;
+
+    assert_non_null(dm);
+    assert_true(frame >= 0);
+    pool_page = hv_frame_ptr(e->hv, (uint64_t)frame);
+    memset(sim_ram(e->hv, GFN << 12), 0x33, 4096);
+    a = xenforeignmemory_map(dm->fmem, SIM_DOMID, PROT_READ, 1, &gfn, NULL);
+    b = xenforeignmemory_map(dm->fmem, SIM_DOMID, PROT_READ, 1, &gfn, NULL);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_int_equal(hv_balloon_out(e->hv, GFN, 1), 0);
+    assert_int_equal(xenforeignmemory_unmap(dm->fmem, a, 1), 0);
+    assert_int_equal(b[0], 0x3333333333333333ULL);
+    assert_int_equal(pool_page[0], 0x3333333333333333ULL);
+    assert_int_equal(xenforeignmemory_unmap(dm->fmem, b, 1), 0);
+    for (unsigned int i = 0; i < 512; i++)
+        assert_int_equal(pool_page[i], HV_POISON_WORD);
+    /* A frame nobody maps is freed at once. */
+    frame = hv_gfn_to_frame(e->hv, GFN + 1);
+    assert_true(frame >= 0);
+    assert_int_equal(hv_balloon_out(e->hv, GFN + 1, 1), 0);
+    assert_int_equal(*(const uint64_t *)hv_frame_ptr(e->hv, (uint64_t)frame), HV_POISON_WORD);
 }
 
 static void restricted_handles_get_eperm_unrestricted_esrch(void **state)
@@ -380,6 +416,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(death_releases_a_blocked_vcpu, sim_setup, sim_teardown),
         cmocka_unit_test_setup_teardown(destroying_the_server_completes_a_waiting_vcpu, sim_setup,
                                         sim_teardown),
+        cmocka_unit_test_setup_teardown(ballooned_frame_freed_at_last_unmap, sim_setup, sim_teardown),
         cmocka_unit_test_setup_teardown(ballooned_out_ram, sim_setup, sim_teardown),
         cmocka_unit_test_setup_teardown(restricted_handles_get_eperm_unrestricted_esrch, sim_setup,
                                         sim_teardown),

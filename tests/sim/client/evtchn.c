@@ -12,6 +12,7 @@
  * deliver again) goes to the hypervisor as a message.
  */
 #include <errno.h>
+#include <signal.h>
 #include <linux/futex.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,6 +123,14 @@ int xenevtchn_notify(xenevtchn_handle *xce, evtchn_port_t port)
 {
     unsigned int vcpu;
 
+    unsigned int kill_at = atomic_load(&xce->shm->kill_before_notify);
+
+    /* A kill point the simulator armed (hv_arm_kill): die as if killed right here. */
+    while (kill_at && !atomic_compare_exchange_weak(&xce->shm->kill_before_notify, &kill_at,
+                                                    kill_at - 1))
+        ;
+    if (kill_at == 1)
+        raise(SIGKILL);
     if (!port_is_ours(xce, port))
         return port_message(xce, SIM_OP_NOTIFY, port);
     atomic_fetch_add_explicit(&xce->shm->events_from_dom0, 1, memory_order_relaxed);

@@ -35,6 +35,9 @@ static void record_exit(struct harness *h, struct dm_proc *dm, int status,
     if (ru->ru_maxrss > h->peak_rss_kb)
         h->peak_rss_kb = ru->ru_maxrss;
     h->last_exit_status = dm->exit_status;
+    /* A kill point (dm kill-at) kills it from inside the simulator. */
+    if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+        dm->killed = true;
     /* A daemon the harness killed leaves its clean-up to the OS and Xen. */
     if (!dm->killed && h->nr_exited < ARRAY_SIZE(h->exited_pids))
         h->exited_pids[h->nr_exited++] = dm->pid;

@@ -15,13 +15,6 @@
 #include "lspci_dump.h"
 #include "pattern.h"
 
-struct cfg_cycle {
-    struct device *d;
-    unsigned int reg, size;
-    int dir;
-    uint32_t val;
-};
-
 static int cfg_cycle_on_vcpu(struct hv_vcpu *v, void *arg)
 {
     struct cfg_cycle *c = arg;
@@ -162,23 +155,55 @@ int fw_enumerate(struct harness *h, unsigned int bus, unsigned int dev, unsigned
     return 0;
 }
 
-int fw_bar_move(struct harness *h, struct device *d, uint64_t addr, bool decode_off)
+/* Config cycles issued on the vCPU's own thread (a firmware job). */
+static int vcpu_cfg(struct hv_vcpu *v, struct device *d, unsigned int reg, unsigned int size,
+                    int dir, uint32_t *val)
 {
-    uint32_t cmd;
+    return cpu_pci_config(v, d->bus, d->dev, d->fn, reg, size, dir, val);
+}
+
+static int bar_move_on_vcpu(struct hv_vcpu *v, void *arg)
+{
+    struct fw_bar_move *m = arg;
+    struct device *d = m->d;
+    uint32_t cmd = 0, off, lo = (uint32_t)m->addr, hi = (uint32_t)(m->addr >> 32);
+
+    if (vcpu_cfg(v, d, 0x04, 2, IOREQ_READ, &cmd))
+        return -EIO;
+    off = cmd & ~0x2u;
+    if (m->decode_off && vcpu_cfg(v, d, 0x04, 2, IOREQ_WRITE, &off))
+        return -EIO;
+    /* Low dword then high dword, as a kernel writes a 64-bit BAR. */
+    if (vcpu_cfg(v, d, 0x10, 4, IOREQ_WRITE, &lo) || vcpu_cfg(v, d, 0x14, 4, IOREQ_WRITE, &hi))
+        return -EIO;
+    if (m->decode_off && vcpu_cfg(v, d, 0x04, 2, IOREQ_WRITE, &cmd))
+        return -EIO;
+    __atomic_store_n(&d->bar_base, m->addr, __ATOMIC_RELAXED); /* the host storm reads it */
+    return 0;
+}
+
+int fw_bar_move(struct harness *h, struct device *d, uint64_t addr, bool decode_off, bool async)
+{
+    struct workload w = {.op = WL_FIRMWARE, .fn = bar_move_on_vcpu, .fn_arg = &h->fw_async.move};
+    struct fw_bar_move m = {.d = d, .addr = addr, .decode_off = decode_off};
 
     if (d->bar_size == 0 || (addr & (d->bar_size - 1)))
         return -EINVAL;
-    if (cfg_read(h, d, 0x04, 2, &cmd))
-        return -EIO;
-    if (decode_off && cfg_write(h, d, 0x04, 2, cmd & ~0x2u))
-        return -EIO;
-    /* Low dword then high dword, as a kernel writes a 64-bit BAR. */
-    if (cfg_write(h, d, 0x10, 4, (uint32_t)addr) || cfg_write(h, d, 0x14, 4, (uint32_t)(addr >> 32)))
-        return -EIO;
-    if (decode_off && cfg_write(h, d, 0x04, 2, cmd))
-        return -EIO;
-    d->bar_base = addr;
-    return 0;
+    if (!async)
+        return guest_call(h, bar_move_on_vcpu, &m);
+    /* vCPU 0 moves it while the scenario goes on (a daemon may die under it). */
+    h->fw_async.move = m;
+    return guest_submit(h, 0, &w);
+}
+
+int fw_config_async(struct harness *h, struct device *d, unsigned int reg, unsigned int size,
+                    uint32_t val)
+{
+    struct workload w = {.op = WL_FIRMWARE, .fn = cfg_cycle_on_vcpu, .fn_arg = &h->fw_async.cfg};
+
+    h->fw_async.cfg = (struct cfg_cycle){.d = d, .reg = reg, .size = size, .dir = IOREQ_WRITE,
+                                         .val = val};
+    return guest_submit(h, 0, &w);
 }
 
 int fw_config_dump(struct harness *h, struct device *d, const char *path)

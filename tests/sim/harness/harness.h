@@ -93,6 +93,19 @@ struct dm_proc {
     int argc;
 };
 
+/* Firmware work handed to vCPU 0 without waiting (its arguments live here). */
+struct cfg_cycle {
+    struct device *d;
+    unsigned int reg, size;
+    int dir;
+    uint32_t val;
+};
+struct fw_bar_move {
+    struct device *d;
+    uint64_t addr;
+    bool decode_off;
+};
+
 struct harness {
     struct hv *hv;
     bool have_domain;
@@ -112,6 +125,10 @@ struct harness {
     int cur_dev;
 
     struct dm_proc dm;
+    struct {
+        struct cfg_cycle cfg;
+        struct fw_bar_move move;
+    } fw_async;
     /* Saved arguments of the last `dm` line, for `dm restart`. */
     char *last_args[H_MAX_ARGS];
     int last_argc;
@@ -172,7 +189,10 @@ int guest_call(struct harness *h, int (*fn)(struct hv_vcpu *v, void *arg), void 
 int fw_enumerate(struct harness *h, unsigned int bus, unsigned int dev, unsigned int fn);
 int fw_config(struct harness *h, struct device *d, unsigned int reg, unsigned int size, int dir,
               uint32_t *val);
-int fw_bar_move(struct harness *h, struct device *d, uint64_t addr, bool decode_off);
+/* async: vCPU 0 does it while the scenario goes on (`wait guest` waits for it). */
+int fw_bar_move(struct harness *h, struct device *d, uint64_t addr, bool decode_off, bool async);
+int fw_config_async(struct harness *h, struct device *d, unsigned int reg, unsigned int size,
+                    uint32_t val);
 int fw_config_dump(struct harness *h, struct device *d, const char *path);
 int fw_config_fuzz(struct harness *h, struct device *d, uint64_t count, uint64_t seed);
 struct device *h_device(struct harness *h, unsigned int bus, unsigned int dev, unsigned int fn,
@@ -197,7 +217,7 @@ void dm_print_log(struct harness *h, FILE *out);
 
 /* host.c: the host's memory manager (lending mode). */
 int host_directive(struct harness *h, const char *what, uint64_t off, uint64_t len, uint64_t seed,
-                   uint64_t rate, uint64_t duration_ms, uint64_t every);
+                   uint64_t rate, uint64_t duration_ms, uint64_t every, uint64_t count);
 void host_storm_join(struct harness *h);
 
 /* report.c */

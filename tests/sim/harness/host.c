@@ -22,8 +22,9 @@
 
 struct storm {
     struct harness *h;
-    uint64_t bar_gfn, first_page, pages;
-    uint64_t rate, duration_ms;
+    const struct device *dev; /* the host takes back its backing's pages, wherever the BAR is */
+    uint64_t first_page, pages;
+    uint64_t rate, duration_ms, count; /* count: stop after that many (0: none) */
 };
 
 static void *storm_main(void *arg)
@@ -35,12 +36,17 @@ static void *storm_main(void *arg)
     struct timespec next;
 
     clock_gettime(CLOCK_MONOTONIC, &next);
-    while (h_now() < end && h->hv->state == DOM_ALIVE && !atomic_load(&h->storm_stop)) {
+    for (uint64_t done = 0; (st->count == 0 || done < st->count) && h_now() < end &&
+                            h->hv->state == DOM_ALIVE && !atomic_load(&h->storm_stop);) {
         uint64_t page = st->first_page + pattern_splitmix64(rng++) % st->pages;
 
         /* A slot that is gone (decoding off, daemon dead) is just nothing to take. */
-        if (lend_host(h->hv, st->bar_gfn, LEND_HOST_EVICT, page, 1, 0) == 0)
+        uint64_t bar_gfn = __atomic_load_n(&st->dev->bar_base, __ATOMIC_RELAXED) >> HV_PAGE_SHIFT;
+
+        if (lend_host(h->hv, bar_gfn, LEND_HOST_EVICT, page, 1, 0) == 0) {
             atomic_fetch_add(&h->storm_invalidations, 1);
+            done++;
+        }
         /* Pacing of the load generator (absolute deadlines), not synchronisation. */
         next.tv_nsec += (long)period_ns;
         while (next.tv_nsec >= 1000000000L) {
@@ -62,7 +68,7 @@ void host_storm_join(struct harness *h)
 }
 
 int host_directive(struct harness *h, const char *what, uint64_t off, uint64_t len, uint64_t seed,
-                   uint64_t rate, uint64_t duration_ms, uint64_t every)
+                   uint64_t rate, uint64_t duration_ms, uint64_t every, uint64_t count)
 {
     struct device *d = &h->dev[h->cur_dev];
     static struct storm st;
@@ -86,9 +92,9 @@ int host_directive(struct harness *h, const char *what, uint64_t off, uint64_t l
     if (strcmp(what, "storm") == 0) {
         if (h->storm_running || rate == 0 || duration_ms == 0)
             return -EINVAL;
-        st = (struct storm){.h = h, .bar_gfn = d->bar_base >> HV_PAGE_SHIFT,
+        st = (struct storm){.h = h, .dev = d,
                             .first_page = off >> HV_PAGE_SHIFT, .pages = len >> HV_PAGE_SHIFT,
-                            .rate = rate, .duration_ms = duration_ms};
+                            .rate = rate, .duration_ms = duration_ms, .count = count};
         rc = pthread_create(&h->storm_thread, NULL, storm_main, &st);
         if (rc)
             return -rc;

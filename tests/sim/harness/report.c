@@ -62,7 +62,7 @@ static const char *const metric_names[] = {
     "ioreqs.copy", "ioreqs.pci_config", "ioreqs.pio", "ioreqs.buffered", "ioreqs.invalidate",
     "ioreqs.access", "ioreqs.timeoffset", "ioreqs.other",
     "dm.emulated_bytes", "dm.exit_status", "dm.peak_rss_kb", "dm.running", "dm.uid",
-    "dm.unrestricted_handles", "dm.hwm_kb",
+    "dm.unrestricted_handles", "dm.hwm_kb", "dm.keeper_handles",
     "latency_us.copy_p50", "latency_us.copy_p99", "latency_us.access_p50",
     "latency_us.access_p99",
     "leaks.ioreq_servers", "leaks.bound_ports", "leaks.foreign_mappings", "leaks.lent_pages",
@@ -70,6 +70,7 @@ static const char *const metric_names[] = {
     "remap.stale_installs_rejected", "remap.retries",
     "xen.unclaimed_reads", "xen.unclaimed_writes", "xen.failures", "xen.domain_state",
     "xen.events_to_dom0", "xen.events_from_dom0", "xen.lent_pages_installed",
+    "xen.guest_crashes",
     "host.storm_invalidations", "host.storm_seconds",
 };
 
@@ -156,6 +157,8 @@ bool metric_get(struct harness *h, const char *name, double *out)
         v = h->dm.running ? dm_uid(h->dm.pid) : -1;
     else if (IS("dm.unrestricted_handles"))
         v = h->dm.running && hv ? hv_unrestricted_handles(hv, h->dm.pid) : 0;
+    else if (IS("dm.keeper_handles"))
+        v = hv ? hv_other_handles(hv) : 0;
     else if (IS("leaks.ioreq_servers"))
         v = leaks_sum(h, 0);
     else if (IS("leaks.bound_ports"))
@@ -170,6 +173,8 @@ bool metric_get(struct harness *h, const char *name, double *out)
         v = LOAD(h->storm_invalidations);
     else if (IS("host.storm_seconds"))
         v = LOAD(h->storm_us) / 1e6;
+    else if (IS("xen.guest_crashes"))
+        v = st ? LOAD(st->guest_crashes) : 0;
     else if (IS("xen.lent_pages_installed"))
         v = hv ? (double)lend_pages_installed(hv) : 0;
     else if (!st) {

@@ -6,28 +6,36 @@
  *   domain vcpus=N ram=SIZE [mmio_hole=SIZE] [lend=on|off|kernel] [domid=N]
  *          [ioreq_timeout=MS] [balloon=SIZE]
  *   domain destroy | invalidate | balloon-out addr=A len=L | populate addr=A len=L
+ *          (populate over an installed lent page crashes the domain, as Xen does:
+ *          metric xen.guest_crashes)
  *          (balloon-out and populate take vcpu=N instead: that vCPU's memcpy buffer)
  *          | timeoffset value=V
  *   dm ARGS...                 start the daemon; the harness adds --domid, --ready-fd,
  *                              --state-dir and --stats (per run)
  *   dm stop | kill | restart | signal USR1|TERM|INT|HUP|STOP|CONT | wait-exit [timeout=MS]
+ *   dm wait-keeper-exit [timeout=MS]   the daemon's memfd keeper has exited (metric
+ *                              dm.keeper_handles counts its open Xen handles)
+ *   dm kill-at OP [n=N] [when=before|after]   the daemon dies (SIGKILL) inside its Nth call
+ *                              of OP from now (the names of `fail`, and notify): before Xen
+ *                              acts, or after Xen acted but before the call returns
  *   dm stats                   the daemon rewrites its stats file; dmstat.* metrics read it
  *   dm-fails exit=N [match="text"] [user=nobody] ARGS...
  *                              the daemon must refuse and leave nothing behind
  *   enumerate bdf=BB:DD.F
  *   config-read bdf=.. off=N size=1|2|4 expect=V
- *   config-write bdf=.. off=N size=1|2|4 value=V
+ *   config-write bdf=.. off=N size=1|2|4 value=V [async=1]
+ *                              async=1: vCPU 0 writes while the scenario goes on (`wait guest`)
  *   config-dump bdf=.. file=PATH [lspci="text|text..."]   lspci -F must decode it with those
  *   config-fuzz bdf=.. count=N seed=S   random config writes (and reads) of every size
  *   mem-read addr=A size=N [expect=V]   one guest access at a physical address (vCPU 0)
  *   mem-write addr=A size=N value=V
  *   host-file path=P size=S    create a sparse file (for file: backings)
- *   bar-move bdf=.. bar=0 addr=A [decode=keep|off]
+ *   bar-move bdf=.. bar=0 addr=A [decode=keep|off] [async=1] [over-ram=1]
  *   vcpu N OP key=value...    asynchronous guest workload on BAR 0 (see workload.c);
  *                              label=L times it: metrics time.L_us and bytes.L;
  *                              memcpy-in/out check=off: the copy alone, no pattern work
  *   host evict|lose off=.. len=.. | host write off=.. len=.. seed=S
- *   host storm rate=R duration=MS [off=.. len=..] | host storm-stop | host race every=N
+ *   host storm rate=R duration=MS|count=N [off=.. len=..] | host storm-stop | host race every=N
  *                              the host's memory manager (lending mode; see host.c)
  *   wait                       every vCPU workload and host storm has finished
  *   wait guest                 every vCPU workload has finished (a storm may go on)
@@ -253,8 +261,12 @@ static int do_domain(struct harness *h, const struct line *l)
         h_fail(h, "line %u: addr and len must be page aligned", h->lineno);
         return -EINVAL;
     }
-    if (strcmp(what, "populate") == 0)
-        return hv_balloon_in(h->hv, op.addr >> HV_PAGE_SHIFT, op.len >> HV_PAGE_SHIFT);
+    if (strcmp(what, "populate") == 0) {
+        int rc = hv_balloon_in(h->hv, op.addr >> HV_PAGE_SHIFT, op.len >> HV_PAGE_SHIFT);
+
+        /* Over a lent page Xen crashes the domain (xen.guest_crashes): the guest's doing. */
+        return rc == -EPERM ? 0 : rc;
+    }
     if (strcmp(what, "invalidate") == 0 || strcmp(what, "balloon-out") == 0)
         op.kind = 0;
     else if (strcmp(what, "timeoffset") == 0)
@@ -267,6 +279,33 @@ static int do_domain(struct harness *h, const struct line *l)
     if (op.failed)
         h_fail(h, "line %u: %u ioreq server(s) did not take the broadcast", h->lineno, op.failed);
     return 0;
+}
+
+/* The device model's library calls by the names `fail` and `dm kill-at` use; -1 if unknown. */
+static int sim_op_by_name(const char *name)
+{
+    static const struct {
+        const char *name;
+        enum sim_op op;
+    } ops[] = {
+        {"create_server", SIM_OP_CREATE_SERVER}, {"get_server_info", SIM_OP_GET_SERVER_INFO},
+        {"map_io_range", SIM_OP_MAP_IO_RANGE},   {"unmap_io_range", SIM_OP_UNMAP_IO_RANGE},
+        {"map_pcidev", SIM_OP_MAP_PCIDEV},       {"unmap_pcidev", SIM_OP_UNMAP_PCIDEV},
+        {"set_server_state", SIM_OP_SET_SERVER_STATE},
+        {"destroy_server", SIM_OP_DESTROY_SERVER}, {"nr_vcpus", SIM_OP_NR_VCPUS},
+        {"map_resource", SIM_OP_MAP_RESOURCE},   {"map_gfns", SIM_OP_MAP_GFNS},
+        {"bind_interdomain", SIM_OP_BIND_INTERDOMAIN}, {"unbind", SIM_OP_UNBIND},
+        {"restrict", SIM_OP_RESTRICT},           {"lend_set_slot", SIM_OP_LEND_SET_SLOT},
+        {"lend_map", SIM_OP_LEND_MAP},           {"lend_unmap", SIM_OP_LEND_UNMAP},
+        {"lend_claim_access", SIM_OP_LEND_CLAIM_ACCESS},
+        {"lend_release_access", SIM_OP_LEND_RELEASE_ACCESS},
+        {"notify", SIM_OP_NOTIFY},
+    };
+
+    for (unsigned int i = 0; i < ARRAY_SIZE(ops); i++)
+        if (strcmp(name, ops[i].name) == 0)
+            return (int)ops[i].op;
+    return -1;
 }
 
 static int dm_start_line(struct harness *h, char **args, int nargs)
@@ -351,6 +390,30 @@ static int do_dm(struct harness *h, struct line *l)
             return -ETIMEDOUT;
         }
         dm_read_stats(h);
+        return 0;
+    }
+    if (strcmp(what, "wait-keeper-exit") == 0) {
+        if (kv_num(h, l, 2, "timeout", 10000, &timeout))
+            return -EINVAL;
+        if (hv_wait_other_handles_released(h->hv, (unsigned int)timeout)) {
+            h_fail(h, "line %u: the memfd keeper still runs after %llu ms", h->lineno,
+                   (unsigned long long)timeout);
+            return -ETIMEDOUT;
+        }
+        return 0;
+    }
+    if (strcmp(what, "kill-at") == 0) {
+        const char *when = kv(l, 3, "when");
+        int op = l->ntok > 2 ? sim_op_by_name(l->tok[2]) : -1;
+        uint64_t nth;
+
+        if (op < 0 || kv_num(h, l, 3, "n", 1, &nth) || nth == 0 || nth > UINT32_MAX ||
+            (when && strcmp(when, "before") && strcmp(when, "after")) ||
+            (op == SIM_OP_NOTIFY && when && strcmp(when, "before"))) {
+            h_fail(h, "line %u: usage: dm kill-at OP [n=N] [when=before|after]", h->lineno);
+            return -EINVAL;
+        }
+        hv_arm_kill(h->hv, (enum sim_op)op, (uint32_t)nth, when && strcmp(when, "after") == 0);
         return 0;
     }
     if (strcmp(what, "stats") == 0) {
@@ -549,6 +612,8 @@ static int do_config(struct harness *h, struct line *l, int dir)
         kv_num(h, l, 1, "expect", 0, &expect))
         return -EINVAL;
     val = (uint32_t)value;
+    if (dir == IOREQ_WRITE && kv(l, 1, "async"))
+        return fw_config_async(h, d, (unsigned int)off, (unsigned int)size, val);
     if (fw_config(h, d, (unsigned int)off, (unsigned int)size, dir, &val)) {
         h_fail(h, "line %u: config cycle failed", h->lineno);
         return -EIO;
@@ -615,21 +680,6 @@ static int do_fail(struct harness *h, struct line *l)
 {
     static const struct {
         const char *name;
-        enum sim_op op;
-    } ops[] = {
-        {"create_server", SIM_OP_CREATE_SERVER}, {"get_server_info", SIM_OP_GET_SERVER_INFO},
-        {"map_io_range", SIM_OP_MAP_IO_RANGE},   {"unmap_io_range", SIM_OP_UNMAP_IO_RANGE},
-        {"map_pcidev", SIM_OP_MAP_PCIDEV},       {"unmap_pcidev", SIM_OP_UNMAP_PCIDEV},
-        {"set_server_state", SIM_OP_SET_SERVER_STATE},
-        {"destroy_server", SIM_OP_DESTROY_SERVER}, {"nr_vcpus", SIM_OP_NR_VCPUS},
-        {"map_resource", SIM_OP_MAP_RESOURCE},   {"map_gfns", SIM_OP_MAP_GFNS},
-        {"bind_interdomain", SIM_OP_BIND_INTERDOMAIN}, {"unbind", SIM_OP_UNBIND},
-        {"restrict", SIM_OP_RESTRICT},           {"lend_set_slot", SIM_OP_LEND_SET_SLOT},
-        {"lend_map", SIM_OP_LEND_MAP},           {"lend_unmap", SIM_OP_LEND_UNMAP},
-        {"lend_claim_access", SIM_OP_LEND_CLAIM_ACCESS},
-    };
-    static const struct {
-        const char *name;
         int err;
     } errs[] = {{"ENOMEM", ENOMEM}, {"EAGAIN", EAGAIN}, {"ENOENT", ENOENT}, {"EPERM", EPERM},
                 {"EINVAL", EINVAL}, {"ESRCH", ESRCH},   {"EIO", EIO},       {"ENOSPC", ENOSPC},
@@ -640,9 +690,8 @@ static int do_fail(struct harness *h, struct line *l)
 
     if (need_domain(h))
         return -EINVAL;
-    for (unsigned int i = 0; l->ntok > 1 && i < ARRAY_SIZE(ops); i++)
-        if (strcmp(l->tok[1], ops[i].name) == 0)
-            op = (int)ops[i].op;
+    if (l->ntok > 1)
+        op = sim_op_by_name(l->tok[1]);
     for (unsigned int i = 0; en && i < ARRAY_SIZE(errs); i++)
         if (strcmp(en, errs[i].name) == 0)
             e = (uint64_t)errs[i].err;
@@ -804,15 +853,18 @@ static int do_host(struct harness *h, struct line *l)
 {
     struct device *dev = &h->dev[h->cur_dev];
     const char *what = l->ntok > 1 ? l->tok[1] : "";
-    uint64_t off, len, seed, rate, duration, every;
+    uint64_t off, len, seed, rate, duration, every, count;
     int rc;
 
+    /* count=N: the storm ends after N invalidations (then duration only bounds it). */
     if (need_domain(h) || kv_num(h, l, 2, "off", 0, &off) ||
         kv_num(h, l, 2, "len", dev->bar_size > off ? dev->bar_size - off : 0, &len) ||
         kv_num(h, l, 2, "seed", 1, &seed) || kv_num(h, l, 2, "rate", 1000, &rate) ||
-        kv_num(h, l, 2, "duration", 1000, &duration) || kv_num(h, l, 2, "every", 0, &every))
+        kv_num(h, l, 2, "count", 0, &count) ||
+        kv_num(h, l, 2, "duration", count ? 60000 : 1000, &duration) ||
+        kv_num(h, l, 2, "every", 0, &every))
         return -EINVAL;
-    rc = host_directive(h, what, off, len, seed, rate, duration, every);
+    rc = host_directive(h, what, off, len, seed, rate, duration, every, count);
     if (rc)
         h_fail(h, "line %u: host %s: %s", h->lineno, what, strerror(-rc));
     return rc;
@@ -908,12 +960,13 @@ static int run_line(struct harness *h, struct line *l)
         uint64_t end = v + dev->bar_size;
         bool in_hole = v >= h->hv->mmio_hole_start && end <= HV_LOW_MMIO_END;
         bool high = v >= 0x100000000ULL && v >= hv_ram_end(h->hv) && end <= (1ULL << HV_PADDR_BITS);
-        if (!in_hole && !high) {
+        /* over-ram=1: a hostile or careless guest may place it over its own RAM. */
+        if (!in_hole && !high && !kv(l, 1, "over-ram")) {
             h_fail(h, "line %u: bar-move target 0x%llx is outside the MMIO space", h->lineno,
                    (unsigned long long)v);
             return -EINVAL;
         }
-        if (fw_bar_move(h, dev, v, decode && strcmp(decode, "off") == 0)) {
+        if (fw_bar_move(h, dev, v, decode && strcmp(decode, "off") == 0, kv(l, 1, "async"))) {
             h_fail(h, "line %u: bar-move failed", h->lineno);
             return -EIO;
         }
@@ -931,6 +984,9 @@ static void scenario_finish(struct harness *h)
         dm_stop(h, SIGTERM, true);
     if (!h->hv)
         return;
+    /* A daemon that left cleanly released its memfd keeper, and waited for it. */
+    if (h->last_exit_status == 0 && hv_wait_other_handles_released(h->hv, 5000))
+        h_fail(h, "a memfd keeper outlived its daemon's clean exit");
     if (h->hv->state == DOM_DYING)
         h_fail(h, "zombie domain: %llu pages still mapped by the device model",
                (unsigned long long)hv_foreign_pages_held(h->hv));

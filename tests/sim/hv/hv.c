@@ -89,8 +89,14 @@ int hv_balloon_out(struct hv *hv, uint64_t gfn, uint64_t count)
 
         if (idx < 0 || hv->ram_frame[idx] == UINT32_MAX)
             continue;
-        /* The frame goes back to Xen; a device model still mapping it sees garbage. */
-        hv_poison(hv_frame_ptr(hv, hv->ram_frame[idx]), HV_PAGE_SIZE);
+        /*
+         * The frame goes back to Xen, which frees it once nothing holds it:
+         * a device model's foreign mapping keeps it (and its content) alive
+         * until unmapped, which is why Xen then sends an INVALIDATE.
+         */
+        hv->frame_released[hv->ram_frame[idx]] = 1;
+        if (hv->frame_refs[hv->ram_frame[idx]] == 0)
+            hv_poison(hv_frame_ptr(hv, hv->ram_frame[idx]), HV_PAGE_SIZE);
         hv->ram_frame[idx] = UINT32_MAX;
     }
     pthread_mutex_unlock(&hv->lock);
@@ -111,6 +117,16 @@ int hv_balloon_in(struct hv *hv, uint64_t gfn, uint64_t count)
         }
         if (hv->ram_frame[idx] != UINT32_MAX)
             continue;
+        /*
+         * Xen's p2m_add_page() will not replace a lent entry (nor a grant or
+         * foreign one): it crashes the domain that asks.
+         */
+        if (lend_gfn_installed(hv, gfn + i)) {
+            atomic_store(&hv->crashed, true);
+            atomic_fetch_add(&hv->stats.guest_crashes, 1);
+            rc = -EPERM;
+            break;
+        }
         if (hv->next_spare_frame == hv->spare_end) {
             rc = -ENOMEM;
             break;
@@ -121,6 +137,21 @@ int hv_balloon_in(struct hv *hv, uint64_t gfn, uint64_t count)
     }
     pthread_mutex_unlock(&hv->lock);
     return rc;
+}
+
+void hv_frame_get_locked(struct hv *hv, uint64_t frame)
+{
+    if (frame < hv->pool_pages && hv->frame_refs[frame] < UINT16_MAX)
+        hv->frame_refs[frame]++;
+}
+
+void hv_frame_put_locked(struct hv *hv, uint64_t frame)
+{
+    if (frame >= hv->pool_pages || hv->frame_refs[frame] == 0)
+        return;
+    /* The last reference to a frame the guest gave back: now it is freed. */
+    if (--hv->frame_refs[frame] == 0 && hv->frame_released[frame])
+        hv_poison(hv_frame_ptr(hv, frame), HV_PAGE_SIZE);
 }
 
 uint64_t hv_foreign_pages_held(struct hv *hv)
@@ -177,7 +208,9 @@ int hv_create(struct hv *hv, const struct hv_domain_config *cfg, const char *soc
         goto fail;
     }
     hv->ram_frame = calloc(ram_pages, sizeof(uint32_t));
-    if (!hv->ram_frame)
+    hv->frame_refs = calloc(hv->pool_pages, sizeof(uint16_t));
+    hv->frame_released = calloc(hv->pool_pages, 1);
+    if (!hv->ram_frame || !hv->frame_refs || !hv->frame_released)
         goto fail;
     for (uint64_t i = 0; i < ram_pages; i++)
         hv->ram_frame[i] = (uint32_t)i;
@@ -230,6 +263,10 @@ void hv_destroy(struct hv *hv)
     hv->evt = NULL;
     hv->evt_fd = -1;
     free(hv->ram_frame);
+    free(hv->frame_refs);
+    free(hv->frame_released);
+    hv->frame_refs = NULL;
+    hv->frame_released = NULL;
     for (unsigned int i = 0; i < hv->nr_failures; i++)
         free(hv->failure[i]);
     hv->pool = NULL;

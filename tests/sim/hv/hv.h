@@ -68,6 +68,8 @@ struct hv_mapping {
     uint64_t cookie;
     uint64_t pages;
     bool resource;
+    uint32_t *frames; /* guest frames held (not resource mappings), nr_frames of them */
+    uint64_t nr_frames;
     struct hv_mapping *next;
 };
 
@@ -77,6 +79,12 @@ struct hv_conn {
     int sock;
     enum sim_handle_kind kind;
     pid_t pid;
+    /*
+     * A device model the harness started (its child; or the process itself,
+     * in unit tests): failure injections and kill points apply to it only,
+     * not to processes a daemon starts (its memfd keeper).
+     */
+    bool device_model;
     int restrict_domid; /* -1: unrestricted */
     int event_wfd;      /* evtchn and lend handles: write end of the event pipe */
     struct hv_mapping *mappings;
@@ -114,6 +122,12 @@ struct hv_evtchn_shm {
         atomic_uint flags; /* CHAN_*: delivery to the handle's event pipe */
     } port[HV_MAX_PORTS];
     atomic_uint_fast64_t events_from_dom0;
+    /*
+     * A kill point (hv_arm_kill): the client library kills its own process
+     * right before the Nth notify it sends from now (0: disarmed), as the
+     * daemon would die if killed between answering a request and notifying.
+     */
+    atomic_uint kill_before_notify;
 };
 
 struct hv_server {
@@ -166,13 +180,15 @@ struct hv_hist {
 struct hv_stats {
     atomic_uint_fast64_t ioreq_copy, ioreq_pci_config, ioreq_pio, ioreq_buffered,
         ioreq_invalidate, ioreq_timeoffset, ioreq_access, ioreq_other;
-    atomic_uint_fast64_t emulated_bytes;  /* guest bytes moved by the device model */
+    atomic_uint_fast64_t emulated_bytes;  /* guest bytes moved by the device model: COPY
+                                             requests of guest instructions (not forged ones) */
     atomic_uint_fast64_t unclaimed_reads, unclaimed_writes;
     atomic_uint_fast64_t faults_injected;
     atomic_uint_fast64_t events_to_dom0; /* events_from_dom0: in the shared page */
     /* The lending extension: pages the kernel installed or took back. */
     atomic_uint_fast64_t lend_pages_mapped, lend_pages_invalidated, lend_pages_evicted,
         lend_stale_installs_rejected, lend_retries;
+    atomic_uint_fast64_t guest_crashes; /* domain_crash() for something the guest asked */
     struct hv_hist lat_copy, lat_access;
 };
 
@@ -212,6 +228,13 @@ struct hv {
     /* p2m of RAM: low RAM at 0, the rest from 4 GiB. */
     uint64_t low_pages, high_pages;
     uint32_t *ram_frame; /* index: ram_index(); UINT32_MAX = ballooned out */
+    /*
+     * Per pool frame: foreign mappings holding it, and whether the guest gave
+     * it back meanwhile. Xen frees (here: poisons) a frame only once its last
+     * reference is gone, so a device model's mapping keeps the old content.
+     */
+    uint16_t *frame_refs;
+    uint8_t *frame_released;
     uint64_t mmio_hole_start;
     uint32_t pci_cf8;
 
@@ -236,6 +259,11 @@ struct hv {
     struct hv_stats stats;
     struct hv_inject inject[SIM_OP_LEND_UNCLAIM_ACCESS + 1];
     uint64_t op_calls[SIM_OP_LEND_UNCLAIM_ACCESS + 1];
+    struct {
+        uint32_t op;        /* 0: disarmed */
+        uint32_t countdown; /* the call that dies: 1 = the next one */
+        bool after;         /* after the call took effect, before its reply */
+    } kill;
 
     /*
      * For tests: called on the vCPU's thread right after it posted a
@@ -274,6 +302,9 @@ uint64_t hv_ram_end(const struct hv *hv); /* first gfn after high RAM, as an add
 void hv_poison(void *p, size_t len);
 /* Is this domain-visible state still held by some connection (zombie domain)? */
 uint64_t hv_foreign_pages_held(struct hv *hv);
+/* A foreign mapping takes / drops a reference on a frame (hv->lock held). */
+void hv_frame_get_locked(struct hv *hv, uint64_t frame);
+void hv_frame_put_locked(struct hv *hv, uint64_t frame);
 void hv_hist_add(struct hv_hist *h, uint64_t ns);
 uint64_t hv_hist_percentile(const struct hv_hist *h, double pct);
 
@@ -323,6 +354,17 @@ int hv_rpc_start(struct hv *hv);
 void hv_rpc_stop(struct hv *hv);
 /* Inject failures: fail `count` calls of op after letting `skip` through. */
 void hv_inject_failure(struct hv *hv, enum sim_op op, uint32_t skip, uint32_t count, int err);
+/*
+ * A kill point: the device model is killed (SIGKILL) at its nth call of op
+ * from now, before Xen does anything (after = false) or after the call took
+ * effect but before it returns (after = true). SIM_OP_NOTIFY: before the nth
+ * notify. The caller then waits for the daemon's exit.
+ */
+void hv_arm_kill(struct hv *hv, enum sim_op op, uint32_t nth, bool after);
+/* Open handles of processes that are not device models (a daemon's memfd keeper). */
+unsigned int hv_other_handles(struct hv *hv);
+/* Wait until there are none; 0, or -ETIMEDOUT. */
+int hv_wait_other_handles_released(struct hv *hv, unsigned int timeout_ms);
 /* Resources a process left to be released by closing its handles. */
 struct hv_leaks hv_leaks_of(struct hv *hv, pid_t pid);
 /*

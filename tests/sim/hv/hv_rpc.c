@@ -7,6 +7,7 @@
  * per-handle resources released when the handle (the process) goes away.
  */
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
@@ -73,7 +74,56 @@ void hv_inject_failure(struct hv *hv, enum sim_op op, uint32_t skip, uint32_t co
     pthread_mutex_unlock(&hv->lock);
 }
 
-static int injected_failure(struct hv *hv, uint32_t op)
+/* The harness's own child, or itself: see hv_conn.device_model. */
+static bool started_by_us(pid_t pid)
+{
+    char path[64], buf[512], *p;
+    FILE *f;
+    int ppid = 0;
+
+    if (pid == getpid())
+        return true;
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    f = fopen(path, "r");
+    if (!f)
+        return false;
+    /* "pid (comm) state ppid ...": comm may hold spaces and parentheses. */
+    if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')))
+        sscanf(p + 1, " %*c %d", &ppid);
+    fclose(f);
+    return ppid == getpid();
+}
+
+void hv_arm_kill(struct hv *hv, enum sim_op op, uint32_t nth, bool after)
+{
+    pthread_mutex_lock(&hv->lock);
+    if (op == SIM_OP_NOTIFY) {
+        atomic_store(&hv->evt->kill_before_notify, nth);
+        hv->kill.op = 0;
+    } else {
+        hv->kill.op = op;
+        hv->kill.countdown = nth;
+        hv->kill.after = after;
+    }
+    pthread_mutex_unlock(&hv->lock);
+}
+
+/* Does this call of a device model's hit the armed kill point? *after: when. */
+static bool kill_point_hit(struct hv *hv, const struct hv_conn *c, uint32_t op, bool *after)
+{
+    bool hit = false;
+
+    pthread_mutex_lock(&hv->lock);
+    if (hv->kill.op == op && c->device_model && --hv->kill.countdown == 0) {
+        hit = true;
+        *after = hv->kill.after;
+        hv->kill.op = 0;
+    }
+    pthread_mutex_unlock(&hv->lock);
+    return hit;
+}
+
+static int injected_failure(struct hv *hv, const struct hv_conn *c, uint32_t op)
 {
     struct hv_inject *in;
     int rc = 0;
@@ -83,7 +133,9 @@ static int injected_failure(struct hv *hv, uint32_t op)
     pthread_mutex_lock(&hv->lock);
     in = &hv->inject[op];
     hv->op_calls[op]++;
-    if (in->skip)
+    if (!c->device_model)
+        ;
+    else if (in->skip)
         in->skip--;
     else if (in->count) {
         in->count--;
@@ -103,29 +155,49 @@ static int check_domain(struct hv *hv, struct hv_conn *c, uint32_t domid)
     return 0;
 }
 
-static void mapping_add(struct hv_conn *c, uint64_t cookie, uint64_t pages, bool resource)
+/* hv->lock held. frames: the guest frames the mapping holds (NULL for a resource). */
+static void mapping_add(struct hv_conn *c, uint64_t cookie, uint64_t pages, bool resource,
+                        const uint32_t *frames, uint64_t nr_frames)
 {
-    for (struct hv_mapping *m = c->mappings; m; m = m->next) {
-        if (m->cookie == cookie && m->resource == resource) {
-            m->pages += pages;
-            return;
-        }
+    struct hv_mapping *m;
+
+    for (m = c->mappings; m; m = m->next)
+        if (m->cookie == cookie && m->resource == resource)
+            break;
+    if (!m) {
+        m = calloc(1, sizeof(*m));
+        if (!m)
+            abort(); /* the simulator's own memory: not a case it models */
+        *m = (struct hv_mapping){.cookie = cookie, .resource = resource, .next = c->mappings};
+        c->mappings = m;
     }
-    struct hv_mapping *m = calloc(1, sizeof(*m));
-    if (!m)
-        abort(); /* the simulator's own memory: not a case it models */
-    *m = (struct hv_mapping){.cookie = cookie, .pages = pages, .resource = resource,
-                             .next = c->mappings};
-    c->mappings = m;
+    m->pages += pages;
+    if (nr_frames) {
+        uint32_t *f = realloc(m->frames, (m->nr_frames + nr_frames) * sizeof(*f));
+        if (!f)
+            abort();
+        memcpy(f + m->nr_frames, frames, nr_frames * sizeof(*f));
+        m->frames = f;
+        m->nr_frames += nr_frames;
+    }
 }
 
-static int mapping_remove(struct hv_conn *c, uint64_t cookie, bool resource)
+/* hv->lock held: drop the mapping's frame references, then the mapping. */
+static void mapping_free(struct hv *hv, struct hv_mapping *m)
+{
+    for (uint64_t i = 0; i < m->nr_frames; i++)
+        hv_frame_put_locked(hv, m->frames[i]);
+    free(m->frames);
+    free(m);
+}
+
+static int mapping_remove(struct hv *hv, struct hv_conn *c, uint64_t cookie, bool resource)
 {
     for (struct hv_mapping **p = &c->mappings; *p; p = &(*p)->next) {
         if ((*p)->cookie == cookie && (*p)->resource == resource) {
             struct hv_mapping *m = *p;
             *p = m->next;
-            free(m);
+            mapping_free(hv, m);
             return 0;
         }
     }
@@ -152,6 +224,8 @@ static int map_gfns(struct hv *hv, struct hv_conn *c, const struct sim_req *req,
         pthread_mutex_unlock(&hv->lock);
         return -ESRCH;
     }
+    uint32_t held[SIM_MAP_GFNS_MAX];
+
     reply->u.gfns.count = n;
     for (uint32_t i = 0; i < n; i++) {
         uint64_t gfn = req->u.gfns.gfns[i];
@@ -174,11 +248,13 @@ static int map_gfns(struct hv *hv, struct hv_conn *c, const struct sim_req *req,
         /* Lent or MMIO frames are never foreign-mappable. */
         reply->u.gfns.err[i] = frame < 0 ? -EINVAL : 0;
         reply->u.gfns.frames[i] = frame < 0 ? 0 : (uint64_t)frame;
-        ok += frame >= 0;
+        if (frame >= 0) {
+            hv_frame_get_locked(hv, (uint64_t)frame);
+            held[ok++] = (uint32_t)frame;
+        }
     }
-    mapping_add(c, req->u.gfns.cookie, n, false);
+    mapping_add(c, req->u.gfns.cookie, n, false, held, ok);
     pthread_mutex_unlock(&hv->lock);
-    (void)ok;
     return 0;
 }
 
@@ -212,7 +288,7 @@ static int map_resource(struct hv *hv, struct hv_conn *c, const struct sim_req *
             return -EINVAL;
     }
     pthread_mutex_lock(&hv->lock);
-    mapping_add(c, req->u.resource.cookie, req->u.resource.nr_frames, true);
+    mapping_add(c, req->u.resource.cookie, req->u.resource.nr_frames, true, NULL, 0);
     pthread_mutex_unlock(&hv->lock);
     reply->u.mem.frame = first;
     return 0;
@@ -223,7 +299,7 @@ static int unmap_cookie(struct hv *hv, struct hv_conn *c, uint64_t cookie, bool 
     int rc;
 
     pthread_mutex_lock(&hv->lock);
-    rc = mapping_remove(c, cookie, resource);
+    rc = mapping_remove(hv, c, cookie, resource);
     domain_reap_locked(hv);
     pthread_mutex_unlock(&hv->lock);
     return rc;
@@ -254,7 +330,7 @@ static int dispatch(struct hv *hv, int ci, const struct sim_req *req, int fd_in,
 
     if (!op_allowed(c->kind, req->op))
         return -ENOTTY;
-    rc = injected_failure(hv, req->op);
+    rc = injected_failure(hv, c, req->op);
     if (rc)
         return rc;
     switch (req->op) {
@@ -377,7 +453,7 @@ static void conn_close(struct hv *hv, int ci)
         struct hv_mapping *m = c->mappings;
         c->mappings = m->next;
         released.mappings += m->pages;
-        free(m);
+        mapping_free(hv, m);
     }
     /* Remember what only the handle's closing released, per process. */
     if (released.ports || released.mappings || released.lent_pages) {
@@ -437,6 +513,42 @@ int hv_wait_handles_released(struct hv *hv, pid_t pid, unsigned int timeout_ms)
     return rc == ETIMEDOUT ? -ETIMEDOUT : 0;
 }
 
+unsigned int hv_other_handles(struct hv *hv)
+{
+    unsigned int n = 0;
+
+    pthread_mutex_lock(&hv->lock);
+    for (int i = 0; i < HV_MAX_CONNS; i++)
+        n += hv->conn[i].used && hv->conn[i].kind && !hv->conn[i].device_model;
+    pthread_mutex_unlock(&hv->lock);
+    return n;
+}
+
+int hv_wait_other_handles_released(struct hv *hv, unsigned int timeout_ms)
+{
+    struct timespec deadline;
+    int rc = 0;
+
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += timeout_ms / 1000;
+    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&hv->lock);
+    for (;;) {
+        bool open = false;
+        for (int i = 0; i < HV_MAX_CONNS; i++)
+            open |= hv->conn[i].used && hv->conn[i].kind && !hv->conn[i].device_model;
+        if (!open || rc == ETIMEDOUT)
+            break;
+        rc = pthread_cond_timedwait(&hv->conn_closed, &hv->lock, &deadline);
+    }
+    pthread_mutex_unlock(&hv->lock);
+    return rc == ETIMEDOUT ? -ETIMEDOUT : 0;
+}
+
 struct hv_leaks hv_leaks_of(struct hv *hv, pid_t pid)
 {
     struct hv_leaks l = {.pid = pid};
@@ -460,6 +572,7 @@ static int hello(struct hv *hv, int ci, const struct sim_req *req, struct sim_re
 
     c->kind = req->u.hello.kind;
     c->pid = req->u.hello.pid;
+    c->device_model = started_by_us(c->pid);
     switch (c->kind) {
     case SIM_HANDLE_DEVICEMODEL:
         return 0;
@@ -500,7 +613,18 @@ static void serve_conn(struct hv *hv, int ci)
         rc = hello(hv, ci, &req, &reply, &fd_reply);
         close_reply_fd = c->kind == SIM_HANDLE_EVTCHN || c->kind == SIM_HANDLE_LEND;
     } else {
-        rc = dispatch(hv, ci, &req, fd_in, &reply, &fd_reply);
+        bool after = false, kill_it = kill_point_hit(hv, c, req.op, &after);
+
+        rc = kill_it && !after ? 0 : dispatch(hv, ci, &req, fd_in, &reply, &fd_reply);
+        if (kill_it) {
+            /* It dies inside the call, never seeing a reply; its handles close with it. */
+            kill(c->pid, SIGKILL);
+            if (fd_in >= 0)
+                close(fd_in);
+            if (fd_reply >= 0 && close_reply_fd)
+                close(fd_reply);
+            return;
+        }
     }
     if (fd_in >= 0)
         close(fd_in);

@@ -586,7 +586,12 @@ static bool target_get(struct hv_vcpu *v, unsigned int id, struct ioreq_target *
     return ok;
 }
 
-static enum hv_send_result send_sync(struct hv_vcpu *v, int id, ioreq_t *p)
+/*
+ * from_guest: Xen built the request from a guest instruction, so the bytes
+ * of a COPY are guest data the device model moved (dm.emulated_bytes); a
+ * request forged as a hostile Xen would send it moves nothing that counts.
+ */
+static enum hv_send_result send_sync(struct hv_vcpu *v, int id, ioreq_t *p, bool from_guest)
 {
     struct hv *hv = v->hv;
     struct ioreq_target t;
@@ -612,8 +617,9 @@ static enum hv_send_result send_sync(struct hv_vcpu *v, int id, ioreq_t *p)
 
         if (p->type == IOREQ_TYPE_COPY) {
             hv_hist_add(&hv->stats.lat_copy, dt);
-            atomic_fetch_add_explicit(&hv->stats.emulated_bytes, (uint64_t)p->size * p->count,
-                                      memory_order_relaxed);
+            if (from_guest)
+                atomic_fetch_add_explicit(&hv->stats.emulated_bytes,
+                                          (uint64_t)p->size * p->count, memory_order_relaxed);
         } else if (p->type == HV_IOREQ_TYPE_ACCESS) {
             hv_hist_add(&hv->stats.lat_access, dt);
         }
@@ -736,14 +742,14 @@ enum hv_send_result hv_ioreq_emulate(struct hv_vcpu *v, ioreq_t *p)
     }
     if (buffered)
         return HV_IO_HANDLED;
-    return send_sync(v, id, p);
+    return send_sync(v, id, p, true);
 }
 
 enum hv_send_result hv_ioreq_send_to(struct hv_vcpu *v, uint16_t id, ioreq_t *p)
 {
     if (!vcpu_runs(v) || id >= HV_MAX_SERVERS)
         return HV_IO_DEAD;
-    return send_sync(v, id, p);
+    return send_sync(v, id, p, false);
 }
 
 unsigned int hv_ioreq_broadcast(struct hv_vcpu *v, ioreq_t *p)

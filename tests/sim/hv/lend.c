@@ -758,3 +758,24 @@ void lend_fini(struct hv *hv)
     free(l);
     hv->lend = NULL;
 }
+
+bool lend_gfn_installed(struct hv *hv, uint64_t gfn)
+{
+    struct hv_lend *l = hv->lend;
+    bool installed = false;
+
+    if (!l)
+        return false;
+    pthread_rwlock_rdlock(&l->lock);
+    for (unsigned int i = 0; i < HV_LEND_SLOTS && !installed; i++) {
+        struct lend_slot *s = &l->slot[i];
+
+        if (!s->used || gfn < s->first_gfn || gfn - s->first_gfn >= s->pages)
+            continue;
+        pthread_mutex_lock(&s->mmu_lock);
+        installed = s->pg[gfn - s->first_gfn] & PG_MAPPED;
+        pthread_mutex_unlock(&s->mmu_lock);
+    }
+    pthread_rwlock_unlock(&l->lock);
+    return installed;
+}

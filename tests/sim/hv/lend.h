@@ -83,5 +83,7 @@ uint64_t lend_slot_pages(struct hv *hv, uint64_t bar_gfn);
 void lend_set_race(struct hv *hv, uint32_t every);
 /* Pages installed in the guest right now, across slots. */
 uint64_t lend_pages_installed(struct hv *hv);
+/* Does gfn hold an installed lent page (a p2m_lent entry)? */
+bool lend_gfn_installed(struct hv *hv, uint64_t gfn);
 
 #endif
