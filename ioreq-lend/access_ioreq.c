@@ -20,6 +20,7 @@ _Static_assert(sizeof(buffered_iopage_t) <= XC_PAGE_SIZE, "the buffered ring fit
 
 static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+static void srv_unwind(struct ioreq_srv *s, enum ioreq_srv_stage to);
 
 static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
 {
@@ -31,19 +32,24 @@ static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
     return rc;
 }
 
-/* Why a Xen device node could not be opened, in words an operator can act on. */
-static int open_failure(char *err, size_t errlen, const char *what)
+int ioreq_open_failure(char *err, size_t errlen, const char *what)
 {
     int rc = -errno;
 
     if (rc == -ENOENT || rc == -ENXIO || rc == -ENODEV)
-        return fail(err, errlen, rc,
-                    "cannot open %s: no Xen here (not running in dom0 of a Xen host, or the "
-                    "xen-privcmd/xen-evtchn modules are not loaded)",
-                    what);
+        return err_fmt(err, errlen, rc,
+                       "cannot open %s: no Xen here (not running in dom0 of a Xen host, or the "
+                       "xen-privcmd/xen-evtchn modules are not loaded)",
+                       what);
     if (rc == -EACCES || rc == -EPERM)
-        return fail(err, errlen, rc, "cannot open %s: permission denied (run as root)", what);
-    return fail(err, errlen, rc, "cannot open %s: %s", what, strerror(-rc));
+        return err_fmt(err, errlen, rc, "cannot open %s: permission denied (run as root)", what);
+    return err_fmt(err, errlen, rc, "cannot open %s: %s", what, strerror(-rc));
+}
+
+int ioreq_restrict_failure(char *err, size_t errlen, uint32_t domid)
+{
+    return err_fmt(err, errlen, -errno, "cannot restrict the Xen handles to domain %u: %s", domid,
+                   strerror(errno));
 }
 
 /*
@@ -76,6 +82,11 @@ static struct xentoollog_logger xtl_to_debug_log = {
     .destroy = xtl_destroy,
 };
 
+struct xentoollog_logger *ioreq_xen_logger(void)
+{
+    return &xtl_to_debug_log;
+}
+
 int ioreq_srv_open(struct ioreq_srv *s, uint32_t domid, struct counters *cnt, char *err,
                    size_t errlen)
 {
@@ -84,22 +95,21 @@ int ioreq_srv_open(struct ioreq_srv *s, uint32_t domid, struct counters *cnt, ch
     s->cnt = cnt;
     s->dmod = xendevicemodel_open(&xtl_to_debug_log, 0);
     if (!s->dmod)
-        return open_failure(err, errlen, "the Xen device-model interface");
+        return ioreq_open_failure(err, errlen, "the Xen device-model interface");
     s->stage = SRV_HANDLES_OPEN;
     s->fmem = xenforeignmemory_open(&xtl_to_debug_log, 0);
     if (!s->fmem)
-        return open_failure(err, errlen, "the Xen foreign-memory interface");
+        return ioreq_open_failure(err, errlen, "the Xen foreign-memory interface");
     s->xce = xenevtchn_open(&xtl_to_debug_log, 0);
     if (!s->xce)
-        return open_failure(err, errlen, "the Xen event-channel device");
+        return ioreq_open_failure(err, errlen, "the Xen event-channel device");
     return 0;
 }
 
 int ioreq_srv_restrict(struct ioreq_srv *s, char *err, size_t errlen)
 {
     if (xentoolcore_restrict_all((domid_t)s->domid) < 0)
-        return fail(err, errlen, -errno, "cannot restrict the Xen handles to domain %u: %s",
-                    s->domid, strerror(errno));
+        return ioreq_restrict_failure(err, errlen, s->domid);
     s->stage = SRV_RESTRICTED;
     return 0;
 }
@@ -135,27 +145,34 @@ static int map_pages(struct ioreq_srv *s)
     return 0;
 }
 
-int ioreq_srv_adopt(struct ioreq_srv *s, ioservid_t id)
+/*
+ * SRV_PAGES_MAPPED with the server a crashed predecessor left: Xen keeps a
+ * server until it is destroyed, and any process of the emulating domain may
+ * map its pages and rebind its ports. -ENOENT or -ESRCH: it is gone.
+ */
+static int srv_adopt(struct ioreq_srv *s, ioservid_t id)
 {
-    char err[160];
-    int rc = query_vcpus(s, err, sizeof(err));
+    int rc;
 
-    if (rc)
-        return rc;
     s->id = id;
+    s->stage = SRV_CREATED;
     rc = map_pages(s);
-    if (rc)
+    if (rc) {
+        /* Gone: nothing to undo. Still there but unusable: it claims the function
+         * with nobody serving it, so it must not stay behind either. */
+        if (rc == -ENOENT || rc == -ESRCH)
+            s->stage = SRV_RESTRICTED;
+        srv_unwind(s, SRV_RESTRICTED);
         return rc;
+    }
     s->adopted = true;
     return 0;
 }
 
-int ioreq_srv_create(struct ioreq_srv *s, char *err, size_t errlen)
+static int srv_create(struct ioreq_srv *s, char *err, size_t errlen)
 {
-    int rc = query_vcpus(s, err, errlen);
+    int rc;
 
-    if (rc)
-        return rc;
     /* ATOMIC: we advance read_pointer atomically, so Xen may canonicalise the pair. */
     if (xendevicemodel_create_ioreq_server(s->dmod, (domid_t)s->domid,
                                            HVM_IOREQSRV_BUFIOREQ_ATOMIC, &s->id) < 0) {
@@ -173,6 +190,30 @@ int ioreq_srv_create(struct ioreq_srv *s, char *err, size_t errlen)
         return fail(err, errlen, rc, "cannot map the pages of ioreq server %u: %s", s->id,
                     strerror(-rc));
     return 0;
+}
+
+int ioreq_srv_create(struct ioreq_srv *s, const ioservid_t *predecessor, char *err,
+                     size_t errlen)
+{
+    int rc = query_vcpus(s, err, errlen);
+
+    if (rc)
+        return rc;
+    if (predecessor) {
+        rc = srv_adopt(s, *predecessor);
+        if (rc == 0)
+            return 0;
+        log_info("the previous daemon's ioreq server %u is %s: creating a new one", *predecessor,
+                 rc == -ENOENT || rc == -ESRCH ? "gone" : "unusable, destroyed");
+    }
+    return srv_create(s, err, errlen);
+}
+
+int ioreq_srv_renew(struct ioreq_srv *s, char *err, size_t errlen)
+{
+    srv_unwind(s, SRV_RESTRICTED);
+    s->adopted = false;
+    return srv_create(s, err, errlen);
 }
 
 int ioreq_srv_start(struct ioreq_srv *s, uint16_t seg, uint8_t bus, uint8_t dev, uint8_t fn,
@@ -228,16 +269,17 @@ static void teardown_check(int rc, const char *what)
         log_warn("teardown: %s: %s", what, strerror(errno));
 }
 
-void ioreq_srv_close(struct ioreq_srv *s)
+/* Undo the stages above `to`, in reverse; the handles go only at SRV_CLOSED. */
+static void srv_unwind(struct ioreq_srv *s, enum ioreq_srv_stage to)
 {
     domid_t d = (domid_t)s->domid;
 
-    if (s->stage >= SRV_PCI_CLAIMED)
+    if (s->stage >= SRV_PCI_CLAIMED && to < SRV_PCI_CLAIMED)
         teardown_check(xendevicemodel_unmap_pcidev_from_ioreq_server(
                            s->dmod, d, s->id, (uint16_t)(s->sbdf >> 16), (uint8_t)(s->sbdf >> 8),
                            (uint8_t)((s->sbdf >> 3) & 0x1f), (uint8_t)(s->sbdf & 7)),
                        "unclaim PCI function");
-    if (s->stage >= SRV_ENABLED) {
+    if (s->stage >= SRV_ENABLED && to < SRV_ENABLED) {
         for (unsigned int v = 0; v < s->nr_vcpus; v++)
             if (s->vcpu_port[v])
                 teardown_check(xenevtchn_unbind(s->xce, s->vcpu_port[v]), "unbind vCPU port");
@@ -248,21 +290,32 @@ void ioreq_srv_close(struct ioreq_srv *s)
         teardown_check(xendevicemodel_set_ioreq_server_state(s->dmod, d, s->id, 0),
                        "disable server");
     }
-    if (s->stage >= SRV_PAGES_MAPPED)
+    if (s->stage >= SRV_PAGES_MAPPED && to < SRV_PAGES_MAPPED) {
         teardown_check(xenforeignmemory_unmap_resource(s->fmem, s->res), "unmap ioreq pages");
-    if (s->stage >= SRV_CREATED)
+        s->res = NULL;
+        s->bufpage = NULL;
+        s->iopage = NULL;
+    }
+    if (s->stage >= SRV_CREATED && to < SRV_CREATED)
         teardown_check(xendevicemodel_destroy_ioreq_server(s->dmod, d, s->id), "destroy server");
-    if (s->xce)
-        xenevtchn_close(s->xce);
-    if (s->fmem)
-        xenforeignmemory_close(s->fmem);
-    if (s->dmod)
-        xendevicemodel_close(s->dmod);
-    s->xce = NULL;
-    s->fmem = NULL;
-    s->dmod = NULL;
-    s->res = NULL;
-    s->stage = SRV_CLOSED;
+    if (to == SRV_CLOSED) {
+        if (s->xce)
+            xenevtchn_close(s->xce);
+        if (s->fmem)
+            xenforeignmemory_close(s->fmem);
+        if (s->dmod)
+            xendevicemodel_close(s->dmod);
+        s->xce = NULL;
+        s->fmem = NULL;
+        s->dmod = NULL;
+    }
+    if (s->stage > to)
+        s->stage = to;
+}
+
+void ioreq_srv_close(struct ioreq_srv *s)
+{
+    srv_unwind(s, SRV_CLOSED);
 }
 
 int ioreq_srv_claim_mmio(struct ioreq_srv *s, uint64_t start, uint64_t end)

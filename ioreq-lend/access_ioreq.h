@@ -62,20 +62,37 @@ struct ioreq_srv {
     struct counters *cnt;
 };
 
+/*
+ * Why a Xen device node could not be opened (errno), or a restriction
+ * failed, in words an operator can act on; returns -errno. Shared with the
+ * memfd keeper, which opens its own handle.
+ */
+int ioreq_open_failure(char *err, size_t errlen, const char *what);
+int ioreq_restrict_failure(char *err, size_t errlen, uint32_t domid);
+/* The logger to open Xen handles with: the libraries' messages go to our log at debug level. */
+struct xentoollog_logger *ioreq_xen_logger(void);
+
 /* SRV_HANDLES_OPEN. err gets one line naming what failed and why. */
 int ioreq_srv_open(struct ioreq_srv *s, uint32_t domid, struct counters *cnt, char *err,
                    size_t errlen);
 /* SRV_RESTRICTED: xentoolcore_restrict_all() -- every handle the process has open. */
 int ioreq_srv_restrict(struct ioreq_srv *s, char *err, size_t errlen);
-/* SRV_CREATED then SRV_PAGES_MAPPED: count vCPUs, create the server, map its pages. */
-int ioreq_srv_create(struct ioreq_srv *s, char *err, size_t errlen);
 /*
- * SRV_PAGES_MAPPED with an existing server instead: the one a crashed
- * predecessor left (Xen keeps a server until it is destroyed, and any
- * process of the emulating domain may map its pages and rebind its ports).
- * Returns 0, or -errno if there is no such server (then create one).
+ * SRV_CREATED then SRV_PAGES_MAPPED: count vCPUs, then take over the server
+ * a crashed predecessor left (`predecessor`, from its state file; Xen keeps
+ * a server until it is destroyed, and any process of the emulating domain
+ * may map its pages and rebind its ports) or, if there is none, it is gone
+ * or unusable (then it is destroyed), create a new one. s->adopted says
+ * which. err gets one line on failure.
  */
-int ioreq_srv_adopt(struct ioreq_srv *s, ioservid_t id);
+int ioreq_srv_create(struct ioreq_srv *s, const ioservid_t *predecessor, char *err,
+                     size_t errlen);
+/*
+ * Discard the server (an adopted one that served another device: its claims
+ * are not ours) through the staged teardown, and create a new one: back to
+ * SRV_PAGES_MAPPED, adopted false.
+ */
+int ioreq_srv_renew(struct ioreq_srv *s, char *err, size_t errlen);
 /*
  * After ioreq_srv_start() on an adopted server: answer what the predecessor
  * left in the slots (READY, or INPROCESS when it died working on it), and

@@ -287,6 +287,14 @@ int pci_func_restore(struct pci_func *f, const uint8_t saved[PCI_CFG_SPACE_SIZE]
     return 0;
 }
 
+void pci_func_stop_decoding(struct pci_func *f)
+{
+    uint16_t cmd = (uint16_t)cfg_get(f->cfg, PCI_CFG_COMMAND, 2);
+
+    cfg_put(f->cfg, PCI_CFG_COMMAND, cmd & ~PCI_COMMAND_MEMORY, 2);
+    f->window = bar_window_derive(f);
+}
+
 uint64_t pci_func_bar_address(const struct pci_func *f)
 {
     return cfg_get(f->cfg, PCI_CFG_BAR0, 8) & ~PCI_BAR_LOW_BITS;

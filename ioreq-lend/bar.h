@@ -147,6 +147,14 @@ int pci_func_config_write(struct pci_func *f, uint32_t reg, uint32_t size, uint3
  */
 int pci_func_restore(struct pci_func *f, const uint8_t saved[PCI_CFG_SPACE_SIZE]);
 
+/*
+ * After pci_func_restore(): the claims of the restored window could not be
+ * made again, so the function stops decoding memory (COMMAND.MEMORY reads
+ * 0), without calling the window callback. The guest reads back exactly
+ * what decodes, and enabling decoding again claims the window anew.
+ */
+void pci_func_stop_decoding(struct pci_func *f);
+
 /* The guest-programmed 64-bit BAR address (flags stripped), decoding or not. */
 uint64_t pci_func_bar_address(const struct pci_func *f);
 

@@ -33,6 +33,8 @@
     X(config_errors, "pci.config_errors", "misaligned or out-of-range config accesses")            \
     X(window_changes, "pci.window_changes", "BAR window claims moved")                             \
     X(window_change_failures, "pci.window_change_failures", "BAR moves refused and rolled back")   \
+    X(takeover_adopted, "takeover.adopted", "crashed predecessors whose server and device were taken over") \
+    X(takeover_stale_claims, "takeover.stale_claims", "window claims a predecessor's unfinished change left, repaired") \
     X(guest_ram_maps, "guest_ram.maps", "guest pages mapped for data pointers")                    \
     X(guest_ram_hits, "guest_ram.hits", "data-pointer pages found in the map cache")               \
     X(guest_ram_drops, "guest_ram.drops", "map-cache entries dropped (invalidate, eviction)")       \

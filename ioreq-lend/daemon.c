@@ -15,131 +15,33 @@
 #include "log.h"
 #include "util.h"
 
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+/* Record what the daemon holds: a successor reads it after a crash. */
+static void state_save(struct daemon *d)
 {
-    va_list ap;
+    int rc = state_file_write(&d->state, &d->st);
 
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return rc;
-}
-
-/*
- * The lock file doubles as the daemon's state: its pid, its ioreq server and
- * the function's config space, rewritten when they change. If the daemon
- * dies without cleaning up, the next one finds the server (which Xen keeps)
- * and the config space the guest programmed, and takes over without the
- * guest noticing more than a pause.
- */
-static void state_write(struct daemon *d)
-{
-    char buf[128 + 2 * PCI_CFG_SPACE_SIZE];
-    int n;
-
-    if (d->lock_fd < 0)
-        return;
-    n = snprintf(buf, sizeof(buf), "pid %d\n", (int)getpid());
-    if (d->stage >= DAEMON_SERVER) {
-        n += snprintf(buf + n, sizeof(buf) - (size_t)n, "server %u\n", d->srv.id);
-        if (d->stage >= DAEMON_SERVING) {
-            n += snprintf(buf + n, sizeof(buf) - (size_t)n, "config ");
-            for (unsigned int i = 0; i < PCI_CFG_SPACE_SIZE; i++)
-                n += snprintf(buf + n, sizeof(buf) - (size_t)n, "%02x", d->pci.cfg[i]);
-            n += snprintf(buf + n, sizeof(buf) - (size_t)n, "\n");
-        }
-    }
-    if (pwrite(d->lock_fd, buf, (size_t)n, 0) != n || ftruncate(d->lock_fd, n) < 0)
-        log_guest(LOG_LVL_WARN, "cannot update %s: %s", d->lock_path, strerror(errno));
-}
-
-static void state_read_predecessor(struct daemon *d)
-{
-    char buf[128 + 2 * PCI_CFG_SPACE_SIZE + 1], *line, *save = NULL;
-    ssize_t n = pread(d->lock_fd, buf, sizeof(buf) - 1, 0);
-    unsigned int server;
-
-    if (n <= 0)
-        return;
-    buf[n] = '\0';
-    for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-        if (sscanf(line, "server %u", &server) == 1 && server < 0xffff) {
-            d->predecessor.have_server = true;
-            d->predecessor.server = (uint16_t)server;
-        } else if (strncmp(line, "config ", 7) == 0 &&
-                   strlen(line + 7) == 2 * PCI_CFG_SPACE_SIZE) {
-            bool ok = true;
-            for (unsigned int i = 0; i < PCI_CFG_SPACE_SIZE && ok; i++) {
-                unsigned int b;
-                ok = sscanf(line + 7 + 2 * i, "%2x", &b) == 1;
-                d->predecessor.config[i] = (uint8_t)b;
-            }
-            d->predecessor.have_config = ok;
-        }
-    }
+    if (rc)
+        log_guest(LOG_LVL_WARN, "cannot update %s: %s", d->state.path, strerror(-rc));
 }
 
 /*
  * One daemon per PCI slot of a domain: Xen would let a second ioreq server
  * claim the same function and silently shadow the first, so the slot is
- * claimed here with a lock file first. The file also records our server id,
- * for an operator (and a restarted daemon) to find.
+ * claimed with its state file's lock first. What a crashed predecessor
+ * recorded there stays until this daemon has taken over: a successor of
+ * ours, killed before that, must still find it.
  */
 static int slot_lock(struct daemon *d, char *err, size_t errlen)
 {
     const struct dm_options *o = &d->opt;
-    int fd;
+    int rc = state_file_lock(&d->state, o->state_dir, o->domid, o->pci_seg, o->pci_bus,
+                             o->pci_dev, o->pci_fn, &d->pred, err, errlen);
 
-    if (mkdir(o->state_dir, 0755) < 0 && errno != EEXIST)
-        return fail(err, errlen, -errno, "cannot create state directory %s: %s", o->state_dir,
-                    strerror(errno));
-    if (snprintf(d->lock_path, sizeof(d->lock_path), "%s/dom%u-%04x:%02x:%02x.%x.lock",
-                 o->state_dir, o->domid, o->pci_seg, o->pci_bus, o->pci_dev,
-                 o->pci_fn) >= (int)sizeof(d->lock_path))
-        return fail(err, errlen, -ENAMETOOLONG, "--state-dir is too long");
-    fd = open(d->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return fail(err, errlen, -errno, "cannot open %s: %s", d->lock_path, strerror(errno));
-    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-        int rc = -errno;
-        char holder[64] = "";
-        ssize_t n = pread(fd, holder, sizeof(holder) - 1, 0);
-
-        holder[n > 0 ? n : 0] = '\0';
-        holder[strcspn(holder, "\n")] = '\0';
-        close(fd);
-        d->lock_path[0] = '\0';
-        if (rc == -EWOULDBLOCK)
-            return fail(err, errlen, -EBUSY,
-                        "PCI slot %04x:%02x:%02x.%x of domain %u is already claimed (%s)",
-                        o->pci_seg, o->pci_bus, o->pci_dev, o->pci_fn, o->domid,
-                        *holder ? holder : "by another ioreq-lend");
-        return fail(err, errlen, rc, "cannot lock %s: %s", d->lock_path, strerror(-rc));
-    }
-    d->lock_fd = fd;
+    if (rc)
+        return rc;
+    d->st = d->pred;
     d->stage = DAEMON_LOCKED;
-    /* A clean exit removes the file: anything in it is a crashed daemon's. */
-    state_read_predecessor(d);
-    state_write(d);
     return 0;
-}
-
-static void slot_unlock(struct daemon *d)
-{
-    if (d->lock_fd < 0)
-        return;
-    /*
-     * Unlink while holding the lock: a waiter then locks a file that is gone
-     * and retries. If unlinking is not allowed (privileges dropped), an empty
-     * file says the same: nothing to take over.
-     */
-    if (unlink(d->lock_path) < 0 && ftruncate(d->lock_fd, 0) < 0)
-        log_warn("cannot clear %s: %s", d->lock_path, strerror(errno));
-    close(d->lock_fd);
-    d->lock_fd = -1;
 }
 
 static int backing_setup(struct daemon *d, char *err, size_t errlen)
@@ -166,13 +68,13 @@ static int backing_setup(struct daemon *d, char *err, size_t errlen)
     if (!o->bar_size) {
         if (!is_power_of_2(d->backing.size) || d->backing.size < OPT_MIN_BAR_SIZE ||
             d->backing.size > OPT_MAX_BAR_SIZE)
-            return fail(err, errlen, -EINVAL,
+            return err_fmt(err, errlen, -EINVAL,
                         "%s is %s, not a BAR size (a power of two from 4K to 1T): give --bar-size",
                         d->backing.desc, format_size(d->backing.size, sz, sizeof(sz)));
         o->bar_size = d->backing.size;
     }
     if (o->window > o->bar_size)
-        return fail(err, errlen, -EINVAL, "--window is larger than the %s BAR",
+        return err_fmt(err, errlen, -EINVAL, "--window is larger than the %s BAR",
                     format_size(o->bar_size, sz, sizeof(sz)));
     return 0;
 }
@@ -191,16 +93,16 @@ static int lend_probe(struct daemon *d, char *why, size_t whylen)
     d->lend = xenlend_open((domid_t)d->opt.domid);
     if (!d->lend) {
         if (errno == ENOTTY)
-            return fail(why, whylen, -ENOTTY, "the kernel's privcmd has no lending ioctls");
-        return fail(why, whylen, -errno, "cannot open a lending handle: %s", strerror(errno));
+            return err_fmt(why, whylen, -ENOTTY, "the kernel's privcmd has no lending ioctls");
+        return err_fmt(why, whylen, -errno, "cannot open a lending handle: %s", strerror(errno));
     }
     if (xenlend_claim_access_range(d->lend, d->srv.id, 0, XC_PAGE_SIZE - 1) < 0) {
         int rc = -errno;
         xenlend_close(d->lend);
         d->lend = NULL;
         if (rc == -EINVAL)
-            return fail(why, whylen, rc, "the hypervisor has no access-only ioreqs");
-        return fail(why, whylen, rc, "probing access-only ioreqs failed: %s", strerror(-rc));
+            return err_fmt(why, whylen, rc, "the hypervisor has no access-only ioreqs");
+        return err_fmt(why, whylen, rc, "probing access-only ioreqs failed: %s", strerror(-rc));
     }
     xenlend_release_access_range(d->lend, d->srv.id, 0, XC_PAGE_SIZE - 1);
     /* And the backing must be memory the kernel can lend: register it once, then delete. */
@@ -208,7 +110,7 @@ static int lend_probe(struct daemon *d, char *why, size_t whylen)
         int rc = -errno;
         xenlend_close(d->lend);
         d->lend = NULL;
-        return fail(why, whylen, rc, "%s cannot be lent: %s", d->backing.desc, strerror(-rc));
+        return err_fmt(why, whylen, rc, "%s cannot be lent: %s", d->backing.desc, strerror(-rc));
     }
     xenlend_set_slot(d->lend, 0, 0, NULL, 0, 0);
     return 0;
@@ -227,7 +129,7 @@ static int mode_setup(struct daemon *d, char *err, size_t errlen)
     if (o->mode != MODE_EMULATE) {
         rc = lend_probe(d, why, sizeof(why));
         if (rc && o->mode == MODE_LEND)
-            return fail(err, errlen, rc, "--mode lend: lending is unavailable: %s", why);
+            return err_fmt(err, errlen, rc, "--mode lend: lending is unavailable: %s", why);
         if (rc)
             log_warn("lending unavailable (%s): emulating the BAR instead", why);
         else
@@ -238,7 +140,7 @@ static int mode_setup(struct daemon *d, char *err, size_t errlen)
         char a[32], b[32];
 
         if (o->window && o->window < min)
-            return fail(err, errlen, -EINVAL,
+            return err_fmt(err, errlen, -EINVAL,
                         "--window %s is too small for %u vCPUs: at least %s",
                         format_size(o->window, a, sizeof(a)), d->srv.nr_vcpus,
                         format_size(min, b, sizeof(b)));
@@ -255,30 +157,50 @@ static int mode_setup(struct daemon *d, char *err, size_t errlen)
         };
         rc = remap_create(&d->remap, &p);
         if (rc)
-            return fail(err, errlen, rc, "cannot set up lending: %s", strerror(-rc));
+            return err_fmt(err, errlen, rc, "cannot set up lending: %s", strerror(-rc));
     }
     d->stage = DAEMON_MODE;
     return 0;
 }
 
-/* bar.c's window callback: move our claim on the ioreq server, transactionally. */
+/*
+ * Make Xen's claims follow the BAR window, transactionally (bar.h): on
+ * failure the old window is still claimed. Emulation claims the window as
+ * a MEMORY range; lending as an access-only range with the lend slot.
+ */
+static int claims_change(struct daemon *d, const struct bar_window *old_win,
+                         const struct bar_window *new_win)
+{
+    int rc = 0;
+
+    if (d->mode == MODE_LEND)
+        return remap_window_change(d->remap, old_win, new_win);
+    if (new_win->enabled)
+        rc = ioreq_srv_claim_mmio(&d->srv, new_win->base, new_win->base + new_win->size - 1);
+    if (rc == 0 && old_win->enabled) {
+        rc = ioreq_srv_release_mmio(&d->srv, old_win->base, old_win->base + old_win->size - 1);
+        if (rc && new_win->enabled)
+            ioreq_srv_release_mmio(&d->srv, new_win->base, new_win->base + new_win->size - 1);
+    }
+    return rc;
+}
+
+/* bar.c's window callback. */
 static int window_change(void *opaque, const struct bar_window *old_win,
                          const struct bar_window *new_win)
 {
     struct daemon *d = opaque;
-    int rc = 0;
+    int rc;
 
-    if (d->mode == MODE_LEND) {
-        rc = remap_window_change(d->remap, old_win, new_win);
-    } else {
-        if (new_win->enabled)
-            rc = ioreq_srv_claim_mmio(&d->srv, new_win->base, new_win->base + new_win->size - 1);
-        if (rc == 0 && old_win->enabled) {
-            rc = ioreq_srv_release_mmio(&d->srv, old_win->base, old_win->base + old_win->size - 1);
-            if (rc && new_win->enabled)
-                ioreq_srv_release_mmio(&d->srv, new_win->base, new_win->base + new_win->size - 1);
-        }
-    }
+    /*
+     * Write-ahead: from here until the config write is recorded, Xen may hold
+     * either window's claims, and a successor must know both to repair them.
+     */
+    d->st.changing = true;
+    d->st.from = *old_win;
+    d->st.to = *new_win;
+    state_save(d);
+    rc = claims_change(d, old_win, new_win);
     if (rc) {
         d->cnt.window_change_failures++;
         log_guest(LOG_LVL_WARN, "guest moved the BAR to 0x%llx (decoding %s): refused: %s",
@@ -296,6 +218,15 @@ static int window_change(void *opaque, const struct bar_window *old_win,
     return 0;
 }
 
+/* The config space as the guest now sees it, and nothing under way. */
+static void state_save_config(struct daemon *d)
+{
+    d->st.have_config = true;
+    memcpy(d->st.config, d->pci.cfg, sizeof(d->st.config));
+    d->st.changing = false;
+    state_save(d);
+}
+
 static int pci_setup(struct daemon *d, char *err, size_t errlen)
 {
     const struct dm_options *o = &d->opt;
@@ -310,7 +241,7 @@ static int pci_setup(struct daemon *d, char *err, size_t errlen)
     };
 
     if (pci_func_init(&d->pci, &p, window_change, d))
-        return fail(err, errlen, -EINVAL, "invalid PCI function parameters");
+        return err_fmt(err, errlen, -EINVAL, "invalid PCI function parameters");
     return 0;
 }
 
@@ -352,8 +283,9 @@ static void handle_config(struct daemon *d, ioreq_t *req)
     } else {
         rc = pci_func_config_write(&d->pci, reg, req->size,
                                    (uint32_t)(req->data & size_mask(req->size)));
-        if (rc == 0)
-            state_write(d); /* a successor must find what the guest programmed */
+        /* Before the answer: a successor must find what the guest programmed (or kept). */
+        if (rc != -EINVAL)
+            state_save_config(d);
     }
     if (rc == -EINVAL)
         d->cnt.config_errors++;
@@ -412,42 +344,80 @@ void daemon_handle_buffered(void *opaque, ioreq_t *req)
 }
 
 /*
+ * Repair Xen's claims after a predecessor died: the window its recorded
+ * config decodes claimed, and any other window that a change it left
+ * unfinished may have claimed released. Every step is idempotent (a claim
+ * already there, a release of nothing), so a successor killed here is
+ * repaired by the next one from the same record.
+ */
+static int claims_repair(struct daemon *d, const struct bar_window *target)
+{
+    struct bar_window stale[2];
+    unsigned int n = 0;
+    int rc = 0;
+
+    if (d->pred.changing) {
+        const struct bar_window *w[2] = {&d->pred.from, &d->pred.to};
+
+        for (unsigned int i = 0; i < 2; i++)
+            if (w[i]->enabled && !(target->enabled && w[i]->base == target->base) &&
+                w[i]->size == d->pci.bar_size)
+                stale[n++] = *w[i];
+    }
+    d->cnt.takeover_stale_claims += n;
+    if (d->mode == MODE_LEND)
+        return remap_take_over(d->remap, target, stale, n);
+    for (unsigned int i = 0; i < n; i++) {
+        int r = ioreq_srv_release_mmio(&d->srv, stale[i].base, stale[i].base + stale[i].size - 1);
+
+        if (r && r != -ENOENT)
+            log_warn("releasing the range at 0x%llx a change left: %s",
+                     (unsigned long long)stale[i].base, strerror(-r));
+    }
+    if (target->enabled) {
+        rc = ioreq_srv_claim_mmio(&d->srv, target->base, target->base + target->size - 1);
+        if (rc == -EEXIST)
+            rc = 0; /* claimed by our server all along */
+        else if (rc) /* the caller stops decoding: then nothing may stay claimed */
+            ioreq_srv_release_mmio(&d->srv, target->base, target->base + target->size - 1);
+    }
+    return rc;
+}
+
+/*
  * The adopted server still claims what the predecessor's function decoded.
- * Restore that function's config space so the guest sees no change, and
- * lend again what it lent. If the device differs (other IDs, size or mode),
- * the claims belong to something else: start afresh with a new server.
+ * Restore that function's config space so the guest sees no change, repair
+ * the claims, and lend again what it lent. If the device differs (other
+ * IDs, size or mode), the claims belong to something else: discard the
+ * server and start afresh.
  */
 static int take_over(struct daemon *d, char *err, size_t errlen)
 {
     int rc = -EINVAL;
 
-    if (d->predecessor.have_config)
-        rc = pci_func_restore(&d->pci, d->predecessor.config);
-    if (rc == 0 && d->mode == MODE_LEND && d->pci.window.enabled) {
-        rc = remap_adopt_window(d->remap, &d->pci.window);
-        if (rc) {
-            d->pci.window.enabled = false;
-            log_warn("taking over the lent window failed: %s", strerror(-rc));
-        }
-    }
+    if (d->pred.have_config)
+        rc = pci_func_restore(&d->pci, d->pred.config);
     if (rc == 0) {
+        d->cnt.takeover_adopted++;
+        rc = claims_repair(d, &d->pci.window);
+        if (rc) {
+            /* Nothing decodes now, and the config space says so; enabling it claims anew. */
+            log_warn("taking over the window at 0x%llx failed: %s: it no longer decodes",
+                     (unsigned long long)d->pci.window.base, strerror(-rc));
+            pci_func_stop_decoding(&d->pci);
+        }
         log_info("took over the function: BAR 0 %s at 0x%llx",
                  d->pci.window.enabled ? "decoding" : "not decoding",
                  (unsigned long long)d->pci.window.base);
         return 0;
     }
     log_warn("the previous daemon's device is not this one: starting afresh");
-    xendevicemodel_destroy_ioreq_server(d->srv.dmod, (domid_t)d->opt.domid, d->srv.id);
-    xenforeignmemory_unmap_resource(d->srv.fmem, d->srv.res);
-    d->srv.res = NULL;
-    d->srv.adopted = false;
-    d->srv.stage = SRV_RESTRICTED;
-    rc = ioreq_srv_create(&d->srv, err, errlen);
+    rc = ioreq_srv_renew(&d->srv, err, errlen);
+    d->st = (struct dm_state){.have_server = rc == 0, .server = d->srv.id};
+    state_save(d);
     /* pci_func_restore() may have run: back to power-on, nothing decodes on the new server. */
     if (rc == 0)
         rc = pci_setup(d, err, errlen);
-    if (rc == 0)
-        state_write(d);
     return rc;
 }
 
@@ -462,7 +432,7 @@ int daemon_setup(struct daemon *d, const struct dm_options *opt, char *err, size
 
     memset(d, 0, sizeof(*d));
     d->opt = *opt;
-    d->lock_fd = -1;
+    d->state = (struct state_file)STATE_FILE_INIT;
     d->backing = (struct backing)BACKING_INIT;
     rc = slot_lock(d, err, errlen);
     if (rc == 0)
@@ -471,31 +441,20 @@ int daemon_setup(struct daemon *d, const struct dm_options *opt, char *err, size
         rc = ioreq_srv_open(&d->srv, opt->domid, &d->cnt, err, errlen);
     if (rc == 0)
         rc = ioreq_srv_restrict(&d->srv, err, errlen);
-    if (rc == 0 && d->predecessor.have_server) {
-        int arc = ioreq_srv_adopt(&d->srv, d->predecessor.server);
-
-        if (arc == 0) {
-            log_warn("a previous ioreq-lend died without cleaning up: taking over its ioreq "
-                     "server %u",
-                     d->srv.id);
-        } else {
-            d->predecessor.have_config = false; /* start afresh */
-            /*
-             * ENOENT: its server is gone. Anything else (ENOMEM...): it is
-             * still there, claiming the function with nobody serving it. As
-             * take_over() does for a different device, do not leave it behind.
-             */
-            if (arc != -ENOENT && arc != -ESRCH)
-                xendevicemodel_destroy_ioreq_server(d->srv.dmod, (domid_t)d->opt.domid,
-                                                    d->predecessor.server);
-        }
-    }
-    if (rc == 0 && !d->srv.adopted)
-        rc = ioreq_srv_create(&d->srv, err, errlen);
+    if (rc == 0)
+        rc = ioreq_srv_create(&d->srv, d->pred.have_server ? &d->pred.server : NULL, err,
+                              errlen);
     if (rc)
         return rc;
+    if (d->srv.adopted)
+        log_warn("a previous ioreq-lend died without cleaning up: taking over its ioreq server %u",
+                 d->srv.id);
+    else
+        d->st = (struct dm_state){0}; /* the predecessor's claims went with its server */
+    d->st.have_server = true;
+    d->st.server = d->srv.id;
     d->stage = DAEMON_SERVER;
-    state_write(d);
+    state_save(d);
     guest_ram_init(&d->ram, d->srv.fmem, opt->domid, &d->cnt);
     rc = mode_setup(d, err, errlen);
     if (rc == 0)
@@ -508,7 +467,7 @@ int daemon_setup(struct daemon *d, const struct dm_options *opt, char *err, size
     if (rc)
         return rc;
     d->stage = DAEMON_SERVING;
-    state_write(d);
+    state_save_config(d);
     /* Requests the predecessor left unanswered: their vCPUs are waiting. */
     if (d->srv.adopted)
         ioreq_srv_serve_pending(&d->srv);
@@ -535,7 +494,7 @@ void daemon_teardown(struct daemon *d)
         xenlend_close(d->lend);
     d->lend = NULL;
     backing_close(&d->backing);
-    slot_unlock(d);
+    state_file_release(&d->state);
     d->stage = DAEMON_NONE;
 }
 

@@ -18,6 +18,7 @@
 #include "guest_ram.h"
 #include "options.h"
 #include "remap.h"
+#include "state_file.h"
 #include "xenlend.h"
 
 /* Set-up stages beyond the ioreq server's own (access_ioreq.h). */
@@ -41,14 +42,11 @@ struct daemon {
     xenlend_handle *lend;
     struct remap *remap;
     struct counters cnt;
-    int lock_fd;
-    char lock_path[4096];
-    /* What a crashed predecessor left in the lock file, for taking over. */
-    struct {
-        bool have_server, have_config;
-        uint16_t server;
-        uint8_t config[PCI_CFG_SPACE_SIZE];
-    } predecessor;
+    struct state_file state;
+    /* What the state file says; written before every change of Xen's claims. */
+    struct dm_state st;
+    /* What a crashed predecessor left in it, for taking over. */
+    struct dm_state pred;
     bool pidfile_written;
     int exit_status;
     bool domain_gone;  /* Xen says the domain is dead: its servers went with it */

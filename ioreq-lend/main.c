@@ -9,8 +9,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -37,30 +35,6 @@ static int write_pidfile(const char *path)
         return -EIO;
     }
     return close(fd) ? -errno : 0;
-}
-
-/*
- * --runas: once every Xen handle is open and restricted to the domain, the
- * daemon needs no privilege at all; give it up for good (QEMU's
- * -runas/dm_restrict does the same).
- */
-static int drop_privileges(const char *user, char *err, size_t errlen)
-{
-    struct passwd *pw = getpwnam(user);
-
-    if (!pw) {
-        snprintf(err, errlen, "--runas: no user '%s'", user);
-        return -ENOENT;
-    }
-    if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
-        snprintf(err, errlen, "cannot drop privileges to %s: %s", user, strerror(errno));
-        return -EPERM;
-    }
-    if (pw->pw_uid != 0 && setuid(0) == 0) {
-        snprintf(err, errlen, "dropping privileges to %s did not stick", user);
-        return -EPERM;
-    }
-    return 0;
 }
 
 /* One line for the launcher: the server is enabled and the function claimed. */

@@ -240,17 +240,30 @@ int remap_window_change(struct remap *r, const struct bar_window *old_win,
     return 0;
 }
 
-int remap_adopt_window(struct remap *r, const struct bar_window *win)
+int remap_take_over(struct remap *r, const struct bar_window *target,
+                    const struct bar_window *stale, unsigned int n)
 {
     int rc;
 
-    if (!win->enabled)
+    for (unsigned int i = 0; i < n; i++)
+        if (xenlend_release_access_range(r->p.lend, r->p.server, stale[i].base,
+                                         stale[i].base + stale[i].size - 1) < 0 &&
+            errno != ENOENT)
+            log_warn("releasing the access range at 0x%llx a change left: %s",
+                     (unsigned long long)stale[i].base, strerror(errno));
+    if (!target->enabled)
         return 0;
-    rc = slot_set(r, win);
-    if (rc)
+    rc = claim_range(r, target);
+    if (rc == 0 || rc == -EEXIST)
+        rc = slot_set(r, target);
+    if (rc) {
+        /* The caller then treats the window as not decoding: claim nothing either. */
+        xenlend_release_access_range(r->p.lend, r->p.server, target->base,
+                                     target->base + target->size - 1);
         return rc;
+    }
     r->slot_live = true;
-    r->win = *win;
+    r->win = *target;
     return 0;
 }
 
@@ -352,9 +365,10 @@ static void evict_for(struct remap *r, uint64_t need, uint64_t keep)
 
 /*
  * Map [first, first + n): the kernel checks each page's lease as it installs
- * it. EAGAIN: an invalidation raced, retry from where it stopped. ENODATA:
- * content lost (fault policy): skip a neighbour, but fail the faulting page.
- * Returns 0, -ENODATA if `faulting` was lost, or another -errno.
+ * it. EAGAIN: an invalidation raced, retry from where it stopped. ENODATA
+ * (content lost) or EBUSY (the gfn holds guest RAM: a guest that put its
+ * BAR over its own memory): a neighbour is skipped, only the faulting page
+ * decides the answer. Returns 0, or the faulting page's -errno.
  */
 static int map_pages(struct remap *r, uint64_t first, uint64_t n, uint64_t faulting)
 {
@@ -388,10 +402,10 @@ static int map_pages(struct remap *r, uint64_t first, uint64_t n, uint64_t fault
                 return -EAGAIN;
             continue;
         }
-        if (err == ENODATA) {
+        if (err == ENODATA || err == EBUSY) {
             if (first == faulting)
-                return -ENODATA;
-            /* A lost neighbour: leave it for its own fault, map the rest. */
+                return -err;
+            /* A lost or busy neighbour: leave it to its own fault (if any), map the rest. */
             first++;
             n--;
             continue;

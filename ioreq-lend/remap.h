@@ -50,11 +50,15 @@ void remap_destroy(struct remap *r);
 int remap_window_change(struct remap *r, const struct bar_window *old_win,
                         const struct bar_window *new_win);
 /*
- * Take over a window a crashed predecessor decoded: its access-only range is
- * still claimed in Xen (our adopted server's), only the slot died with its
- * fd. Registers the slot; pages fault in as the guest touches them.
+ * Take over after a crashed predecessor: `target` is the window its recorded
+ * config decodes, `stale` windows that a change it left unfinished may have
+ * claimed too. Releases the stale access-only ranges, claims the target's
+ * (already claimed is fine: both are idempotent) and registers the slot
+ * (which died with the predecessor's fd); pages fault in as the guest
+ * touches them. 0 or -errno (then nothing decodes).
  */
-int remap_adopt_window(struct remap *r, const struct bar_window *win);
+int remap_take_over(struct remap *r, const struct bar_window *target,
+                    const struct bar_window *stale, unsigned int n);
 /* An IOREQ_TYPE_ACCESS request (a private copy): IOREQ_ACCESS_RETRY or _FAIL. */
 uint64_t remap_handle_access(struct remap *r, const ioreq_t *req);
 /* Apply the kernel's invalidation events (the lend fd is readable, or before an access). */

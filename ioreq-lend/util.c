@@ -3,8 +3,13 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 static int parse_number(const char *s, char **end, uint64_t *out)
 {
@@ -79,6 +84,21 @@ int parse_size(const char *s, uint64_t *out)
     return 0;
 }
 
+int err_fmt(char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!err || errlen == 0)
+        return rc;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    for (char *p = err; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?';
+    return rc;
+}
+
 const char *format_size(uint64_t v, char *buf, size_t len)
 {
     static const char units[] = "KMGT";
@@ -93,4 +113,18 @@ const char *format_size(uint64_t v, char *buf, size_t len)
     else
         snprintf(buf, len, "%llu", (unsigned long long)v);
     return buf;
+}
+
+int drop_privileges(const char *user, char *err, size_t errlen)
+{
+    struct passwd *pw = getpwnam(user);
+
+    if (!pw)
+        return err_fmt(err, errlen, -ENOENT, "--runas: no user '%s'", user);
+    if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0)
+        return err_fmt(err, errlen, -EPERM, "cannot drop privileges to %s: %s", user,
+                       strerror(errno));
+    if (pw->pw_uid != 0 && setuid(0) == 0)
+        return err_fmt(err, errlen, -EPERM, "dropping privileges to %s did not stick", user);
+    return 0;
 }

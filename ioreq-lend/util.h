@@ -61,6 +61,21 @@ int parse_size(const char *s, uint64_t *out);
 /* Parse a plain unsigned number (decimal or 0x hex) no larger than max. */
 int parse_u64(const char *s, uint64_t max, uint64_t *out);
 
+/*
+ * The one-line error message of a failed call: format into err (if given),
+ * replace control characters (a path or spec may carry a newline) and return
+ * rc, so a caller writes `return err_fmt(err, errlen, -EINVAL, "...", ...)`.
+ */
+int err_fmt(char *err, size_t errlen, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/*
+ * --runas: once every Xen handle is open and restricted to the domain, the
+ * daemon (and its memfd keeper) needs no privilege at all; give it up for
+ * good, as QEMU's -runas does. 0, or -errno with one line in err.
+ */
+int drop_privileges(const char *user, char *err, size_t errlen);
+
 /* Format a byte count as "256M", "8G", "4096" for messages. */
 const char *format_size(uint64_t v, char *buf, size_t len);
 

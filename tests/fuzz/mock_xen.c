@@ -222,6 +222,11 @@ static int injected(bool hypercall)
     }
 }
 
+bool mock_setup_fault_hit(void)
+{
+    return M.cfg.setup_fail_call && M.setup_calls >= M.cfg.setup_fail_call;
+}
+
 static int fail_with(int e)
 {
     errno = e;

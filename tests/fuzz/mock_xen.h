@@ -101,6 +101,8 @@ void mock_clear_events(void);
 unsigned int mock_take_notifies(evtchn_port_t *ports, unsigned int max);
 /* What the last xenevtchn_pending() returned (-1: failed or not called); resets. */
 int mock_take_pending(void);
+/* Did set-up meet its injected failure (cfg.setup_fail_call reached)? */
+bool mock_setup_fault_hit(void);
 /* Failures injected while serving since the last call; resets. */
 unsigned int mock_take_faults(void);
 /* The domain is destroyed: every hypercall on it fails with ESRCH from now on. */
