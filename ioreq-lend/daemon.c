@@ -60,9 +60,28 @@ static int backing_setup(struct daemon *d, char *err, size_t errlen)
     rc = backing_parse(text, &spec, err, errlen);
     if (rc)
         return rc;
+    if (spec.kind == BACKING_MEMFD) {
+        /* The daemon owns this memory: a keeper holds it, so a restart finds the guest's data. */
+        char slot[48];
+        struct keeper_params kp = {
+            .state_dir = o->state_dir, .slot_name = slot, .domid = o->domid,
+            .size = spec.memfd_size, .poll_ms = o->domain_poll_ms, .runas = o->runas,
+        };
+
+        snprintf(slot, sizeof(slot), "dom%u-%04x:%02x:%02x.%x", o->domid, o->pci_seg, o->pci_bus,
+                 o->pci_dev, o->pci_fn);
+        rc = keeper_attach(&d->keeper, &kp, err, errlen);
+        if (rc < 0)
+            return rc;
+        spec.kind = BACKING_FD;
+        spec.fd = rc;
+    }
     rc = backing_open(&spec, o->bar_size, o->pci_sysfs_path, &d->backing, err, errlen);
     if (rc)
         return rc;
+    if (d->keeper.conn >= 0)
+        snprintf(d->backing.desc, sizeof(d->backing.desc), "memfd %s (kept by pid %d)",
+                 format_size(spec.memfd_size, sz, sizeof(sz)), (int)d->keeper.pid);
     d->stage = DAEMON_BACKED;
     /* No --bar-size: the BAR is the backing, which must then be a valid BAR size. */
     if (!o->bar_size) {
@@ -433,6 +452,7 @@ int daemon_setup(struct daemon *d, const struct dm_options *opt, char *err, size
     memset(d, 0, sizeof(*d));
     d->opt = *opt;
     d->state = (struct state_file)STATE_FILE_INIT;
+    d->keeper = (struct keeper)KEEPER_INIT;
     d->backing = (struct backing)BACKING_INIT;
     rc = slot_lock(d, err, errlen);
     if (rc == 0)
@@ -494,6 +514,14 @@ void daemon_teardown(struct daemon *d)
         xenlend_close(d->lend);
     d->lend = NULL;
     backing_close(&d->backing);
+    /*
+     * Served and leaving cleanly: nothing to take over, so the guest's memory
+     * goes too. A failed set-up keeps a predecessor's memory for the next try.
+     */
+    if (d->stage >= DAEMON_SERVING)
+        keeper_release(&d->keeper);
+    else
+        keeper_detach(&d->keeper);
     state_file_release(&d->state);
     d->stage = DAEMON_NONE;
 }

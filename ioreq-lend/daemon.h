@@ -16,6 +16,7 @@
 #include "bar.h"
 #include "counters.h"
 #include "guest_ram.h"
+#include "keeper.h"
 #include "options.h"
 #include "remap.h"
 #include "state_file.h"
@@ -43,6 +44,7 @@ struct daemon {
     struct remap *remap;
     struct counters cnt;
     struct state_file state;
+    struct keeper keeper; /* memfd backings: the process that keeps the guest's data */
     /* What the state file says; written before every change of Xen's claims. */
     struct dm_state st;
     /* What a crashed predecessor left in it, for taking over. */
