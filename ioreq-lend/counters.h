@@ -20,6 +20,7 @@
     X(ioreqs_buffered, "ioreqs.buffered", "buffered-ring entries consumed")                        \
     X(ioreqs_timeoffset, "ioreqs.timeoffset", "time-offset notices (ignored)")                     \
     X(ioreqs_access, "ioreqs.access", "access-only requests (lend mode)")                          \
+    X(ioreqs_copy_lent, "ioreqs.copy_lent", "of the COPY requests, lend mode's: accesses Xen emulated") \
     X(ioreqs_rejected, "ioreqs.rejected", "requests refused: answered, nothing done")              \
     X(events_spurious, "events.spurious", "wake-ups with no request ready")                         \
     X(emulated_bytes, "dm.emulated_bytes", "guest data bytes read or written for the guest")       \
@@ -43,7 +44,8 @@
     X(remap_pages_invalidated, "remap.pages_invalidated", "pages the host took back")               \
     X(remap_pages_evicted, "remap.pages_evicted", "pages evicted to keep the resident window")      \
     X(remap_retries, "remap.retries", "map calls retried after EAGAIN (racing invalidation)")       \
-    X(remap_lost, "remap.lost", "pages whose content the host lost")                               \
+    X(remap_lost, "remap.lost", "pages found lost when mapped (ENODATA)")                           \
+    X(remap_outside_window, "remap.outside_window", "access-only requests the BAR no longer decodes: retried") \
     X(remap_faults, "remap.faults", "accesses answered with a fault for the guest")                \
     X(remap_map_failures, "remap.map_failures", "map calls that failed for good")                  \
     X(remap_stale_events, "remap.stale_events", "events for pages no longer resident")

@@ -113,6 +113,13 @@ static int lend_probe(struct daemon *d, char *why, size_t whylen)
     if (!d->lend) {
         if (errno == ENOTTY)
             return err_fmt(why, whylen, -ENOTTY, "the kernel's privcmd has no lending ioctls");
+        if (errno == EOPNOTSUPP)
+            return err_fmt(why, whylen, -EOPNOTSUPP,
+                           "the kernel lends, the hypervisor has no XENMEM_lend_map");
+        if (errno == EPROTONOSUPPORT)
+            return err_fmt(why, whylen, -EPROTONOSUPPORT,
+                           "the kernel's lending ioctls are older than revision %d",
+                           PRIVCMD_LEND_VERSION);
         return err_fmt(why, whylen, -errno, "cannot open a lending handle: %s", strerror(errno));
     }
     if (xenlend_claim_access_range(d->lend, d->srv.id, 0, XC_PAGE_SIZE - 1) < 0) {
@@ -182,26 +189,45 @@ static int mode_setup(struct daemon *d, char *err, size_t errlen)
     return 0;
 }
 
+static int claim_memory(struct daemon *d, const struct bar_window *w)
+{
+    return w->enabled ? ioreq_srv_claim_mmio(&d->srv, w->base, w->base + w->size - 1) : 0;
+}
+
+static int release_memory(struct daemon *d, const struct bar_window *w)
+{
+    return w->enabled ? ioreq_srv_release_mmio(&d->srv, w->base, w->base + w->size - 1) : 0;
+}
+
 /*
  * Make Xen's claims follow the BAR window, transactionally (bar.h): on
- * failure the old window is still claimed. Emulation claims the window as
- * a MEMORY range; lending as an access-only range with the lend slot.
+ * failure the old window is still claimed. Both modes claim the window as a
+ * MEMORY range: emulation serves every access there, lending only those Xen
+ * has to emulate (lend_abi.h); lending adds the access-only range and the
+ * lend slot (remap.c) in between. Giving the old MEMORY range back cannot
+ * fail the change: a range left claimed (the domain dying) only draws COPY
+ * requests outside the window, which are refused as Xen's null handler
+ * would answer them.
  */
 static int claims_change(struct daemon *d, const struct bar_window *old_win,
                          const struct bar_window *new_win)
 {
-    int rc = 0;
+    int rc = claim_memory(d, new_win);
 
-    if (d->mode == MODE_LEND)
-        return remap_window_change(d->remap, old_win, new_win);
-    if (new_win->enabled)
-        rc = ioreq_srv_claim_mmio(&d->srv, new_win->base, new_win->base + new_win->size - 1);
-    if (rc == 0 && old_win->enabled) {
-        rc = ioreq_srv_release_mmio(&d->srv, old_win->base, old_win->base + old_win->size - 1);
-        if (rc && new_win->enabled)
-            ioreq_srv_release_mmio(&d->srv, new_win->base, new_win->base + new_win->size - 1);
+    if (rc)
+        return rc;
+    if (d->mode == MODE_LEND) {
+        rc = remap_window_change(d->remap, old_win, new_win);
+        if (rc) {
+            release_memory(d, new_win);
+            return rc;
+        }
     }
-    return rc;
+    rc = release_memory(d, old_win);
+    if (rc)
+        log_guest(LOG_LVL_WARN, "releasing the range at 0x%llx: %s",
+                  (unsigned long long)old_win->base, strerror(-rc));
+    return 0;
 }
 
 /* bar.c's window callback. */
@@ -320,11 +346,14 @@ void daemon_handle_request(void *opaque, unsigned int vcpu, ioreq_t *req)
         handle_config(d, req);
         return;
     case IOREQ_TYPE_COPY:
-        /* In lend mode no guest data goes through the daemon, whatever a peer sends. */
+        /*
+         * In lend mode the guest's own accesses never come here; those Xen
+         * has to emulate (a rep movs between another device and the BAR)
+         * do, and are served from the backing like emulation's (lend_abi.h).
+         */
         if (d->mode == MODE_LEND)
-            refuse(d, req, &d->cnt.reject_type);
-        else
-            emulate_copy(&d->backing, &d->pci.window, &d->ram, &d->cnt, req);
+            d->cnt.ioreqs_copy_lent++;
+        emulate_copy(&d->backing, &d->pci.window, &d->ram, &d->cnt, req);
         return;
     case IOREQ_TYPE_INVALIDATE:
         d->cnt.ioreqs_invalidate++;
@@ -354,7 +383,9 @@ void daemon_handle_buffered(void *opaque, ioreq_t *req)
 
     if (req->type == IOREQ_TYPE_TIMEOFFSET) {
         d->cnt.ioreqs_timeoffset++;
-    } else if (req->type == IOREQ_TYPE_COPY && req->dir == IOREQ_WRITE && d->mode == MODE_EMULATE) {
+    } else if (req->type == IOREQ_TYPE_COPY && req->dir == IOREQ_WRITE) {
+        if (d->mode == MODE_LEND)
+            d->cnt.ioreqs_copy_lent++; /* as for a synchronous one: an emulated access */
         emulate_copy(&d->backing, &d->pci.window, &d->ram, &d->cnt, req);
     } else {
         d->cnt.reject_type++;
@@ -373,7 +404,7 @@ static int claims_repair(struct daemon *d, const struct bar_window *target)
 {
     struct bar_window stale[2];
     unsigned int n = 0;
-    int rc = 0;
+    int rc;
 
     if (d->pred.changing) {
         const struct bar_window *w[2] = {&d->pred.from, &d->pred.to};
@@ -384,21 +415,22 @@ static int claims_repair(struct daemon *d, const struct bar_window *target)
                 stale[n++] = *w[i];
     }
     d->cnt.takeover_stale_claims += n;
-    if (d->mode == MODE_LEND)
-        return remap_take_over(d->remap, target, stale, n);
     for (unsigned int i = 0; i < n; i++) {
-        int r = ioreq_srv_release_mmio(&d->srv, stale[i].base, stale[i].base + stale[i].size - 1);
-
-        if (r && r != -ENOENT)
+        rc = release_memory(d, &stale[i]);
+        if (rc && rc != -ENOENT)
             log_warn("releasing the range at 0x%llx a change left: %s",
-                     (unsigned long long)stale[i].base, strerror(-r));
+                     (unsigned long long)stale[i].base, strerror(-rc));
     }
-    if (target->enabled) {
-        rc = ioreq_srv_claim_mmio(&d->srv, target->base, target->base + target->size - 1);
-        if (rc == -EEXIST)
-            rc = 0; /* claimed by our server all along */
-        else if (rc) /* the caller stops decoding: then nothing may stay claimed */
-            ioreq_srv_release_mmio(&d->srv, target->base, target->base + target->size - 1);
+    rc = claim_memory(d, target);
+    if (rc == -EEXIST)
+        rc = 0; /* claimed by our server all along */
+    if (rc == 0 && d->mode == MODE_LEND)
+        rc = remap_take_over(d->remap, target, stale, n);
+    /* The caller stops decoding: then nothing may stay claimed. */
+    if (rc) {
+        release_memory(d, target);
+        if (d->mode == MODE_LEND)
+            remap_release_access(d->remap, target);
     }
     return rc;
 }

@@ -27,10 +27,11 @@
  *     its instruction pointer, so the access re-executes natively. No guest
  *     data ever passes through the device model.
  *
- * Everything here can be implemented in Xen 4.17 (a request type in
- * xen/common/ioreq.c, a range type in the ioreq server's rangesets, a p2m
- * type for lent entries, two dm_ops) and in Linux's privcmd driver (MMU
- * interval notifiers, as drivers/xen/gntdev.c uses them).
+ * Implemented for Xen 4.17 by the patch series in upstream/xen/ (a
+ * request type and a range type in the ioreq server, p2m types for lent
+ * entries, two memory_op sub-ops) and for Linux 6.1 by the privcmd module in
+ * upstream/linux/ (MMU interval notifiers and HMM's fault protocol,
+ * as lib/test_hmm.c uses them).
  */
 #ifndef IOREQ_LEND_LEND_ABI_H
 #define IOREQ_LEND_LEND_ABI_H
@@ -41,6 +42,26 @@
 /* ===================== Part 1: the hypervisor ===================== */
 
 /*
+ * Revision 2 (this header), after lend_abi v1 met the sources of Xen 4.17 and
+ * Linux 6.1 (shared/reference/lending-on-real-xen.md). What changed, and why:
+ *  - lend_map/lend_unmap are memory_op sub-ops, no longer dm_ops: privcmd
+ *    forwards any dm_op of a domain-restricted fd to Xen, so a de-privileged
+ *    device model could have lent any dom0 frame (kernel memory included)
+ *    to its guest. A restricted fd cannot issue memory_op at all.
+ *  - IOREQ_ACCESS_FAIL injects #GP(0), not a machine check: Linux on AMD
+ *    panics on any uncorrected #MC unless the CPU reports SUCCOR, which Xen
+ *    hides from guests.
+ *  - LOST is not an invalidation event any more: every content-changing
+ *    operation (reclaim, swap, migration, compaction, hole punch) reaches the
+ *    notifier as the same MMU_NOTIFY_CLEAR, so a kernel cannot tell at that
+ *    point whether the content survives. Lost content shows up when the page
+ *    is mapped again, as ENODATA; LEND_MAP_F_ZERO_LOST went with it (a device
+ *    model that wants zeros punches a hole in its own backing and maps again).
+ *  - Access-only ranges must be page aligned; a device model claims its
+ *    window as a MEMORY range too, so that accesses Xen must emulate reach it
+ *    as COPY requests instead of Xen's null handler (below).
+ *  - The p2m cost of lent entries is stated (below: shadow_memory).
+ *
  * A fourth ioreq-server range type, after XEN_DMOP_IO_RANGE_PORT (0),
  * _MEMORY (1) and _PCI (2), claimed with XEN_DMOP_map_io_range_to_ioreq_server
  * (the dm_op; libxendevicemodel's wrapper only passes port or memory, so
@@ -50,70 +71,118 @@
  * Stock Xen rejects the unknown type with EINVAL: that is how a device model
  * detects that lending is unavailable.
  *
- * Same rules as memory ranges: inclusive end, EEXIST on overlap within the
- * server, at most 256 ranges per type, highest enabled server id first.
+ * Rules: start and end + 1 page aligned (EINVAL otherwise); inclusive end,
+ * EEXIST on overlap within the server, at most 256 ranges per type per
+ * server, highest enabled server id first -- as for memory ranges.
+ *
+ * Accesses Xen has to emulate (a rep movs between an emulated device and the
+ * BAR, rep ins/outs with the BAR as the memory operand, an instruction Xen
+ * emulates for another reason) never produce ACCESS: they reach the ioreq
+ * server that claims the gfn as a MEMORY range, as COPY requests, whether a
+ * lent page is mapped there or not (Xen never reads or writes a lent frame
+ * itself). So a device model claims its window as MEMORY as well as ACCESS
+ * and serves those few COPY requests from its own mapping; with only the
+ * ACCESS range they would hit Xen's null handler (reads all ones, writes
+ * dropped). The ACCESS check runs in the nested-page-fault handler before
+ * any MEMORY lookup, so native accesses still produce ACCESS.
  */
 #define XEN_DMOP_IO_RANGE_ACCESS 3
 
 /*
  * The request type after IOREQ_TYPE_INVALIDATE (8). Sent synchronously on
  * the faulting vCPU's slot, exactly like a COPY request, with:
- *   addr   the guest-physical address touched (not page aligned)
- *   size   bytes of the access if Xen decoded it, else 1 (informational)
+ *   addr   the guest-physical address touched (not page aligned; on AMD NPT
+ *          the faulting gpa, on Intel EPT the same)
+ *   size   1 (Xen does not decode the instruction: informational only)
  *   count  1
  *   dir    IOREQ_READ or IOREQ_WRITE (an instruction fetch reads)
  *   df, data_is_ptr  0
  *   data   0 in the request. In the response it is the answer below, never
  *          guest data.
- * Xen must be able to cancel the emulation without retiring the instruction:
- * this is safe because an ACCESS is only sent for the first memory access of
- * an instruction that touches a lent gfn with no p2m entry (Xen raises it
- * from the EPT/NPT violation handler, before any emulation). A rep string
- * instruction is restarted from its current iteration.
+ * Xen raises it from the nested-page-fault (NPT/EPT violation) handler,
+ * before any emulation, so no instruction has been retired: when the answer
+ * comes, Xen resumes the vCPU without advancing its instruction pointer and
+ * the access re-executes natively. A rep string instruction faults at an
+ * iteration boundary with its registers already updated, so it continues
+ * where it stopped.
  */
 #define IOREQ_TYPE_ACCESS 9
 
 /* Answers to IOREQ_TYPE_ACCESS, in the response's data field. */
 #define IOREQ_ACCESS_RETRY 0 /* the mapping is fixed: re-execute the access */
-#define IOREQ_ACCESS_FAIL  1 /* cannot be fixed: Xen injects a fault (below) */
+#define IOREQ_ACCESS_FAIL  1 /* cannot be fixed: Xen injects #GP(0) */
 /*
- * On IOREQ_ACCESS_FAIL Xen injects the fault the platform uses for an
- * unrecoverable memory error at that address (on x86, a machine check with
- * MCi_ADDR = the gpa, or #GP(0) if the guest has no vMCE), so a guest driver
- * can tell a lost page from a bug. Any other value is treated as FAIL.
+ * Any other value is treated as FAIL. A #GP(0) kills the guest process
+ * that made the access (SIGSEGV) or oopses its kernel, so a device model
+ * answers FAIL only for content that is really gone. A machine check with
+ * MCi_ADDR = gpa would tell a driver more, but Linux on AMD panics on any
+ * uncorrected #MC without SUCCOR, which Xen 4.17 hides from guests: a vMCE
+ * variant can only ever be an opt-in for Intel guests, and is not defined.
+ *
+ * An ACCESS that races the guest's own BAR move or decode-off (the request
+ * names a gpa the device no longer decodes) is answered RETRY: by then the
+ * device model has released the range, so the re-executed access goes
+ * wherever that address decodes now -- for an address nothing claims, Xen's
+ * null handler (reads all ones, writes dropped), which is exactly what an
+ * emulated device gives an access that loses that race. FAIL would kill
+ * guest code for a race the guest's own driver is allowed to have.
  */
 
 /*
- * The p2m type for lent entries (xen/arch/x86/include/asm/p2m.h, after
- * p2m_map_foreign): p2m_lent_rw. A lent entry maps a frame owned by the
- * lending domain (RAM or MMIO such as a host GPU BAR). It is:
- *  - never foreign-mappable (XENMEM_add_to_physmap_batch, privcmd mmapbatch
- *    and acquire_resource on it fail with EPERM), never granted, and not
- *    usable as a hypercall buffer of the guest (copy_from_guest fails);
- *  - never in the guest's IOMMU tables (IOTLB faults are not replayable);
- *  - removed by XEN_DMOP_lend_unmap with a TLB flush of every vCPU before
- *    the dm_op returns.
+ * The p2m types for lent entries (xen/arch/x86/include/asm/p2m.h):
+ * p2m_lent_rw and p2m_lent_ro. A lent entry maps a 4 KiB frame owned by the
+ * lending domain, with Xen's own page reference (and, for _rw, a writable
+ * type reference, so the frame can never be one of the lender's page tables
+ * while it is lent). Lent entries are not RAM to Xen:
+ *  - never foreign-mappable (privcmd mmapbatch, add_to_physmap_batch with a
+ *    foreign gfn: EINVAL), never granted (GNTST_bad_page), never a hypercall
+ *    buffer or an emulation buffer of the guest, never given away by the
+ *    guest (decrease_reservation: EPERM), never in the guest's IOMMU tables;
+ *  - executable; a write to a _ro entry injects #GP(0);
+ *  - removed when the borrower dies (relinquish, before the p2m is freed).
+ * Lending is refused (EOPNOTSUPP) for a borrower without HAP, with altp2m,
+ * nested virtualisation or memory sharing, or whose IOMMU shares the p2m's
+ * page tables (lent pages would be DMA-able).
+ *
+ * Cost to the borrower: the p2m's page tables for the BAR come from the
+ * domain's paging pool (xl's shadow_memory, in MiB). 4 KiB lent entries need
+ * an L1 table per 2 MiB of BAR that is ever touched, and on NPT a table is
+ * only freed when a superpage replaces it, so budget BAR size / 512 bytes
+ * (an 8 GiB BAR: 16 MiB) on top of libxl's default of 1 MiB per vCPU plus
+ * 4 KiB per MiB of RAM. When the pool is exhausted lend_map fails with
+ * ENOMEM and the guest's access is answered FAIL.
+ *
+ * Xen's 'q' debug key prints "lent entries: N" per domain (0 once nothing
+ * is lent), so a test can check that nothing leaked.
  */
 
 /*
- * Two dm_ops for the dom0 kernel (not for device models): they carry
- * machine frames, which only the kernel knows. The caller must own each
- * frame (or have iomem permission for it); the gfns must lie inside an
- * access-only range of an ioreq server of the target domain, and must
- * hold nothing or a lent entry (EBUSY otherwise: guest RAM is never
- * replaced).
+ * Two memory_op sub-ops for the dom0 kernel. They carry frames, which only
+ * the kernel knows, and are reachable only from kernel code and unrestricted
+ * privcmd fds (root); a domain-restricted privcmd fd cannot issue memory_op.
+ * Frames are named as the caller's kernel names them: machine frames from a
+ * PV caller, its own gfns from a translated (PVH) caller. The caller must
+ * own each frame (EPERM otherwise). Each gfn must lie inside an access-only
+ * range of an ioreq server that the caller runs for `domid` (EPERM), and
+ * must hold nothing or a lent entry (EBUSY otherwise: guest RAM is never
+ * replaced). All or nothing per call; at most LEND_MAX_BATCH entries per
+ * call, so every call takes bounded time. lend_unmap removes lent entries
+ * only (other types are skipped, so RAM is never touched), needs no range
+ * check (the kernel must always be able to revoke), and flushes every TLB
+ * that could hold the entries before it returns. Both return ESRCH once the
+ * borrower is dying (its entries are then gone or going).
+ * Other errors: EINVAL (nr 0 or > LEND_MAX_BATCH, unknown flags, a gfn
+ * beyond the guest's address width), ENOMEM (the borrower's paging pool),
+ * EOPNOTSUPP (see above). Stock Xen: ENOSYS.
  */
-#define XEN_DMOP_lend_map 21 /* after XEN_DMOP_nr_vcpus (20) */
-struct xen_dm_op_lend_map {
-    uint64_t first_gfn;
-    uint32_t nr;      /* at most LEND_MAX_BATCH; the frames follow in buffer 1 (xen_pfn_t[]) */
-    uint32_t flags;   /* LEND_MAP_F_READONLY */
-};
-#define XEN_DMOP_lend_unmap 22
-struct xen_dm_op_lend_unmap {
-    uint64_t first_gfn;
-    uint32_t nr; /* at most LEND_MAX_BATCH per call: bounded time */
-    uint32_t pad;
+#define XENMEM_lend_map   29
+#define XENMEM_lend_unmap 30
+struct xen_lend_map {
+    uint16_t domid;           /* domid_t: the borrower */
+    uint16_t flags;           /* lend_map: LEND_MAP_F_READONLY; lend_unmap: 0 */
+    uint32_t nr;              /* 1 .. LEND_MAX_BATCH */
+    uint64_t first_gfn;       /* the borrower's gfns first_gfn .. first_gfn + nr - 1 */
+    uint64_t frames;          /* XEN_GUEST_HANDLE_64(xen_pfn_t): nr frames; lend_unmap: 0 */
 };
 #define LEND_MAP_F_READONLY (1u << 0)
 #define LEND_MAX_BATCH      512
@@ -123,13 +192,22 @@ struct xen_dm_op_lend_unmap {
 /*
  * Ioctls on an fd of /dev/xen/privcmd restricted to one domain with
  * IOCTL_PRIVCMD_RESTRICT first (one domain per fd; the fd is the whole
- * capability: no root needed beyond it, as with a KVM VM fd). Closing the fd
- * revokes every mapping of every slot (the notifiers are removed after the
- * entries). A kernel without lending answers ENOTTY to all of them.
+ * capability: no root needed beyond it, as with a KVM VM fd). The slot
+ * ioctls fail with EPERM on an unrestricted fd, and with EIO when called
+ * from another process (mm) than the one that set the slot. Closing the fd
+ * revokes every mapping of every slot (the entries are removed before the
+ * notifiers). A kernel without lending answers ENOTTY to all of them.
+ * Nothing here pins a page: the kernel resolves pages without taking a
+ * reference it keeps, and an MMU interval notifier removes a lent entry
+ * before Linux may free, move or reuse its page.
  */
-#define PRIVCMD_LEND_VERSION 1
+#define PRIVCMD_LEND_VERSION 2
 
-/* Returns PRIVCMD_LEND_VERSION (>= 1). ENOTTY: no lending in this kernel. */
+/*
+ * Returns PRIVCMD_LEND_VERSION (>= 2). ENOTTY: no lending in this kernel;
+ * EOPNOTSUPP: the kernel has it, the hypervisor does not (XENMEM_lend_*
+ * answered ENOSYS).
+ */
 #define IOCTL_PRIVCMD_LEND_VERSION _IO('P', 0x40)
 
 /*
@@ -138,11 +216,13 @@ struct xen_dm_op_lend_unmap {
  * first_gfn of an existing slot is not allowed (EINVAL): delete and
  * recreate, since every mapping must be revoked anyway. uaddr and pages
  * describe a range of the caller's address space, page aligned, backed by
- * any mapping the kernel can fault in (shmem, files, device memory with a
- * fault handler, dma-bufs). Nothing is mapped into the guest yet.
+ * a mapping the kernel can fault in without pinning (shmem, memfd, page-cache
+ * files). VM_IO/VM_PFNMAP mappings (device BARs, VRAM dma-bufs) cannot be
+ * lent in this revision (EFAULT at map time): emulation serves them.
+ * Nothing is mapped into the guest yet.
  * Errors: EINVAL (alignment, size, slot >= LEND_MAX_SLOTS, overlapping gfns
- * of another slot), EEXIST (slot in use with other parameters), EFAULT
- * (uaddr not mapped), ENOMEM.
+ * of another slot, unknown flags), EEXIST (slot in use with other
+ * parameters), EFAULT (uaddr not mapped), ENOMEM, EPERM, EIO (above).
  */
 #define LEND_MAX_SLOTS 32
 struct privcmd_lend_slot {
@@ -157,27 +237,29 @@ struct privcmd_lend_slot {
 
 /*
  * Map pages [first_page, first_page + count) of a slot into the guest.
- * The kernel, for each page, follows KVM's fault protocol: snapshot the
- * notifier sequence, resolve the page (may sleep, never pins), then under
- * the notifier lock install it only if no invalidation is in progress over
- * it and the sequence has not moved; otherwise it installs nothing more and
- * fails with EAGAIN. `done` returns how many pages from first_page were
+ * The kernel follows KVM's (and HMM's) fault protocol: snapshot the
+ * notifier sequence, resolve the pages (may sleep, faults them in writable
+ * for a writable slot so that they are dirty, never pins), then under the
+ * notifier lock install them only if no invalidation is in progress over
+ * them and the sequence has not moved; otherwise it installs nothing more
+ * and fails with EAGAIN. `done` returns how many pages from first_page were
  * installed (also on error), so a caller retries from there.
- * Errors: EAGAIN (an invalidation raced: retry), ENODATA (the page's content
- * was lost -- device gone, I/O error -- and LEND_MAP_F_ZERO_LOST was not
- * given), EBUSY (a gfn holds other memory), EINVAL (range outside the slot),
- * EFAULT (the memory behind uaddr is gone), ESRCH (the domain died), ENOMEM.
+ * Errors: EAGAIN (an invalidation raced: retry), ENODATA (page first_page +
+ * done cannot be faulted in while the slot's mapping still covers it: its
+ * content is lost -- hardware-poisoned, truncated away, device gone), EBUSY
+ * (a gfn holds other memory, such as guest RAM), EINVAL (range outside the
+ * slot, flags not 0), EFAULT (nothing is mapped at the slot's uaddr any
+ * more, or a mapping that cannot be lent), ESRCH (the domain died), ENOMEM
+ * (also: the borrower's paging pool, see shadow_memory above).
  * A page already mapped is left as it is and counted as done.
  */
 struct privcmd_lend_range {
     uint32_t slot;
-    uint32_t flags; /* LEND_MAP_F_ZERO_LOST */
+    uint32_t flags; /* 0 (revision 1's LEND_MAP_F_ZERO_LOST is gone: EINVAL) */
     uint64_t first_page;
     uint64_t count;
     uint64_t done; /* out */
 };
-/* Where content was lost, install a zero-filled page instead of ENODATA. */
-#define LEND_MAP_F_ZERO_LOST (1u << 0)
 #define IOCTL_PRIVCMD_LEND_MAP _IOWR('P', 0x42, struct privcmd_lend_range)
 
 /*
@@ -189,29 +271,35 @@ struct privcmd_lend_range {
 
 /*
  * Invalidation events, read() from the fd (poll for POLLIN), whole records
- * only. Each says pages of a slot left the guest because of the host:
- *   MIGRATED  the page moved (VRAM to system RAM, compaction, swap out);
- *             its content is preserved and the next map finds it.
- *   LOST      the content is gone (device unplugged, I/O error); the next
- *             map fails with ENODATA unless LEND_MAP_F_ZERO_LOST.
- *   UNMAPPED  the caller's own mapping behind the slot went away (munmap):
- *             the slot is dead until set again.
+ * only (EINVAL for a buffer smaller than one). Each says pages of a slot
+ * left the guest because of the host:
+ *   MIGRATED  the host's memory manager took the pages back (reclaim, swap,
+ *             migration, compaction, a hole punched, a truncation). The
+ *             content is whatever the host mapping holds at the next map:
+ *             preserved by swap and migration, zeros after a hole punch, and
+ *             if it is gone for good, the next map fails with ENODATA.
+ *   UNMAPPED  the caller's own mapping behind the slot went away (munmap,
+ *             mremap, exit): the slot is dead until set again.
  *   OVERFLOW  the bounded event queue overflowed: events were dropped, so
  *             every page of every slot must be assumed unmapped (slot and
  *             range fields are zero).
+ * (Reason 2 was revision 1's LOST, which no kernel can know at invalidation
+ * time; it is never sent.) The kernel sends an event for every invalidation
+ * that covers mapped pages, whatever its cause (also protection changes),
+ * and merges it with the previous record when adjacent and of the same kind.
  * An event is queued before the mappings it describes are removed (in the
- * notifier's invalidate_range_start, before the zap): an access request an
- * invalidation causes can only reach the device model after its event, so
- * reading events before serving each request keeps the device model's view
- * of what is mapped exact, never counting a page just mapped again as gone.
- * The queue holds at most LEND_EVENT_QUEUE records per fd: the kernel never
- * allocates without bound because a guest faults a lot. On overflow the
- * device model can no longer know what is mapped: it unmaps every slot
- * (IOCTL_PRIVCMD_LEND_UNMAP) to make "nothing is mapped" true again.
+ * notifier's invalidate callback, before the hypercall that removes them):
+ * an access request an invalidation causes can only reach the device model
+ * after its event, so reading events before serving each request keeps the
+ * device model's view of what is mapped exact, never counting a page just
+ * mapped again as gone. The queue holds at most LEND_EVENT_QUEUE records per
+ * fd: the kernel never allocates without bound because a guest faults a lot.
+ * On overflow the device model can no longer know what is mapped: it unmaps
+ * every slot (IOCTL_PRIVCMD_LEND_UNMAP) to make "nothing is mapped" true
+ * again.
  */
 enum lend_event_reason {
     LEND_EV_MIGRATED = 1,
-    LEND_EV_LOST = 2,
     LEND_EV_UNMAPPED = 3,
     LEND_EV_OVERFLOW = 4,
 };
@@ -223,6 +311,7 @@ struct privcmd_lend_event {
     uint64_t count;
 };
 
+_Static_assert(sizeof(struct xen_lend_map) == 24, "stable hypercall layout");
 _Static_assert(sizeof(struct privcmd_lend_slot) == 32, "stable ioctl layout");
 _Static_assert(sizeof(struct privcmd_lend_range) == 32, "stable ioctl layout");
 _Static_assert(sizeof(struct privcmd_lend_event) == 24, "stable record layout");

@@ -18,6 +18,7 @@
 #include "remap.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -240,6 +241,12 @@ int remap_window_change(struct remap *r, const struct bar_window *old_win,
     return 0;
 }
 
+void remap_release_access(struct remap *r, const struct bar_window *w)
+{
+    if (w->enabled)
+        xenlend_release_access_range(r->p.lend, r->p.server, w->base, w->base + w->size - 1);
+}
+
 int remap_take_over(struct remap *r, const struct bar_window *target,
                     const struct bar_window *stale, unsigned int n)
 {
@@ -258,8 +265,7 @@ int remap_take_over(struct remap *r, const struct bar_window *target,
         rc = slot_set(r, target);
     if (rc) {
         /* The caller then treats the window as not decoding: claim nothing either. */
-        xenlend_release_access_range(r->p.lend, r->p.server, target->base,
-                                     target->base + target->size - 1);
+        remap_release_access(r, target);
         return rc;
     }
     r->slot_live = true;
@@ -320,12 +326,8 @@ void remap_apply_events(struct remap *r)
             r->p.cnt->remap_pages_invalidated += gone;
             if (gone < e->count)
                 r->p.cnt->remap_stale_events++;
-            if (e->reason == LEND_EV_LOST) {
-                r->p.cnt->remap_lost += e->count;
-                log_guest(LOG_LVL_WARN, "the host lost %llu page(s) at BAR offset 0x%llx",
-                          (unsigned long long)e->count,
-                          (unsigned long long)(e->first_page * XC_PAGE_SIZE));
-            } else if (e->reason == LEND_EV_UNMAPPED) {
+            /* Whether MIGRATED content survived shows when the page is mapped again. */
+            if (e->reason == LEND_EV_UNMAPPED) {
                 log_guest(LOG_LVL_ERROR, "the backing behind the BAR was unmapped");
             }
         }
@@ -364,20 +366,37 @@ static void evict_for(struct remap *r, uint64_t need, uint64_t keep)
 }
 
 /*
+ * --on-lost zero: the page whose content the host lost becomes a hole in
+ * the backing, which then reads zeros, as after any hole the host punches
+ * (the kernel cannot install zeros itself: lend_abi.h). Backings without a
+ * file behind them (a device's BAR, a dma-buf) cannot: EOPNOTSUPP.
+ */
+static int zero_lost_page(struct remap *r, uint64_t page)
+{
+    const struct backing *b = r->p.backing;
+
+    if (fallocate(b->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                  (off_t)(b->fd_offset + page * XC_PAGE_SIZE), (off_t)XC_PAGE_SIZE) < 0)
+        return -errno;
+    return 0;
+}
+
+/*
  * Map [first, first + n): the kernel checks each page's lease as it installs
  * it. EAGAIN: an invalidation raced, retry from where it stopped. ENODATA
- * (content lost) or EBUSY (the gfn holds guest RAM: a guest that put its
- * BAR over its own memory): a neighbour is skipped, only the faulting page
- * decides the answer. Returns 0, or the faulting page's -errno.
+ * (content lost: made a hole and mapped again under --on-lost zero) or
+ * EBUSY (the gfn holds guest RAM: a guest that put its BAR over its own
+ * memory): a neighbour is skipped, only the faulting page decides the
+ * answer. Returns 0, or the faulting page's -errno.
  */
 static int map_pages(struct remap *r, uint64_t first, uint64_t n, uint64_t faulting)
 {
-    uint32_t flags = r->p.on_lost == ON_LOST_ZERO ? LEND_MAP_F_ZERO_LOST : 0;
     unsigned int retries = 0;
+    uint64_t zeroed = UINT64_MAX; /* the page last made a hole: once per page */
 
     while (n) {
         uint64_t done = 0, overflows = r->overflows;
-        int rc = xenlend_map(r->p.lend, REMAP_SLOT, first, n, flags, &done);
+        int rc = xenlend_map(r->p.lend, REMAP_SLOT, first, n, 0, &done);
         int err = rc < 0 ? errno : 0;
 
         if (done > n)
@@ -402,6 +421,13 @@ static int map_pages(struct remap *r, uint64_t first, uint64_t n, uint64_t fault
                 return -EAGAIN;
             continue;
         }
+        if (err == ENODATA && zeroed != first) {
+            r->p.cnt->remap_lost++;
+            if (r->p.on_lost == ON_LOST_ZERO && zero_lost_page(r, first) == 0) {
+                zeroed = first;
+                continue; /* the same page again, zeros now */
+            }
+        }
         if (err == ENODATA || err == EBUSY) {
             if (first == faulting)
                 return -err;
@@ -421,9 +447,18 @@ uint64_t remap_handle_access(struct remap *r, const ioreq_t *req)
     int rc;
 
     r->p.cnt->remap_accesses++;
-    if (!r->slot_live || req->addr < r->win.base || req->addr - r->win.base >= r->win.size) {
+    if (!r->win.enabled || req->addr < r->win.base || req->addr - r->win.base >= r->win.size) {
+        /*
+         * The guest moved the BAR or turned decoding off while this vCPU's
+         * access was in flight: the range is no longer ours, so the access
+         * re-executed goes where that address decodes now (lend_abi.h).
+         */
+        r->p.cnt->remap_outside_window++;
+        return IOREQ_ACCESS_RETRY;
+    }
+    if (!r->slot_live) {
         r->p.cnt->remap_faults++;
-        log_guest(LOG_LVL_WARN, "access-only request outside the BAR (0x%llx): fault",
+        log_guest(LOG_LVL_WARN, "access-only request at 0x%llx while the slot is dead: fault",
                   (unsigned long long)req->addr);
         return IOREQ_ACCESS_FAIL;
     }

@@ -59,6 +59,8 @@ int remap_window_change(struct remap *r, const struct bar_window *old_win,
  */
 int remap_take_over(struct remap *r, const struct bar_window *target,
                     const struct bar_window *stale, unsigned int n);
+/* Release w's access-only range if it is claimed (a take-over that failed). Idempotent. */
+void remap_release_access(struct remap *r, const struct bar_window *w);
 /* An IOREQ_TYPE_ACCESS request (a private copy): IOREQ_ACCESS_RETRY or _FAIL. */
 uint64_t remap_handle_access(struct remap *r, const ioreq_t *req);
 /* Apply the kernel's invalidation events (the lend fd is readable, or before an access). */

@@ -3,8 +3,10 @@
  * libxenlend on a real host: the lending ioctls of a domain-restricted
  * privcmd fd, and the access-only range dm_op issued through that fd
  * (libxendevicemodel's wrapper can only pass port or memory ranges). On
- * today's kernels xenlend_open() fails with ENOTTY; on today's hypervisors
- * xenlend_claim_access_range() fails with EINVAL.
+ * today's kernels xenlend_open() fails with ENOTTY, under a kernel that lends
+ * on a hypervisor that does not with EOPNOTSUPP; on today's hypervisors
+ * xenlend_claim_access_range() fails with EINVAL. The kernel-only map and
+ * unmap operations (XENMEM_lend_*) are not here: only the kernel issues them.
  */
 #include "xenlend.h"
 
@@ -25,7 +27,7 @@ struct xenlend_handle {
 xenlend_handle *xenlend_open(domid_t domid)
 {
     struct xenlend_handle *h = calloc(1, sizeof(*h));
-    int saved;
+    int saved, version;
 
     if (!h)
         return NULL;
@@ -36,8 +38,14 @@ xenlend_handle *xenlend_open(domid_t domid)
     /* One domain per fd: the fd is the capability. */
     if (ioctl(h->fd, IOCTL_PRIVCMD_RESTRICT, &domid) < 0)
         goto fail;
-    if (ioctl(h->fd, IOCTL_PRIVCMD_LEND_VERSION) < 0)
+    /* ENOTTY: no lending in this kernel; EOPNOTSUPP: none in the hypervisor. */
+    version = ioctl(h->fd, IOCTL_PRIVCMD_LEND_VERSION);
+    if (version < 0)
         goto fail;
+    if (version < PRIVCMD_LEND_VERSION) {
+        errno = EPROTONOSUPPORT;
+        goto fail;
+    }
     return h;
 fail:
     saved = errno;

@@ -19,7 +19,8 @@ typedef struct xenlend_handle xenlend_handle;
 /*
  * Open a lending handle for one domain: a privcmd fd restricted to domid.
  * NULL with errno: ENOENT (no privcmd: not on Xen), EACCES, ENOTTY (the
- * kernel has no lending).
+ * kernel has no lending), EOPNOTSUPP (the kernel has, the hypervisor has
+ * not), EPROTONOSUPPORT (the kernel's lending is an older revision).
  */
 xenlend_handle *xenlend_open(domid_t domid);
 /* Close: every mapping of every slot of this handle is revoked. */

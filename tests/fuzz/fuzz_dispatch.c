@@ -325,37 +325,44 @@ static void check_guest_ram(const struct span *loose)
 
 /* ---- Invariants after every step ---- */
 
-static void check_claims(void)
+/* One kind of range (MEMORY or access-only) against the window: claimed exactly, or not at all. */
+static void check_claim_kind(bool access, bool want_claimed)
 {
-    struct mock_range mmio[MOCK_MAX_RANGES], acc[MOCK_MAX_RANGES];
-    unsigned int nm = mock_mmio_ranges(mmio, MOCK_MAX_RANGES);
-    unsigned int na = mock_access_ranges(acc, MOCK_MAX_RANGES);
+    struct mock_range ranges[MOCK_MAX_RANGES];
+    unsigned int n = access ? mock_access_ranges(ranges, MOCK_MAX_RANGES)
+                            : mock_mmio_ranges(ranges, MOCK_MAX_RANGES);
     const struct bar_window *w = &R.d->pci.window;
     struct mock_range want = {w->base, w->base + w->size - 1};
-    struct mock_range *claimed = R.lend ? acc : mmio, *other = R.lend ? mmio : acc;
-    unsigned int nc = R.lend ? na : nm, no = R.lend ? nm : na;
+    const char *kind = access ? "access-only" : "MMIO";
     bool found = false;
 
-    for (unsigned int i = 0; i < nc; i++) {
-        if (w->enabled && claimed[i].start == want.start && claimed[i].end == want.end) {
+    for (unsigned int i = 0; i < n; i++) {
+        if (want_claimed && w->enabled && ranges[i].start == want.start &&
+            ranges[i].end == want.end) {
             found = true;
             continue;
         }
-        if (!mock_range_maybe_stale(R.lend, &claimed[i]))
-            mock_violation("%s range 0x%llx-0x%llx is claimed but the BAR %s",
-                           R.lend ? "access-only" : "MMIO", (unsigned long long)claimed[i].start,
-                           (unsigned long long)claimed[i].end,
+        if (mock_range_maybe_stale(access, &ranges[i]))
+            continue;
+        if (!want_claimed)
+            mock_violation("%s mode claimed a %s range 0x%llx-0x%llx",
+                           R.lend ? "lend" : "emulation", kind,
+                           (unsigned long long)ranges[i].start, (unsigned long long)ranges[i].end);
+        else
+            mock_violation("%s range 0x%llx-0x%llx is claimed but the BAR %s", kind,
+                           (unsigned long long)ranges[i].start, (unsigned long long)ranges[i].end,
                            w->enabled ? "decodes elsewhere" : "does not decode");
     }
-    if (w->enabled && !found)
-        mock_violation("the BAR decodes at 0x%llx but that range is not claimed",
-                       (unsigned long long)w->base);
-    for (unsigned int i = 0; i < no; i++) {
-        if (!mock_range_maybe_stale(!R.lend, &other[i]))
-            mock_violation("%s mode claimed a %s range 0x%llx-0x%llx",
-                           R.lend ? "lend" : "emulation", R.lend ? "MMIO" : "access-only",
-                           (unsigned long long)other[i].start, (unsigned long long)other[i].end);
-    }
+    if (want_claimed && w->enabled && !found)
+        mock_violation("the BAR decodes at 0x%llx but its %s range is not claimed",
+                       (unsigned long long)w->base, kind);
+}
+
+/* Both modes claim the window as MEMORY; lending as access-only too (lend_abi.h). */
+static void check_claims(void)
+{
+    check_claim_kind(false, true);
+    check_claim_kind(true, R.lend);
 }
 
 static void check_invariants(void)
@@ -382,9 +389,6 @@ static void check_invariants(void)
         mock_violation("%u guest RAM mappings, more than the cache's %u", mock_guest_maps_live(),
                        GUEST_RAM_CACHE_PAGES);
     if (R.lend) {
-        if (d->cnt.emulated_bytes)
-            mock_violation("lend mode emulated %llu bytes of guest data",
-                           (unsigned long long)d->cnt.emulated_bytes);
         if (mock_lend_known_mapped() > R.window_pages)
             mock_violation("%llu pages lent to the guest, more than the %llu-page window",
                            (unsigned long long)mock_lend_known_mapped(),
@@ -529,7 +533,8 @@ static void expect_request(const ioreq_t *r, const struct bar_window *w, struct 
         }
         return;
     case IOREQ_TYPE_COPY:
-        if (R.lend || !copy_accepted(r, w, &bar, &gpa)) {
+        /* Lend mode too: the accesses Xen has to emulate (lend_abi.h). */
+        if (!copy_accepted(r, w, &bar, &gpa)) {
             e->answer = refused_answer(r);
             return;
         }
@@ -567,9 +572,16 @@ static void check_access(const ioreq_t *r, uint64_t answer, bool faults)
 
     if (answer != IOREQ_ACCESS_RETRY && answer != IOREQ_ACCESS_FAIL)
         mock_violation("ACCESS answered %llu, neither RETRY nor FAIL", (unsigned long long)answer);
-    if (!inside || !slot) {
+    /* Outside the window: the guest moved the BAR under its access; it re-executes. */
+    if (!inside) {
+        if (answer != IOREQ_ACCESS_RETRY)
+            mock_violation("ACCESS at 0x%llx outside the lent window answered FAIL",
+                           (unsigned long long)r->addr);
+        return;
+    }
+    if (!slot) {
         if (answer != IOREQ_ACCESS_FAIL)
-            mock_violation("ACCESS at 0x%llx outside the lent window answered RETRY",
+            mock_violation("ACCESS at 0x%llx with no lend slot answered RETRY",
                            (unsigned long long)r->addr);
         return;
     }
@@ -679,7 +691,7 @@ static void deliver(evtchn_port_t local)
                            i, g->type, (unsigned long long)g->addr, g->size,
                            (unsigned long long)g->data, m->type, (unsigned long long)m->addr,
                            m->size, (unsigned long long)m->data);
-        if (!R.lend && m->type == IOREQ_TYPE_COPY && m->dir == IOREQ_WRITE) {
+        if (m->type == IOREQ_TYPE_COPY && m->dir == IOREQ_WRITE) {
             struct span bar, gpa;
 
             if (copy_accepted(m, &win, &bar, &gpa)) {
@@ -746,8 +758,11 @@ static void deliver(evtchn_port_t local)
                     loose_gpa = e.loose_gpa;
             }
         }
-        if (e.access)
+        if (e.access && R.lend)
             check_access(&R.sent, R.answer, faults);
+        else if (e.access && R.answer != IOREQ_ACCESS_FAIL)
+            mock_violation("emulation mode answered an ACCESS with %llu, not FAIL",
+                           (unsigned long long)R.answer);
         else if (e.exact && R.answer != e.answer)
             mock_violation("request type %u dir %u addr 0x%llx size %u count %u answered 0x%llx, "
                            "expected 0x%llx",
@@ -766,8 +781,8 @@ static void deliver(evtchn_port_t local)
         if (memcmp(io, R.iopage, 4096))
             mock_violation("the daemon wrote into a slot without a request");
     }
-    if (R.lend && d->cnt.emulated_bytes)
-        mock_violation("lend mode moved guest data");
+    if (R.lend && d->cnt.emulated_bytes && !d->cnt.ioreqs_copy_lent)
+        mock_violation("lend mode moved guest data without a COPY request");
     check_backing(loose ? &loose_bar : NULL);
     check_guest_ram(loose ? &loose_gpa : NULL);
     check_invariants();
@@ -1191,7 +1206,9 @@ static bool predecessor_effects(const struct predecessor *p, const uint8_t pages
 {
     struct daemon *d = R.d;
     const shared_iopage_t *before = (const shared_iopage_t *)(pages + 4096);
-    const struct bar_window *win = &p->window;
+    /* A repair claim that failed (injected) turned decoding off: then nothing is served. */
+    const struct bar_window *win =
+        mock_setup_fault_hit() && !d->pci.window.enabled ? &d->pci.window : &p->window;
     ioreq_t model[MAX_BUFFERED];
     unsigned int nmodel;
     bool map_failed = mock_take_guest_map_failed(), moved = false, loose = false;
@@ -1202,7 +1219,7 @@ static bool predecessor_effects(const struct predecessor *p, const uint8_t pages
     for (unsigned int i = 0; i < nmodel; i++) {
         struct span bar, gpa;
 
-        if (!R.lend && model[i].type == IOREQ_TYPE_COPY && model[i].dir == IOREQ_WRITE &&
+        if (model[i].type == IOREQ_TYPE_COPY && model[i].dir == IOREQ_WRITE &&
             copy_accepted(&model[i], win, &bar, &gpa))
             copy_apply(&model[i], win);
     }
@@ -1222,7 +1239,7 @@ static bool predecessor_effects(const struct predecessor *p, const uint8_t pages
         }
         if (moved) {
             /* Whatever window it met: at most its own span changed. */
-            if (req.type == IOREQ_TYPE_COPY && !R.lend &&
+            if (req.type == IOREQ_TYPE_COPY &&
                 (req.size == 1 || req.size == 2 || req.size == 4 || req.size == 8) &&
                 span_of(req.addr, req.size, req.count, req.df, &bar)) {
                 /* Which window mapped it to the backing is unknown: any byte. */
@@ -1419,6 +1436,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct daemon *d = R.d;
 
         R.lend = d->mode == MODE_LEND;
+        mock_lend_set_backing(d->backing.fd, d->backing.fd_offset);
         if ((h0 & 3) == 1 && !R.lend)
             mock_violation("--mode lend came up emulating");
         if ((h0 & 3) == 0 && R.lend)

@@ -9,10 +9,12 @@
 #include "mock_xen.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <xendevicemodel.h>
 #include <xenevtchn.h>
@@ -127,6 +129,8 @@ static struct mock {
     /* ...and it tried, but the kernel refused: excused from the window check. */
     uint8_t forgotten[MOCK_LEND_MAX_PAGES];
     uint8_t lost[MOCK_LEND_MAX_PAGES];
+    int backing_fd; /* the daemon's backing: a lost page stays lost until a hole is there */
+    uint64_t backing_off;
     struct privcmd_lend_event queue[MOCK_LEND_QUEUE];
     unsigned int nevents;
     bool overflowed;
@@ -151,6 +155,7 @@ void mock_reset(const struct mock_config *cfg)
     mock_finish();
     memset(&M, 0, sizeof(M));
     M.cfg = *cfg;
+    M.backing_fd = -1;
     M.phase = MOCK_SETUP;
     M.next_local = cfg->port_base;
     M.last_pending = -1;
@@ -976,6 +981,23 @@ int xenlend_set_slot(xenlend_handle *h, uint32_t slot, uint64_t first_gfn, void 
     return 0;
 }
 
+void mock_lend_set_backing(int fd, uint64_t offset)
+{
+    M.backing_fd = fd;
+    M.backing_off = offset;
+}
+
+/* Is BAR page p a hole in the daemon's backing (the daemon punched one)? */
+static bool backing_hole(uint64_t p)
+{
+    off_t off = (off_t)(M.backing_off + p * PAGE), data;
+
+    if (M.backing_fd < 0)
+        return false;
+    data = lseek(M.backing_fd, off, SEEK_DATA);
+    return data < 0 ? errno == ENXIO : data != off;
+}
+
 int xenlend_map(xenlend_handle *h, uint32_t slot, uint64_t first_page, uint64_t count,
                 uint32_t flags, uint64_t *done)
 {
@@ -990,8 +1012,8 @@ int xenlend_map(xenlend_handle *h, uint32_t slot, uint64_t first_page, uint64_t 
         return fail_with(ESRCH);
     if (!M.slot_live || first_page >= M.slot_pages || count > M.slot_pages - first_page)
         return fail_with(EINVAL);
-    if (flags & ~LEND_MAP_F_ZERO_LOST)
-        return fail_with(EINVAL);
+    if (flags)
+        mock_violation("xenlend_map with flags 0x%x: revision 2 defines none", flags);
     /* Injected: EAGAIN (an invalidation raced), ENODATA or another errno, after `limit` pages. */
     if (M.phase == MOCK_SERVING && (b = mock_fault_byte()) >= MOCK_FAULT_THRESHOLD) {
         c = mock_fault_byte();
@@ -1006,7 +1028,8 @@ int xenlend_map(xenlend_handle *h, uint32_t slot, uint64_t first_page, uint64_t 
             mock_violation("lent page %llu mapped at gfn 0x%llx, outside every claimed "
                            "access-only range",
                            (unsigned long long)p, (unsigned long long)gfn);
-        if (M.lost[p] && !(flags & LEND_MAP_F_ZERO_LOST)) {
+        /* Lost until the daemon punches a hole there (its --on-lost zero). */
+        if (M.lost[p] && !backing_hole(p)) {
             e = ENODATA;
             break;
         }
@@ -1078,11 +1101,25 @@ void mock_lend_event(const struct privcmd_lend_event *ev)
      * The record is queued, then the pages go (lend_abi.h: events are queued
      * before the mappings are removed); the daemon sees both at once.
      */
+    /*
+     * Reason 2 (revision 1's LOST) stands for "the host lost the content": a
+     * revision 2 kernel tells only MIGRATED, and the loss shows at map time.
+     */
+    bool lost = ev->reason == 2;
+    struct privcmd_lend_event sent = *ev;
+
+    if (lost)
+        sent.reason = LEND_EV_MIGRATED;
+    ev = &sent;
     if (in_slot) {
         for (uint64_t p = ev->first_page; p < ev->first_page + ev->count; p++) {
             lend_unmap_page(p);
-            if (ev->reason == LEND_EV_LOST)
+            if (lost) {
                 M.lost[p] = 1;
+                /* The content is gone: the page is data again, poisoned. */
+                if (M.backing_fd >= 0)
+                    fallocate(M.backing_fd, 0, (off_t)(M.backing_off + p * PAGE), PAGE);
+            }
         }
     }
     if (ev->reason == LEND_EV_OVERFLOW || M.nevents == MOCK_LEND_QUEUE) {

@@ -101,6 +101,8 @@ void mock_clear_events(void);
 unsigned int mock_take_notifies(evtchn_port_t *ports, unsigned int max);
 /* What the last xenevtchn_pending() returned (-1: failed or not called); resets. */
 int mock_take_pending(void);
+/* The daemon's backing fd and its offset: a lost page maps again once it is a hole there. */
+void mock_lend_set_backing(int fd, uint64_t offset);
 /* Did set-up meet its injected failure (cfg.setup_fail_call reached)? */
 bool mock_setup_fault_hit(void);
 /* Failures injected while serving since the last call; resets. */

@@ -122,7 +122,7 @@
 
 /* ---- the kernel's and Xen's state (one lend slot) ---- */
 byte pte[NP];        /* the guest's p2m entry of each page */
-bool lost[NP];       /* PG_LOST: the content is gone */
+bool lost[NP];       /* the content is gone (lend.c struct lost_page): map gives ENODATA */
 bool rfresh[NP];     /* see above */
 bool seq_moved;      /* see above */
 byte inprog;         /* in_progress */

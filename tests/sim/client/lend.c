@@ -62,6 +62,9 @@ xenlend_handle *xenlend_open(domid_t domid)
     rc = sim_conn_call(&h->conn, &restrict_req, &reply, -1, NULL);
     if (rc == 0)
         rc = lend_call(h, &req, &reply, -1);
+    /* As xenlend.c: an older revision's kernel is no lending kernel for us. */
+    if (rc == 0 && reply.u.lend.version < PRIVCMD_LEND_VERSION)
+        rc = -EPROTONOSUPPORT;
     if (rc) {
         xenlend_close(h);
         errno = -rc;

@@ -35,6 +35,7 @@ enum workload_op {
     WL_TRACE,        /* one read per page, pages in the order of a trace (trace.h) */
     WL_DIGEST,       /* a hash of what the guest reads, kept under a name */
     WL_FIRMWARE, /* a call on the harness's behalf (enumeration, config cycles) */
+    WL_MOVS_MMIO, /* rep movs between the BAR and another guest-physical address */
 };
 
 struct workload {
@@ -52,6 +53,8 @@ struct workload {
     uint64_t raw_expect;
     char digest_name[16];
     bool digest_movs;    /* digest via=movs: read with rep movsq into RAM, a page at a time */
+    uint64_t addr;       /* movs-mmio: the other side's guest-physical address */
+    bool into_bar;       /* movs-mmio: dir=in (addr -> BAR) or out (BAR -> addr) */
     char label[24];          /* time this workload: metrics time.LABEL_us, bytes.LABEL */
     unsigned int trace_kind, trace_s; /* trace workload: loop or zipf, exponent/100 */
     /* firmware job */

@@ -489,6 +489,7 @@ static int do_vcpu(struct harness *h, struct line *l)
         {"read", WL_READ},                   {"write", WL_WRITE},
         {"memcpy-in", WL_MEMCPY_IN},         {"memcpy-out", WL_MEMCPY_OUT},
         {"fill", WL_FILL},                   {"random-rw", WL_RANDOM_RW},
+        {"movs-mmio", WL_MOVS_MMIO},
         {"touch", WL_TOUCH},                 {"ioreq", WL_RAW_IOREQ},
         {"verify-value", WL_VERIFY_VALUE},   {"digest", WL_DIGEST},
         {"trace", WL_TRACE},
@@ -551,6 +552,16 @@ static int do_vcpu(struct harness *h, struct line *l)
         return -EINVAL;
     w.df = v != 0;
     w.size = (unsigned int)size;
+    if (w.op == WL_MOVS_MMIO) {
+        const char *dir = kv(l, 3, "dir");
+
+        if (kv_num(h, l, 3, "addr", 0, &w.addr) || !kv(l, 3, "addr") || !dir ||
+            (strcmp(dir, "in") && strcmp(dir, "out"))) {
+            h_fail(h, "line %u: movs-mmio addr=A dir=in|out off= len= [size=]", h->lineno);
+            return -EINVAL;
+        }
+        w.into_bar = strcmp(dir, "in") == 0;
+    }
     /* check=off: memcpy-in/out move bytes without pattern fill or check (timing the copy). */
     if (kv(l, 3, "check")) {
         const char *c = kv(l, 3, "check");

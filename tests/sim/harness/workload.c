@@ -243,6 +243,30 @@ static int wl_memcpy(struct vcpu_thread *t, bool into_bar)
     return 0;
 }
 
+/*
+ * One rep movs between the BAR and another guest-physical address: when that
+ * is another device's MMIO, Xen emulates it element by element and the
+ * BAR's side reaches its device model as COPY requests, lent or not.
+ */
+static int wl_movs_mmio(struct vcpu_thread *t)
+{
+    struct harness *h = t->h;
+    struct workload *w = &t->job;
+    uint64_t bar = w->bar_base + w->off, reps = w->len / w->size;
+    int rc = cpu_rep_movs(&h->hv->vcpu[t->id], w->into_bar ? bar : w->addr,
+                          w->into_bar ? w->addr : bar, w->size, reps, false);
+
+    if (rc == -EFAULT) {
+        count_fault(h);
+        return 0;
+    }
+    if (rc)
+        return aborted(h, t, rc);
+    atomic_fetch_add(&h->gs.accesses, reps);
+    atomic_fetch_add(w->into_bar ? &h->gs.bytes_written : &h->gs.bytes_read, w->len);
+    return 0;
+}
+
 static int wl_fill(struct vcpu_thread *t)
 {
     struct harness *h = t->h;
@@ -385,6 +409,7 @@ static void run_job(struct vcpu_thread *t)
     case WL_MEMCPY_IN: wl_memcpy(t, true); break;
     case WL_MEMCPY_OUT: wl_memcpy(t, false); break;
     case WL_FILL: wl_fill(t); break;
+    case WL_MOVS_MMIO: wl_movs_mmio(t); break;
     case WL_RANDOM_RW: wl_random_rw(t); break;
     case WL_RAW_IOREQ: wl_raw_ioreq(t); break;
     case WL_VERIFY_VALUE: wl_verify_value(t); break;

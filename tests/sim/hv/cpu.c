@@ -265,6 +265,34 @@ int cpu_mem(struct hv_vcpu *v, uint64_t gpa, unsigned int size, int dir, uint64_
 }
 
 /*
+ * One element of an instruction Xen's emulator carries out: RAM through
+ * hvm_copy, anything else through an ioreq to the server claiming the gpa
+ * as MEMORY -- lent pages included, mapped or not: they are not RAM to Xen
+ * (p2m_lent_*), which never touches them itself (lend_abi.h).
+ */
+static int emulated_mem(struct hv_vcpu *v, uint64_t gpa, unsigned int size, int dir,
+                        uint64_t *val)
+{
+    struct hv *hv = v->hv;
+    uint8_t *ram = ram_ptr(hv, gpa);
+    ioreq_t p = {.addr = gpa, .size = size, .count = 1, .dir = (uint8_t)dir,
+                 .type = IOREQ_TYPE_COPY};
+
+    if (ram) {
+        if (dir == IOREQ_READ) {
+            *val = 0;
+            memcpy(val, ram, size);
+        } else {
+            memcpy(ram, val, size);
+        }
+        return 0;
+    }
+    if (dir == IOREQ_WRITE)
+        p.data = *val & size_mask(size);
+    return io_result(hv, hv_ioreq_emulate(v, &p), &p, val);
+}
+
+/*
  * Repetitions from addr, element size `size`, that stay in addr's page:
  * upwards to the page end, or downwards (df) to the page start. This is the
  * cut hvmemul_do_io() makes on the MMIO side ("truncate rep MMIO at any GFN
@@ -349,12 +377,15 @@ int cpu_rep_movs(struct hv_vcpu *v, uint64_t dst, uint64_t src, unsigned int siz
                         ram_ptr(hv, df ? src - off : src + off), size);
             }
         } else if (!s_ram && !d_ram) {
-            /* MMIO to MMIO: Xen gives up the rep and emulates one element at a time. */
+            /*
+             * MMIO to MMIO (another device's and a lent page among them):
+             * Xen gives up the rep and emulates one element at a time.
+             */
             n = 1;
             uint64_t x = 0;
-            rc = cpu_mem(v, src, size, IOREQ_READ, &x);
+            rc = emulated_mem(v, src, size, IOREQ_READ, &x);
             if (rc == 0)
-                rc = cpu_mem(v, dst, size, IOREQ_WRITE, &x);
+                rc = emulated_mem(v, dst, size, IOREQ_WRITE, &x);
         } else if (reps == 1) {
             /*
              * One element left (or asked for): x86_emulate() does not call

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -20,7 +21,6 @@
 /* Per-page state, kept by the simulated kernel. */
 #define PG_MAPPED 1u /* installed in the guest's p2m */
 #define PG_SHADOW 2u /* content moved to "system RAM"; the backing page is poisoned */
-#define PG_LOST   4u /* content gone */
 
 /* Consecutive "retry" answers for one access before the simulator calls it a livelock. */
 #define LIVELOCK_RETRIES 100000
@@ -34,6 +34,8 @@ struct lend_slot {
     uint64_t first_gfn, pages;
     int fd;
     uint64_t fd_off;
+    dev_t dev; /* the file behind the slot, for struct lost_page */
+    ino_t ino;
     uint8_t *host;   /* the backing pages themselves */
     uint8_t *guest;  /* what the vCPUs load and store through */
     uint8_t *shadow; /* "system RAM" for evicted content */
@@ -60,6 +62,18 @@ struct hv_lend {
     atomic_uint race_every;
     atomic_uint_fast64_t race_count;
     bool overflowed[HV_MAX_CONNS];
+    /*
+     * File pages whose content the host lost, by file and offset: like
+     * hardware poison in Linux's page cache, lost-ness belongs to the page of
+     * the file, not to a slot, and outlives any slot over it.
+     */
+    pthread_mutex_t lost_lock;
+    struct lost_page {
+        dev_t dev;
+        ino_t ino;
+        uint64_t off;
+    } *lost;
+    size_t nr_lost, cap_lost;
 };
 
 static _Thread_local struct hv_vcpu *tls_vcpu;
@@ -260,12 +274,44 @@ static void *page_of(uint8_t *base, uint64_t i)
     return base + i * HV_PAGE_SIZE;
 }
 
+/* Is page i of slot s lost? Optionally mark it lost or not. */
+static bool lost_page(struct hv_lend *l, const struct lend_slot *s, uint64_t i, int set)
+{
+    uint64_t off = s->fd_off + i * HV_PAGE_SIZE;
+    size_t k;
+    bool lost;
+
+    pthread_mutex_lock(&l->lost_lock);
+    for (k = 0; k < l->nr_lost; k++)
+        if (l->lost[k].dev == s->dev && l->lost[k].ino == s->ino && l->lost[k].off == off)
+            break;
+    lost = k < l->nr_lost;
+    if (set == 0 && lost) {
+        l->lost[k] = l->lost[--l->nr_lost];
+    } else if (set == 1 && !lost) {
+        if (l->nr_lost == l->cap_lost) {
+            size_t cap = l->cap_lost ? 2 * l->cap_lost : 64;
+            struct lost_page *p = realloc(l->lost, cap * sizeof(*p));
+            if (!p)
+                abort(); /* the simulator's own memory: not a case it models */
+            l->lost = p;
+            l->cap_lost = cap;
+        }
+        l->lost[l->nr_lost++] = (struct lost_page){.dev = s->dev, .ino = s->ino, .off = off};
+    }
+    pthread_mutex_unlock(&l->lost_lock);
+    return lost;
+}
+
+#define LOST_TEST (-1)
+
 /* What the host does to a page once the guest can no longer reach it. Needs content_lock. */
-static void content_change(struct lend_slot *s, uint64_t i, enum lend_host_op op, uint64_t seed)
+static void content_change(struct hv_lend *l, struct lend_slot *s, uint64_t i,
+                           enum lend_host_op op, uint64_t seed)
 {
     switch (op) {
     case LEND_HOST_EVICT:
-        if (!(s->pg[i] & (PG_SHADOW | PG_LOST))) {
+        if (!(s->pg[i] & PG_SHADOW) && !lost_page(l, s, i, LOST_TEST)) {
             memcpy(page_of(s->shadow, i), page_of(s->host, i), HV_PAGE_SIZE);
             hv_poison(page_of(s->host, i), HV_PAGE_SIZE);
             s->pg[i] |= PG_SHADOW;
@@ -273,7 +319,8 @@ static void content_change(struct lend_slot *s, uint64_t i, enum lend_host_op op
         break;
     case LEND_HOST_LOSE:
         hv_poison(page_of(s->host, i), HV_PAGE_SIZE);
-        s->pg[i] = (uint8_t)((s->pg[i] & ~PG_SHADOW) | PG_LOST);
+        s->pg[i] &= (uint8_t)~PG_SHADOW;
+        lost_page(l, s, i, 1);
         break;
     case LEND_HOST_WRITE: {
         uint8_t *dst = page_of(s->pg[i] & PG_SHADOW ? s->shadow : s->host, i);
@@ -281,7 +328,7 @@ static void content_change(struct lend_slot *s, uint64_t i, enum lend_host_op op
             uint64_t w = pattern_word(seed, (i * HV_PAGE_SIZE + b) / 8);
             memcpy(dst + b, &w, 8);
         }
-        s->pg[i] &= (uint8_t)~PG_LOST;
+        lost_page(l, s, i, 0); /* the host put content there again */
         break;
     }
     }
@@ -302,8 +349,8 @@ static void slot_invalidate(struct hv *hv, struct lend_slot *s, uint64_t first, 
      * that reads events before serving requests never counts a page it has
      * just mapped again as gone.
      */
-    send_event(hv, s->conn, s->id, op == LEND_HOST_LOSE ? LEND_EV_LOST : LEND_EV_MIGRATED, first,
-               n);
+    /* Revision 2: the kernel cannot know whether content survives (lend_abi.h). */
+    send_event(hv, s->conn, s->id, LEND_EV_MIGRATED, first, n);
     pthread_mutex_lock(&s->mmu_lock);
     if (s->in_progress++ == 0) {
         s->inv_lo = first;
@@ -317,7 +364,7 @@ static void slot_invalidate(struct hv *hv, struct lend_slot *s, uint64_t first, 
     atomic_fetch_add(&hv->stats.lend_pages_invalidated, zapped);
     pthread_mutex_lock(&s->content_lock);
     for (uint64_t i = first; i < first + n; i++)
-        content_change(s, i, op, seed);
+        content_change(hv->lend, s, i, op, seed);
     pthread_mutex_unlock(&s->content_lock);
     pthread_mutex_lock(&s->mmu_lock);
     s->seq++;
@@ -325,14 +372,26 @@ static void slot_invalidate(struct hv *hv, struct lend_slot *s, uint64_t first, 
     pthread_mutex_unlock(&s->mmu_lock);
 }
 
-/* Make page i's content present in the backing. Needs content_lock. */
-static int resolve_locked(struct lend_slot *s, uint64_t i, uint32_t flags)
+/* Is page i of the slot a hole in its file now (the device model punched one)? */
+static bool page_is_hole(const struct lend_slot *s, uint64_t i)
 {
-    if (s->pg[i] & PG_LOST) {
-        if (!(flags & LEND_MAP_F_ZERO_LOST))
+    off_t off = (off_t)(s->fd_off + i * HV_PAGE_SIZE), data = lseek(s->fd, off, SEEK_DATA);
+
+    return data < 0 ? errno == ENXIO : data != off;
+}
+
+/*
+ * Make page i's content present in the backing. Needs content_lock. A lost
+ * page faults (ENODATA: hmm_range_fault()'s SIGBUS) until the device model
+ * punches a hole there, which truncates the poisoned page away: then it is
+ * a fresh zero page, as in Linux.
+ */
+static int resolve_locked(struct hv_lend *l, struct lend_slot *s, uint64_t i)
+{
+    if (lost_page(l, s, i, LOST_TEST)) {
+        if (!page_is_hole(s, i))
             return -ENODATA;
-        memset(page_of(s->host, i), 0, HV_PAGE_SIZE);
-        s->pg[i] &= (uint8_t)~PG_LOST;
+        lost_page(l, s, i, 0);
     } else if (s->pg[i] & PG_SHADOW) {
         memcpy(page_of(s->host, i), page_of(s->shadow, i), HV_PAGE_SIZE);
         hv_poison(page_of(s->shadow, i), HV_PAGE_SIZE);
@@ -363,7 +422,8 @@ static int slot_map(struct hv *hv, struct lend_slot *s, uint64_t first, uint64_t
     struct hv_lend *l = hv->lend;
 
     *done = 0;
-    if (first >= s->pages || count > s->pages - first || (flags & ~LEND_MAP_F_ZERO_LOST))
+    /* Revision 2 defines no map flags (LEND_MAP_F_ZERO_LOST is gone). */
+    if (first >= s->pages || count > s->pages - first || flags)
         return -EINVAL;
     for (uint64_t i = first; i < first + count; i++) {
         uint64_t gfn = s->first_gfn + i, seq;
@@ -387,7 +447,7 @@ static int slot_map(struct hv *hv, struct lend_slot *s, uint64_t first, uint64_t
             continue;
         }
         pthread_mutex_lock(&s->content_lock);
-        rc = resolve_locked(s, i, flags);
+        rc = resolve_locked(l, s, i);
         pthread_mutex_unlock(&s->content_lock);
         if (rc)
             return rc;
@@ -449,13 +509,10 @@ static uint64_t slot_delete(struct hv *hv, struct lend_slot *s)
     was_installed = s->installed;
     zap_locked(s, 0, s->pages);
     pthread_mutex_unlock(&s->mmu_lock);
-    /* Moved content comes home; lost content stays lost: a fresh, zeroed page. */
-    for (uint64_t i = 0; i < s->pages; i++) {
+    /* Moved content comes home; lost content stays lost (struct lost_page). */
+    for (uint64_t i = 0; i < s->pages; i++)
         if (s->pg[i] & PG_SHADOW)
             memcpy(page_of(s->host, i), page_of(s->shadow, i), HV_PAGE_SIZE);
-        else if (s->pg[i] & PG_LOST)
-            memset(page_of(s->host, i), 0, HV_PAGE_SIZE);
-    }
     retire_view(l, s->guest, len);
     munmap(s->host, len);
     munmap(s->shadow, len);
@@ -508,6 +565,14 @@ static int slot_create(struct hv *hv, int conn, const struct sim_req *req, int f
                           .pages = pages, .fd = -1, .shadow_fd = -1,
                           .fd_off = req->u.lend_slot.fd_offset};
     n.fd = dup(fd);
+    if (n.fd >= 0) {
+        struct stat st;
+
+        if (fstat(n.fd, &st) == 0) {
+            n.dev = st.st_dev;
+            n.ino = st.st_ino;
+        }
+    }
     n.host = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)n.fd_off);
     n.guest = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd,
                    (off_t)n.fd_off);
@@ -576,6 +641,9 @@ int lend_dispatch(struct hv *hv, int conn, const struct sim_req *req, int fd_in,
         return -ESRCH;
     switch (req->op) {
     case SIM_OP_LEND_VERSION:
+        /* Revision 2 asks Xen too: XENMEM_lend_unmap answered ENOSYS means no lending there. */
+        if (!hv->cfg.lend_xen)
+            return -EOPNOTSUPP;
         reply->u.lend.version = PRIVCMD_LEND_VERSION;
         return 0;
     case SIM_OP_LEND_CLAIM_ACCESS:
@@ -650,7 +718,7 @@ int lend_host(struct hv *hv, uint64_t bar_gfn, enum lend_host_op op, uint64_t fi
             /* The host writes where the content is; a mapped page shows it at once. */
             pthread_mutex_lock(&s->content_lock);
             for (uint64_t i = first_page; i < first_page + count; i++)
-                content_change(s, i, op, seed);
+                content_change(hv->lend, s, i, op, seed);
             pthread_mutex_unlock(&s->content_lock);
         } else {
             slot_invalidate(hv, s, first_page, count, op, seed);
@@ -734,6 +802,7 @@ int lend_init(struct hv *hv)
         return rc;
     }
     pthread_rwlock_init(&l->lock, NULL);
+    pthread_mutex_init(&l->lost_lock, NULL);
     /* SA_NODEFER: the handler leaves with siglongjmp(jmp, ...) saved without a mask. */
     sigemptyset(&sa.sa_mask);
     sigaction(SIGBUS, &sa, NULL);
@@ -755,6 +824,8 @@ void lend_fini(struct hv *hv)
         munmap(l->retired[i].base, l->retired[i].len);
     close(l->uffd);
     pthread_rwlock_destroy(&l->lock);
+    pthread_mutex_destroy(&l->lost_lock);
+    free(l->lost);
     free(l);
     hv->lend = NULL;
 }
