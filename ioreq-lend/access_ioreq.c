@@ -18,19 +18,7 @@ _Static_assert(sizeof(ioreq_t) == 32, "an ioreq slot is 32 bytes");
 _Static_assert(sizeof(ioreq_t) * IOREQ_SRV_MAX_VCPUS == XC_PAGE_SIZE, "128 slots fill a page");
 _Static_assert(sizeof(buffered_iopage_t) <= XC_PAGE_SIZE, "the buffered ring fits a page");
 
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
 static void srv_unwind(struct ioreq_srv *s, enum ioreq_srv_stage to);
-
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return rc;
-}
 
 int ioreq_open_failure(char *err, size_t errlen, const char *what)
 {
@@ -118,13 +106,13 @@ static int query_vcpus(struct ioreq_srv *s, char *err, size_t errlen)
 {
     if (xendevicemodel_nr_vcpus(s->dmod, (domid_t)s->domid, &s->nr_vcpus) < 0) {
         if (errno == ESRCH)
-            return fail(err, errlen, -ESRCH, "domain %u does not exist", s->domid);
-        return fail(err, errlen, -errno, "cannot query domain %u: %s", s->domid,
-                    strerror(errno));
+            return err_fmt(err, errlen, -ESRCH, "domain %u does not exist", s->domid);
+        return err_fmt(err, errlen, -errno, "cannot query domain %u: %s", s->domid,
+                       strerror(errno));
     }
     if (s->nr_vcpus == 0 || s->nr_vcpus > IOREQ_SRV_MAX_VCPUS)
-        return fail(err, errlen, -E2BIG, "domain %u has %u vCPUs; one ioreq page serves 1 to %u",
-                    s->domid, s->nr_vcpus, IOREQ_SRV_MAX_VCPUS);
+        return err_fmt(err, errlen, -E2BIG, "domain %u has %u vCPUs; one ioreq page serves 1 to %u",
+                       s->domid, s->nr_vcpus, IOREQ_SRV_MAX_VCPUS);
     return 0;
 }
 
@@ -133,10 +121,9 @@ static int map_pages(struct ioreq_srv *s)
 {
     void *addr = NULL;
 
-    s->res = xenforeignmemory_map_resource(s->fmem, (domid_t)s->domid,
-                                           XENMEM_resource_ioreq_server, s->id,
-                                           XENMEM_resource_ioreq_server_frame_bufioreq, 2, &addr,
-                                           PROT_READ | PROT_WRITE, 0);
+    s->res = xenforeignmemory_map_resource(s->fmem, (domid_t)s->domid, XENMEM_resource_ioreq_server,
+                                           s->id, XENMEM_resource_ioreq_server_frame_bufioreq, 2,
+                                           &addr, PROT_READ | PROT_WRITE, 0);
     if (!s->res)
         return -errno;
     s->bufpage = addr;
@@ -174,26 +161,25 @@ static int srv_create(struct ioreq_srv *s, char *err, size_t errlen)
     int rc;
 
     /* ATOMIC: we advance read_pointer atomically, so Xen may canonicalise the pair. */
-    if (xendevicemodel_create_ioreq_server(s->dmod, (domid_t)s->domid,
-                                           HVM_IOREQSRV_BUFIOREQ_ATOMIC, &s->id) < 0) {
+    if (xendevicemodel_create_ioreq_server(s->dmod, (domid_t)s->domid, HVM_IOREQSRV_BUFIOREQ_ATOMIC,
+                                           &s->id) < 0) {
         if (errno == ENOSPC)
-            return fail(err, errlen, -ENOSPC,
-                        "domain %u already has the maximum of 8 ioreq servers", s->domid);
+            return err_fmt(err, errlen, -ENOSPC,
+                           "domain %u already has the maximum of 8 ioreq servers", s->domid);
         if (errno == ESRCH)
-            return fail(err, errlen, -ESRCH, "domain %u does not exist", s->domid);
-        return fail(err, errlen, -errno, "cannot create an ioreq server for domain %u: %s",
-                    s->domid, strerror(errno));
+            return err_fmt(err, errlen, -ESRCH, "domain %u does not exist", s->domid);
+        return err_fmt(err, errlen, -errno, "cannot create an ioreq server for domain %u: %s",
+                       s->domid, strerror(errno));
     }
     s->stage = SRV_CREATED;
     rc = map_pages(s);
     if (rc)
-        return fail(err, errlen, rc, "cannot map the pages of ioreq server %u: %s", s->id,
-                    strerror(-rc));
+        return err_fmt(err, errlen, rc, "cannot map the pages of ioreq server %u: %s", s->id,
+                       strerror(-rc));
     return 0;
 }
 
-int ioreq_srv_create(struct ioreq_srv *s, const ioservid_t *predecessor, char *err,
-                     size_t errlen)
+int ioreq_srv_create(struct ioreq_srv *s, const ioservid_t *predecessor, char *err, size_t errlen)
 {
     int rc = query_vcpus(s, err, errlen);
 
@@ -226,37 +212,37 @@ int ioreq_srv_start(struct ioreq_srv *s, uint16_t seg, uint8_t bus, uint8_t dev,
     s->opaque = opaque;
     /* Enable before binding: Xen writes vp_eport into each slot at enable time. */
     if (xendevicemodel_set_ioreq_server_state(s->dmod, (domid_t)s->domid, s->id, 1) < 0)
-        return fail(err, errlen, -errno, "cannot enable ioreq server %u: %s", s->id,
-                    strerror(errno));
+        return err_fmt(err, errlen, -errno, "cannot enable ioreq server %u: %s", s->id,
+                       strerror(errno));
     s->stage = SRV_ENABLED;
     for (unsigned int v = 0; v < s->nr_vcpus; v++) {
         /* Read once: the page is shared; port 0 is never valid. */
         remote = ((volatile ioreq_t *)&s->iopage->vcpu_ioreq[v])->vp_eport;
         if (remote == 0)
-            return fail(err, errlen, -EPROTO, "Xen gave vCPU %u of domain %u no event channel", v,
-                        s->domid);
+            return err_fmt(err, errlen, -EPROTO, "Xen gave vCPU %u of domain %u no event channel",
+                           v, s->domid);
         port = xenevtchn_bind_interdomain(s->xce, s->domid, remote);
         if (port < 0)
-            return fail(err, errlen, -errno, "cannot bind the event channel of vCPU %u: %s", v,
-                        strerror(errno));
+            return err_fmt(err, errlen, -errno, "cannot bind the event channel of vCPU %u: %s", v,
+                           strerror(errno));
         s->vcpu_port[v] = (evtchn_port_t)port;
     }
     if (xendevicemodel_get_ioreq_server_info(s->dmod, (domid_t)s->domid, s->id, NULL, NULL,
                                              &remote) < 0)
-        return fail(err, errlen, -errno, "cannot query ioreq server %u: %s", s->id,
-                    strerror(errno));
+        return err_fmt(err, errlen, -errno, "cannot query ioreq server %u: %s", s->id,
+                       strerror(errno));
     port = xenevtchn_bind_interdomain(s->xce, s->domid, remote);
     if (port < 0)
-        return fail(err, errlen, -errno, "cannot bind the buffered-ring event channel: %s",
-                    strerror(errno));
+        return err_fmt(err, errlen, -errno, "cannot bind the buffered-ring event channel: %s",
+                       strerror(errno));
     s->buf_port = (evtchn_port_t)port;
     s->stage = SRV_PORTS_BOUND;
     /* An adopted server still routes the function to itself: EEXIST is that claim. */
-    if (xendevicemodel_map_pcidev_to_ioreq_server(s->dmod, (domid_t)s->domid, s->id, seg, bus,
-                                                  dev, fn) < 0 &&
+    if (xendevicemodel_map_pcidev_to_ioreq_server(s->dmod, (domid_t)s->domid, s->id, seg, bus, dev,
+                                                  fn) < 0 &&
         !(s->adopted && errno == EEXIST))
-        return fail(err, errlen, -errno, "cannot claim PCI function %04x:%02x:%02x.%x: %s", seg,
-                    bus, dev, fn, strerror(errno));
+        return err_fmt(err, errlen, -errno, "cannot claim PCI function %04x:%02x:%02x.%x: %s", seg,
+                       bus, dev, fn, strerror(errno));
     s->sbdf = XEN_DMOP_PCI_SBDF(seg, bus, dev, fn);
     s->stage = SRV_PCI_CLAIMED;
     return 0;
@@ -334,6 +320,14 @@ int ioreq_srv_release_mmio(struct ioreq_srv *s, uint64_t start, uint64_t end)
                : 0;
 }
 
+void ioreq_refuse(ioreq_t *req, uint64_t *reason, struct counters *cnt)
+{
+    (*reason)++;
+    cnt->ioreqs_rejected++;
+    if (req->dir == IOREQ_READ && !req->data_is_ptr)
+        req->data = ~0ULL;
+}
+
 int ioreq_srv_fd(const struct ioreq_srv *s)
 {
     return xenevtchn_fd(s->xce);
@@ -342,8 +336,8 @@ int ioreq_srv_fd(const struct ioreq_srv *s)
 int ioreq_srv_check_alive(struct ioreq_srv *s)
 {
     /* Without gfn pointers this touches nothing: XEN_DMOP_no_gfns. */
-    if (xendevicemodel_get_ioreq_server_info(s->dmod, (domid_t)s->domid, s->id, NULL, NULL,
-                                             NULL) == 0)
+    if (xendevicemodel_get_ioreq_server_info(s->dmod, (domid_t)s->domid, s->id, NULL, NULL, NULL) ==
+        0)
         return 0;
     return -errno;
 }

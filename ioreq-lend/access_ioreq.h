@@ -109,6 +109,13 @@ void ioreq_srv_close(struct ioreq_srv *s);
 int ioreq_srv_claim_mmio(struct ioreq_srv *s, uint64_t start, uint64_t end);
 int ioreq_srv_release_mmio(struct ioreq_srv *s, uint64_t start, uint64_t end);
 
+/*
+ * Refuse a request a device cannot serve: count it under its reason and in
+ * ioreqs.rejected, and make a read float high, as a bus nobody answers
+ * does. It is still answered (every synchronous request must be).
+ */
+void ioreq_refuse(ioreq_t *req, uint64_t *reason, struct counters *cnt);
+
 /* The event channel fd to watch. */
 int ioreq_srv_fd(const struct ioreq_srv *s);
 /* The fd is readable: take one event, drain the buffered ring, serve the vCPU's slot. */

@@ -32,28 +32,6 @@
 
 static const struct backing backing_init = BACKING_INIT;
 
-/* err is one line even when a path or spec carries a control character. */
-static void err_scrub(char *err, size_t errlen)
-{
-    if (!err || errlen == 0)
-        return;
-    for (; *err; err++) {
-        if ((unsigned char)*err < 0x20 || *err == 0x7f)
-            *err = '?';
-    }
-}
-
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /*
  * Read hex digits at *p (no sign, no 0x, no blanks: strtoul would take all
  * three). Returns the number of digits, or -EINVAL past 8 digits.
@@ -125,19 +103,13 @@ static int parse_memfd(const char *spec, const char *val, struct backing_spec *s
     char buf[32];
     uint64_t v;
 
-    if (parse_size(val, &v)) {
-        snprintf(err, errlen, "backing '%s': bad size '%s'", spec, val);
-        return -EINVAL;
-    }
-    if (v == 0) {
-        snprintf(err, errlen, "backing '%s': the size must not be 0", spec);
-        return -EINVAL;
-    }
-    if (v % XC_PAGE_SIZE) {
-        snprintf(err, errlen, "backing '%s': size %s is not a multiple of 4K", spec,
-                 format_size(v, buf, sizeof(buf)));
-        return -EINVAL;
-    }
+    if (parse_size(val, &v))
+        return err_fmt(err, errlen, -EINVAL, "backing '%s': bad size '%s'", spec, val);
+    if (v == 0)
+        return err_fmt(err, errlen, -EINVAL, "backing '%s': the size must not be 0", spec);
+    if (v % XC_PAGE_SIZE)
+        return err_fmt(err, errlen, -EINVAL, "backing '%s': size %s is not a multiple of 4K", spec,
+                       format_size(v, buf, sizeof(buf)));
     s->memfd_size = v;
     return 0;
 }
@@ -147,15 +119,12 @@ static int parse_file(const char *spec, const char *val, struct backing_spec *s,
 {
     size_t len = strlen(val);
 
-    if (len == 0) {
-        snprintf(err, errlen, "backing '%s': empty path", spec);
-        return -EINVAL;
-    }
+    if (len == 0)
+        return err_fmt(err, errlen, -EINVAL, "backing '%s': empty path", spec);
     if (len >= BACKING_PATH_MAX) {
         /* Do not echo a path this long: it would only fill err. */
-        snprintf(err, errlen, "backing 'file:...': path longer than %d bytes",
-                 BACKING_PATH_MAX - 1);
-        return -EINVAL;
+        return err_fmt(err, errlen, -EINVAL, "backing 'file:...': path longer than %d bytes",
+                       BACKING_PATH_MAX - 1);
     }
     memcpy(s->path, val, len + 1);
     return 0;
@@ -168,28 +137,23 @@ static int parse_pci(const char *spec, const char *val, struct backing_spec *s, 
     char bdf[BDF_TEXT_MAX];
     size_t len;
 
-    if (!slash) {
-        snprintf(err, errlen, "backing '%s': expected pci:[SSSS:]BB:DD.F/barN", spec);
-        return -EINVAL;
-    }
+    if (!slash)
+        return err_fmt(err, errlen, -EINVAL, "backing '%s': expected pci:[SSSS:]BB:DD.F/barN",
+                       spec);
     len = (size_t)(slash - val);
-    if (len >= sizeof(bdf)) {
-        snprintf(err, errlen, "backing '%s': bad PCI address (want [SSSS:]BB:DD.F, hex)", spec);
-        return -EINVAL;
-    }
+    if (len >= sizeof(bdf))
+        return err_fmt(err, errlen, -EINVAL,
+                       "backing '%s': bad PCI address (want [SSSS:]BB:DD.F, hex)", spec);
     memcpy(bdf, val, len);
     bdf[len] = '\0';
-    if (backing_parse_bdf(bdf, &s->pci_seg, &s->pci_bus, &s->pci_dev, &s->pci_fn)) {
-        snprintf(err, errlen,
-                 "backing '%s': bad PCI address '%s' (want [SSSS:]BB:DD.F, hex, "
-                 "device <= 1f, function <= 7)",
-                 spec, bdf);
-        return -EINVAL;
-    }
-    if (strncmp(slash + 1, "bar", 3) != 0 || slash[4] < '0' || slash[4] > '5' || slash[5] != '\0') {
-        snprintf(err, errlen, "backing '%s': bad BAR '%s' (want bar0 to bar5)", spec, slash + 1);
-        return -EINVAL;
-    }
+    if (backing_parse_bdf(bdf, &s->pci_seg, &s->pci_bus, &s->pci_dev, &s->pci_fn))
+        return err_fmt(err, errlen, -EINVAL,
+                       "backing '%s': bad PCI address '%s' (want [SSSS:]BB:DD.F, hex, "
+                       "device <= 1f, function <= 7)",
+                       spec, bdf);
+    if (strncmp(slash + 1, "bar", 3) != 0 || slash[4] < '0' || slash[4] > '5' || slash[5] != '\0')
+        return err_fmt(err, errlen, -EINVAL, "backing '%s': bad BAR '%s' (want bar0 to bar5)", spec,
+                       slash + 1);
     s->pci_bar = (uint8_t)(slash[4] - '0');
     return 0;
 }
@@ -199,15 +163,12 @@ static int parse_fd(const char *spec, const char *val, struct backing_spec *s, c
 {
     uint64_t v;
 
-    if (parse_u64(val, INT_MAX, &v)) {
-        snprintf(err, errlen, "backing '%s': bad fd number '%s'", spec, val);
-        return -EINVAL;
-    }
-    if (v < 3) {
-        snprintf(err, errlen, "backing '%s': fd %d is stdin, stdout or stderr (want 3 or more)",
-                 spec, (int)v);
-        return -EINVAL;
-    }
+    if (parse_u64(val, INT_MAX, &v))
+        return err_fmt(err, errlen, -EINVAL, "backing '%s': bad fd number '%s'", spec, val);
+    if (v < 3)
+        return err_fmt(err, errlen, -EINVAL,
+                       "backing '%s': fd %d is stdin, stdout or stderr (want 3 or more)", spec,
+                       (int)v);
     s->fd = (int)v;
     return 0;
 }
@@ -231,18 +192,15 @@ static int parse_spec(const char *spec, struct backing_spec *out, char *err, siz
     /* Filled in place (it holds a whole path) and left zeroed on failure. */
     memset(out, 0, sizeof(*out));
     out->fd = -1;
-    if (!spec || !*spec) {
-        snprintf(err, errlen,
-                 "empty backing (want memfd:SIZE, file:PATH, pci:SSSS:BB:DD.F/barN "
-                 "or fd:N)");
-        return -EINVAL;
-    }
+    if (!spec || !*spec)
+        return err_fmt(err, errlen, -EINVAL,
+                       "empty backing (want memfd:SIZE, file:PATH, pci:SSSS:BB:DD.F/barN "
+                       "or fd:N)");
     colon = strchr(spec, ':');
-    if (!colon) {
-        snprintf(err, errlen,
-                 "backing '%s': want memfd:SIZE, file:PATH, pci:SSSS:BB:DD.F/barN or fd:N", spec);
-        return -EINVAL;
-    }
+    if (!colon)
+        return err_fmt(err, errlen, -EINVAL,
+                       "backing '%s': want memfd:SIZE, file:PATH, pci:SSSS:BB:DD.F/barN or fd:N",
+                       spec);
     klen = (size_t)(colon - spec);
     for (size_t i = 0; i < ARRAY_SIZE(kinds); i++) {
         if (strlen(kinds[i].name) != klen || strncmp(spec, kinds[i].name, klen) != 0)
@@ -255,18 +213,14 @@ static int parse_spec(const char *spec, struct backing_spec *out, char *err, siz
         }
         return rc;
     }
-    snprintf(err, errlen, "backing '%s': unknown kind '%.*s' (want memfd, file, pci or fd)", spec,
-             (int)klen, spec);
-    return -EINVAL;
+    return err_fmt(err, errlen, -EINVAL,
+                   "backing '%s': unknown kind '%.*s' (want memfd, file, pci or fd)", spec,
+                   (int)klen, spec);
 }
 
 int backing_parse(const char *spec, struct backing_spec *out, char *err, size_t errlen)
 {
-    int rc = parse_spec(spec, out, err, errlen);
-
-    if (rc)
-        err_scrub(err, errlen);
-    return rc;
+    return parse_spec(spec, out, err, errlen);
 }
 
 /* The spec as a user would write it, for messages: "file:/dev/shm/vram". */
@@ -301,15 +255,12 @@ static int open_memfd(const struct backing_spec *s, const char *name, struct bac
     int rc;
 
     b->fd = memfd_create("ioreq-lend", MFD_CLOEXEC);
-    if (b->fd < 0) {
-        rc = -errno;
-        snprintf(err, errlen, "backing %s: memfd_create: %s", name, strerror(-rc));
-        return rc;
-    }
+    if (b->fd < 0)
+        return err_fmt(err, errlen, -errno, "backing %s: memfd_create: %s", name, strerror(errno));
     if (s->memfd_size > (uint64_t)INT64_MAX || ftruncate(b->fd, (off_t)s->memfd_size) < 0) {
         rc = s->memfd_size > (uint64_t)INT64_MAX ? -EFBIG : -errno;
-        snprintf(err, errlen, "backing %s: cannot size the memfd: %s", name, strerror(-rc));
-        return rc;
+        return err_fmt(err, errlen, rc, "backing %s: cannot size the memfd: %s", name,
+                       strerror(-rc));
     }
     *natural = s->memfd_size;
     return 0;
@@ -340,24 +291,18 @@ static int open_file(const struct backing_spec *s, const char *name, struct back
     int rc;
 
     b->fd = open(s->path, O_RDWR | O_CLOEXEC | O_NOCTTY);
-    if (b->fd < 0) {
-        rc = -errno;
-        snprintf(err, errlen, "backing %s: cannot open: %s", name, strerror(-rc));
-        return rc;
-    }
-    if (fstat(b->fd, &st) < 0) {
-        rc = -errno;
-        snprintf(err, errlen, "backing %s: fstat: %s", name, strerror(-rc));
-        return rc;
-    }
-    if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
-        snprintf(err, errlen, "backing %s: not a regular file or block device", name);
-        return -EINVAL;
-    }
+    if (b->fd < 0)
+        return err_fmt(err, errlen, -errno, "backing %s: cannot open: %s", name, strerror(errno));
+    if (fstat(b->fd, &st) < 0)
+        return err_fmt(err, errlen, -errno, "backing %s: fstat: %s", name, strerror(errno));
+    if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+        return err_fmt(err, errlen, -EINVAL, "backing %s: not a regular file or block device",
+                       name);
     rc = fd_size(b->fd, &st, natural);
     if (rc)
-        snprintf(err, errlen, "backing %s: cannot find its size: %s", name, strerror(-rc));
-    return rc;
+        return err_fmt(err, errlen, rc, "backing %s: cannot find its size: %s", name,
+                       strerror(-rc));
+    return 0;
 }
 
 static int open_fd(const struct backing_spec *s, const char *name, struct backing *b,
@@ -369,25 +314,18 @@ static int open_fd(const struct backing_spec *s, const char *name, struct backin
     /* The fd is ours from here on, so the failure path closes it too. */
     b->fd = s->fd;
     flags = fcntl(b->fd, F_GETFL);
-    if (flags < 0) {
-        rc = -errno;
-        snprintf(err, errlen, "backing %s: %s", name, strerror(-rc));
-        return rc;
-    }
-    if ((flags & O_ACCMODE) != O_RDWR) {
-        snprintf(err, errlen, "backing %s: not open read-write", name);
-        return -EACCES;
-    }
+    if (flags < 0)
+        return err_fmt(err, errlen, -errno, "backing %s: %s", name, strerror(errno));
+    if ((flags & O_ACCMODE) != O_RDWR)
+        return err_fmt(err, errlen, -EACCES, "backing %s: not open read-write", name);
     /* Inherited for us, not for whatever we might start later. */
-    if (fcntl(b->fd, F_SETFD, FD_CLOEXEC) < 0 || fstat(b->fd, &st) < 0) {
-        rc = -errno;
-        snprintf(err, errlen, "backing %s: %s", name, strerror(-rc));
-        return rc;
-    }
+    if (fcntl(b->fd, F_SETFD, FD_CLOEXEC) < 0 || fstat(b->fd, &st) < 0)
+        return err_fmt(err, errlen, -errno, "backing %s: %s", name, strerror(errno));
     rc = fd_size(b->fd, &st, natural);
     if (rc)
-        snprintf(err, errlen, "backing %s: cannot find its size: %s", name, strerror(-rc));
-    return rc;
+        return err_fmt(err, errlen, rc, "backing %s: cannot find its size: %s", name,
+                       strerror(-rc));
+    return 0;
 }
 
 /*
@@ -460,32 +398,25 @@ static int pci_find_bar(struct pci_access *acc, const struct backing_spec *s, co
             d->func == s->pci_fn)
             break;
     }
-    if (!d) {
-        snprintf(err, errlen, "backing %s: no PCI device %04x:%02x:%02x.%x in %s/devices", name,
-                 s->pci_seg, s->pci_bus, s->pci_dev, s->pci_fn, sysfs);
-        return -ENODEV;
-    }
+    if (!d)
+        return err_fmt(err, errlen, -ENODEV,
+                       "backing %s: no PCI device %04x:%02x:%02x.%x in %s/devices", name,
+                       s->pci_seg, s->pci_bus, s->pci_dev, s->pci_fn, sysfs);
     known = pci_fill_info(d, PCI_PROBE_FILL);
-    if ((known & (PCI_FILL_BASES | PCI_FILL_SIZES)) != (PCI_FILL_BASES | PCI_FILL_SIZES)) {
-        snprintf(err, errlen, "backing %s: libpci cannot read the BARs", name);
-        return -EIO;
-    }
-    if (d->size[bar] == 0) {
-        snprintf(err, errlen,
-                 "backing %s: BAR%u is not implemented (or is the upper half of a 64-bit BAR)",
-                 name, bar);
-        return -ENODEV;
-    }
-    if (pci_bar_is_io(d, known, bar)) {
-        snprintf(err, errlen, "backing %s: BAR%u is an I/O BAR, not memory", name, bar);
-        return -EINVAL;
-    }
+    if ((known & (PCI_FILL_BASES | PCI_FILL_SIZES)) != (PCI_FILL_BASES | PCI_FILL_SIZES))
+        return err_fmt(err, errlen, -EIO, "backing %s: libpci cannot read the BARs", name);
+    if (d->size[bar] == 0)
+        return err_fmt(
+            err, errlen, -ENODEV,
+            "backing %s: BAR%u is not implemented (or is the upper half of a 64-bit BAR)", name,
+            bar);
+    if (pci_bar_is_io(d, known, bar))
+        return err_fmt(err, errlen, -EINVAL, "backing %s: BAR%u is an I/O BAR, not memory", name,
+                       bar);
     *bar_size = d->size[bar];
     if ((size_t)snprintf(res_path, res_len, "%s/devices/%04x:%02x:%02x.%x/resource%u", sysfs,
-                         s->pci_seg, s->pci_bus, s->pci_dev, s->pci_fn, bar) >= res_len) {
-        snprintf(err, errlen, "backing %s: sysfs path too long", name);
-        return -ENAMETOOLONG;
-    }
+                         s->pci_seg, s->pci_bus, s->pci_dev, s->pci_fn, bar) >= res_len)
+        return err_fmt(err, errlen, -ENAMETOOLONG, "backing %s: sysfs path too long", name);
     return 0;
 }
 
@@ -500,23 +431,20 @@ static int pci_probe(const struct backing_spec *s, const char *sysfs_path, const
     jmp_buf jump;
     int rc;
 
-    if (!acc) {
-        snprintf(err, errlen, "backing %s: out of memory", name);
-        return -ENOMEM;
-    }
+    if (!acc)
+        return err_fmt(err, errlen, -ENOMEM, "backing %s: out of memory", name);
     acc->error = pci_lib_error;
     acc->warning = pci_lib_warning;
     if (setjmp(jump) == 0) {
         pci_jump = &jump;
         if (sysfs_path && pci_set_param(acc, "sysfs.path", (char *)sysfs_path) != 0) {
-            snprintf(err, errlen, "backing %s: libpci has no sysfs.path parameter", name);
-            rc = -ENOTSUP;
+            rc = err_fmt(err, errlen, -ENOTSUP, "backing %s: libpci has no sysfs.path parameter",
+                         name);
         } else {
             rc = pci_find_bar(acc, s, name, bar_size, res_path, res_len, err, errlen);
         }
     } else {
-        snprintf(err, errlen, "backing %s: libpci: %s", name, pci_errmsg);
-        rc = -EIO;
+        rc = err_fmt(err, errlen, -EIO, "backing %s: libpci: %s", name, pci_errmsg);
     }
     pci_jump = NULL;
     pci_cleanup(acc);
@@ -536,23 +464,17 @@ static int open_pci(const struct backing_spec *s, const char *sysfs_path, const 
     if (rc)
         return rc;
     b->fd = open(path, O_RDWR | O_CLOEXEC);
-    if (b->fd < 0) {
-        rc = -errno;
-        snprintf(err, errlen, "backing %s: cannot open %s: %s", name, path, strerror(-rc));
-        return rc;
-    }
-    if (fstat(b->fd, &st) < 0) {
-        rc = -errno;
-        snprintf(err, errlen, "backing %s: fstat %s: %s", name, path, strerror(-rc));
-        return rc;
-    }
+    if (b->fd < 0)
+        return err_fmt(err, errlen, -errno, "backing %s: cannot open %s: %s", name, path,
+                       strerror(errno));
+    if (fstat(b->fd, &st) < 0)
+        return err_fmt(err, errlen, -errno, "backing %s: fstat %s: %s", name, path,
+                       strerror(errno));
     /* sysfs sizes resourceN as the BAR; less would SIGBUS on access. */
-    if (S_ISREG(st.st_mode) && (uint64_t)st.st_size < bar_size) {
-        snprintf(err, errlen, "backing %s: %s holds %s, less than the BAR's %s", name, path,
-                 format_size((uint64_t)st.st_size, have, sizeof(have)),
-                 format_size(bar_size, need, sizeof(need)));
-        return -EINVAL;
-    }
+    if (S_ISREG(st.st_mode) && (uint64_t)st.st_size < bar_size)
+        return err_fmt(err, errlen, -EINVAL, "backing %s: %s holds %s, less than the BAR's %s",
+                       name, path, format_size((uint64_t)st.st_size, have, sizeof(have)),
+                       format_size(bar_size, need, sizeof(need)));
     *natural = bar_size;
     return 0;
 }
@@ -589,11 +511,9 @@ static int open_spec(const struct backing_spec *s, uint64_t size, const char *sy
     int rc;
 
     spec_name(s, name, sizeof(name));
-    if (size % XC_PAGE_SIZE) {
-        snprintf(err, errlen, "backing %s: the BAR size %s is not a multiple of 4K", name,
-                 format_size(size, need, sizeof(need)));
-        return -EINVAL;
-    }
+    if (size % XC_PAGE_SIZE)
+        return err_fmt(err, errlen, -EINVAL, "backing %s: the BAR size %s is not a multiple of 4K",
+                       name, format_size(size, need, sizeof(need)));
     b->kind = s->kind;
     switch (s->kind) {
     case BACKING_MEMFD:
@@ -609,36 +529,29 @@ static int open_spec(const struct backing_spec *s, uint64_t size, const char *sy
         rc = open_fd(s, name, b, &natural, err, errlen);
         break;
     default:
-        snprintf(err, errlen, "backing: unknown kind %d", (int)s->kind);
-        return -EINVAL;
+        return err_fmt(err, errlen, -EINVAL, "backing: unknown kind %d", (int)s->kind);
     }
     if (rc)
         return rc;
 
-    if (natural == 0) {
-        snprintf(err, errlen, "backing %s is empty", name);
-        return -EINVAL;
-    }
+    if (natural == 0)
+        return err_fmt(err, errlen, -EINVAL, "backing %s is empty", name);
     if (size == 0) {
-        if (natural % XC_PAGE_SIZE) {
-            snprintf(err, errlen, "backing %s: its size %s is not a multiple of 4K", name,
-                     format_size(natural, have, sizeof(have)));
-            return -EINVAL;
-        }
+        if (natural % XC_PAGE_SIZE)
+            return err_fmt(err, errlen, -EINVAL, "backing %s: its size %s is not a multiple of 4K",
+                           name, format_size(natural, have, sizeof(have)));
         size = natural;
-    } else if (natural < size) {
-        snprintf(err, errlen, "backing %s holds %s, the BAR needs %s", name,
-                 format_size(natural, have, sizeof(have)), format_size(size, need, sizeof(need)));
-        return -EINVAL;
-    }
+    } else if (natural < size)
+        return err_fmt(err, errlen, -EINVAL, "backing %s holds %s, the BAR needs %s", name,
+                       format_size(natural, have, sizeof(have)),
+                       format_size(size, need, sizeof(need)));
 
     b->base = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, b->fd, 0);
     if (b->base == MAP_FAILED) {
         rc = -errno;
         b->base = NULL;
-        snprintf(err, errlen, "backing %s: cannot map %s: %s", name,
-                 format_size(size, need, sizeof(need)), strerror(-rc));
-        return rc;
+        return err_fmt(err, errlen, rc, "backing %s: cannot map %s: %s", name,
+                       format_size(size, need, sizeof(need)), strerror(-rc));
     }
     b->size = size;
     b->fd_offset = 0;
@@ -653,10 +566,8 @@ int backing_open(const struct backing_spec *spec, uint64_t size, const char *pci
 
     *b = backing_init;
     rc = open_spec(spec, size, pci_sysfs_path, b, err, errlen);
-    if (rc) {
+    if (rc)
         backing_close(b);
-        err_scrub(err, errlen);
-    }
     return rc;
 }
 

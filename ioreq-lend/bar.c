@@ -29,8 +29,6 @@
 #define PCI_STD_HEADER_SIZEOF  0x40   /* capabilities must live above the header */
 #define PCI_BAR_LOW_BITS       0xfULL /* memory BAR bits 3:0: encoding, not address */
 
-#define BAR_SIZE_MIN (4 * KiB)
-#define BAR_SIZE_MAX TiB
 #define CLASS_MAX    0xffffffu
 
 /* The layout this file relies on; a change to bar.h that breaks it fails here. */
@@ -55,7 +53,7 @@ _Static_assert(LEND_CAP_OFF_SIZE >= LEND_CAP_OFF_FLAGS + 2, "capability field or
 _Static_assert(LEND_CAP_OFF_RESIDENT >= LEND_CAP_OFF_SIZE + 8, "capability field order");
 _Static_assert(LEND_CAP_OFF_RESIDENT + 8 <= LEND_CAP_LEN, "capability field order");
 /* The flag bits lie below the smallest BAR, so the address mask never covers them. */
-_Static_assert(PCI_BAR_LOW_BITS < BAR_SIZE_MIN, "flags below the address bits");
+_Static_assert(PCI_BAR_LOW_BITS < PCI_BAR_SIZE_MIN, "flags below the address bits");
 _Static_assert((PCI_BAR_FLAGS & ~PCI_BAR_LOW_BITS) == 0, "flags in bits 3:0");
 
 /* Little-endian accessors: config space byte order does not depend on the host's. */
@@ -131,7 +129,7 @@ static int pci_func_params_check(const struct pci_func_params *p, bar_window_cha
 {
     if (!p || !fn)
         return -EINVAL;
-    if (!is_power_of_2(p->bar_size) || p->bar_size < BAR_SIZE_MIN || p->bar_size > BAR_SIZE_MAX)
+    if (!pci_bar_size_valid(p->bar_size))
         return -EINVAL;
     if (p->ids.class_code > CLASS_MAX)
         return -EINVAL;

@@ -23,6 +23,15 @@
 
 #define PCI_CFG_SPACE_SIZE 256
 
+/* BAR 0's size: a power of two from 4 KiB (a page) to 1 TiB. The one check of it. */
+#define PCI_BAR_SIZE_MIN (4ULL << 10)
+#define PCI_BAR_SIZE_MAX (1ULL << 40)
+
+static inline bool pci_bar_size_valid(uint64_t size)
+{
+    return size >= PCI_BAR_SIZE_MIN && size <= PCI_BAR_SIZE_MAX && (size & (size - 1)) == 0;
+}
+
 /* Type-0 header offsets we implement (PCI Local Bus Spec 3.0, 6.1). */
 #define PCI_CFG_VENDOR_ID      0x00
 #define PCI_CFG_DEVICE_ID      0x02

@@ -85,8 +85,7 @@ static int backing_setup(struct daemon *d, char *err, size_t errlen)
     d->stage = DAEMON_BACKED;
     /* No --bar-size: the BAR is the backing, which must then be a valid BAR size. */
     if (!o->bar_size) {
-        if (!is_power_of_2(d->backing.size) || d->backing.size < OPT_MIN_BAR_SIZE ||
-            d->backing.size > OPT_MAX_BAR_SIZE)
+        if (!pci_bar_size_valid(d->backing.size))
             return err_fmt(err, errlen, -EINVAL,
                         "%s is %s, not a BAR size (a power of two from 4K to 1T): give --bar-size",
                         d->backing.desc, format_size(d->backing.size, sz, sizeof(sz)));
@@ -290,17 +289,9 @@ static int pci_setup(struct daemon *d, char *err, size_t errlen)
     return 0;
 }
 
-static uint64_t size_mask(unsigned int size)
-{
-    return size >= 8 ? ~0ULL : (1ULL << (size * 8)) - 1;
-}
-
 static void refuse(struct daemon *d, ioreq_t *req, uint64_t *reason)
 {
-    (*reason)++;
-    d->cnt.ioreqs_rejected++;
-    if (req->dir == IOREQ_READ && !req->data_is_ptr)
-        req->data = ~0ULL;
+    ioreq_refuse(req, reason, &d->cnt);
     log_guest(LOG_LVL_WARN,
               "refused request type %u addr 0x%llx size %u count %u dir %u df %u ptr %u",
               req->type, (unsigned long long)req->addr, req->size, req->count, req->dir, req->df,

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include "emulate.h"
 
+#include "access_ioreq.h"
+
 #include <errno.h>
 #include <string.h>
 
@@ -36,11 +38,6 @@ static void backing_store(uint8_t *p, unsigned int size, uint64_t v)
     memcpy(p, &v, size);
 }
 
-static uint64_t size_mask(unsigned int size)
-{
-    return size == 8 ? ~0ULL : (1ULL << (size * 8)) - 1;
-}
-
 /*
  * First and last byte of `count` elements of `size` from addr, walking down
  * when df is set (ioreq_mmio_first_byte/last_byte in Xen). -ERANGE if the
@@ -67,10 +64,7 @@ static int rep_span(uint64_t addr, unsigned int size, uint32_t count, bool df, u
 
 static int refuse(ioreq_t *req, uint64_t *counter, struct counters *cnt, int err)
 {
-    (*counter)++;
-    cnt->ioreqs_rejected++;
-    if (req->dir == IOREQ_READ && !req->data_is_ptr)
-        req->data = ~0ULL;
+    ioreq_refuse(req, counter, cnt);
     return err;
 }
 

@@ -5,6 +5,8 @@
  * configuration.
  */
 #include "options.h"
+
+#include "bar.h"
 #include "backing.h"
 #include "util.h"
 
@@ -101,19 +103,6 @@ const char *lend_mode_name(enum lend_mode m)
     return "unknown";
 }
 
-static int __attribute__((format(printf, 3, 4)))
-fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err && errlen) {
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -EINVAL;
-}
-
 static const char *option_name(int val)
 {
     for (const struct option *lo = long_options; lo->name; lo++) {
@@ -121,17 +110,6 @@ static const char *option_name(int val)
             return lo->name;
     }
     return "?";
-}
-
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 /*
@@ -171,7 +149,7 @@ static int parse_pow2(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 static int parse_string(const char *opt, const char *s, const char **out, char *err, size_t errlen)
 {
     if (*s == '\0')
-        return fail(err, errlen, "--%s: empty value", opt);
+        return err_fmt(err, errlen, -EINVAL, "--%s: empty value", opt);
     *out = s;
     return 0;
 }
@@ -188,13 +166,13 @@ static int bad_option(int argc, char *const argv[], char *err, size_t errlen)
     if (optopt != 0) {
         for (const struct option *lo = long_options; lo->name; lo++) {
             if (lo->val == optopt)
-                return fail(err, errlen, "option '--%s' takes no value", lo->name);
+                return err_fmt(err, errlen, -EINVAL, "option '--%s' takes no value", lo->name);
         }
-        return fail(err, errlen, "unknown option '-%c'", optopt);
+        return err_fmt(err, errlen, -EINVAL, "unknown option '-%c'", optopt);
     }
     /* An unknown or ambiguous long option: getopt has stepped past it. */
     if (optind < 1 || optind > argc || !argv[optind - 1])
-        return fail(err, errlen, "unknown option");
+        return err_fmt(err, errlen, -EINVAL, "unknown option");
     arg = argv[optind - 1];
     name = strncmp(arg, "--", 2) == 0 ? arg + 2 : arg;
     len = strcspn(name, "=");
@@ -209,8 +187,9 @@ static int bad_option(int argc, char *const argv[], char *err, size_t errlen)
         }
     }
     if (matches > 1)
-        return fail(err, errlen, "ambiguous option '--%.*s' (%s)", (int)len, name, candidates);
-    return fail(err, errlen, "unknown option '--%.*s'", (int)len, name);
+        return err_fmt(err, errlen, -EINVAL, "ambiguous option '--%.*s' (%s)", (int)len, name,
+                       candidates);
+    return err_fmt(err, errlen, -EINVAL, "unknown option '--%.*s'", (int)len, name);
 }
 
 static void options_defaults(struct dm_options *o)
@@ -240,7 +219,7 @@ static int parse_backing(const char *s, uint64_t *memfd_size, char *err, size_t 
     char why[256];
 
     if (backing_parse(s, &spec, why, sizeof(why)))
-        return fail(err, errlen, "--backing: %s", why);
+        return err_fmt(err, errlen, -EINVAL, "--backing: %s", why);
     *memfd_size = spec.kind == BACKING_MEMFD ? spec.memfd_size : 0;
     return 0;
 }
@@ -255,20 +234,20 @@ static int parse_one(int c, const char *arg, struct dm_options *o, bool *subsys_
     switch (c) {
     case OPT_DOMID:
         if (parse_u64(arg, OPT_MAX_DOMID, &v) || v == 0)
-            return fail(err, errlen, "--domid: '%s' is not a domain id between 1 and %u", arg,
-                        OPT_MAX_DOMID);
+            return err_fmt(err, errlen, -EINVAL,
+                           "--domid: '%s' is not a domain id between 1 and %u", arg, OPT_MAX_DOMID);
         o->domid = (uint32_t)v;
         return 0;
     case OPT_BDF:
         if (backing_parse_bdf(arg, &o->pci_seg, &o->pci_bus, &o->pci_dev, &o->pci_fn))
-            return fail(err, errlen,
-                        "--bdf: '%s' is not [SSSS:]BB:DD.F (hex, device <= 1f, function <= 7)",
-                        arg);
+            return err_fmt(err, errlen, -EINVAL,
+                           "--bdf: '%s' is not [SSSS:]BB:DD.F (hex, device <= 1f, function <= 7)",
+                           arg);
         return 0;
     case OPT_BAR_SIZE:
-        if (parse_pow2(arg, OPT_MIN_BAR_SIZE, OPT_MAX_BAR_SIZE, &o->bar_size))
-            return fail(err, errlen, "--bar-size: '%s' is not a power of two between 4K and 1T",
-                        arg);
+        if (parse_pow2(arg, PCI_BAR_SIZE_MIN, PCI_BAR_SIZE_MAX, &o->bar_size))
+            return err_fmt(err, errlen, -EINVAL,
+                           "--bar-size: '%s' is not a power of two between 4K and 1T", arg);
         return 0;
     case OPT_BACKING:
         if (parse_backing(arg, memfd_size, err, errlen))
@@ -282,18 +261,19 @@ static int parse_one(int c, const char *arg, struct dm_options *o, bool *subsys_
                 return 0;
             }
         }
-        return fail(err, errlen, "--mode: '%s' is not emulate, lend or auto", arg);
+        return err_fmt(err, errlen, -EINVAL, "--mode: '%s' is not emulate, lend or auto", arg);
     case OPT_VENDOR:
         if (parse_hex(arg, 4, &x) || x == 0xffff)
-            return fail(err, errlen,
-                        "--vendor: '%s' is not a vendor id (hex, 0x0000 to 0xfffe: 0xffff "
-                        "reads as no device)",
-                        arg);
+            return err_fmt(err, errlen, -EINVAL,
+                           "--vendor: '%s' is not a vendor id (hex, 0x0000 to 0xfffe: 0xffff "
+                           "reads as no device)",
+                           arg);
         o->vendor_id = (uint16_t)x;
         return 0;
     case OPT_DEVICE:
         if (parse_hex(arg, 4, &x))
-            return fail(err, errlen, "--device: '%s' is not a device id (hex, up to 0xffff)", arg);
+            return err_fmt(err, errlen, -EINVAL,
+                           "--device: '%s' is not a device id (hex, up to 0xffff)", arg);
         o->device_id = (uint16_t)x;
         return 0;
     case OPT_SUBSYS: {
@@ -301,11 +281,11 @@ static int parse_one(int c, const char *arg, struct dm_options *o, bool *subsys_
 
         colon = strchr(arg, ':');
         if (!colon || (size_t)(colon - arg) >= sizeof(vend))
-            return fail(err, errlen, "--subsys: '%s' is not VVVV:DDDD (hex)", arg);
+            return err_fmt(err, errlen, -EINVAL, "--subsys: '%s' is not VVVV:DDDD (hex)", arg);
         memcpy(vend, arg, (size_t)(colon - arg));
         vend[colon - arg] = '\0';
         if (parse_hex(vend, 4, &x) || parse_hex(colon + 1, 4, &y))
-            return fail(err, errlen, "--subsys: '%s' is not VVVV:DDDD (hex)", arg);
+            return err_fmt(err, errlen, -EINVAL, "--subsys: '%s' is not VVVV:DDDD (hex)", arg);
         o->subsys_vendor_id = (uint16_t)x;
         o->subsys_id = (uint16_t)y;
         *subsys_given = true;
@@ -313,22 +293,23 @@ static int parse_one(int c, const char *arg, struct dm_options *o, bool *subsys_
     }
     case OPT_CLASS:
         if (parse_hex(arg, 6, &x))
-            return fail(err, errlen, "--class: '%s' is not a class code (hex, up to 0xffffff)",
-                        arg);
+            return err_fmt(err, errlen, -EINVAL,
+                           "--class: '%s' is not a class code (hex, up to 0xffffff)", arg);
         o->class_code = x;
         return 0;
     case OPT_LOG_LEVEL:
         if (log_level_parse(arg, &o->log_level))
-            return fail(err, errlen, "--log-level: '%s' is not error, warn, info or debug", arg);
+            return err_fmt(err, errlen, -EINVAL,
+                           "--log-level: '%s' is not error, warn, info or debug", arg);
         return 0;
     case OPT_SYSLOG:
         o->log_syslog = true;
         return 0;
     case OPT_READY_FD:
         if (parse_u64(arg, INT_MAX, &v) || v < OPT_MIN_READY_FD)
-            return fail(err, errlen,
-                        "--ready-fd: '%s' is not an fd number of 3 or more (0, 1 and 2 are stdio)",
-                        arg);
+            return err_fmt(
+                err, errlen, -EINVAL,
+                "--ready-fd: '%s' is not an fd number of 3 or more (0, 1 and 2 are stdio)", arg);
         o->ready_fd = (int)v;
         return 0;
     case OPT_PIDFILE:
@@ -343,12 +324,13 @@ static int parse_one(int c, const char *arg, struct dm_options *o, bool *subsys_
         return parse_string("state-dir", arg, &o->state_dir, err, errlen);
     case OPT_FAULT_AROUND:
         if (parse_pow2(arg, OPT_MIN_FAULT_AROUND, OPT_MAX_FAULT_AROUND, &o->fault_around))
-            return fail(err, errlen, "--fault-around: '%s' is not a power of two between 4K and 2M",
-                        arg);
+            return err_fmt(err, errlen, -EINVAL,
+                           "--fault-around: '%s' is not a power of two between 4K and 2M", arg);
         return 0;
     case OPT_WINDOW:
         if (parse_size(arg, &v) || v == 0 || v % XC_PAGE_SIZE)
-            return fail(err, errlen, "--window: '%s' is not a multiple of 4K (4K or more)", arg);
+            return err_fmt(err, errlen, -EINVAL,
+                           "--window: '%s' is not a multiple of 4K (4K or more)", arg);
         o->window = v;
         return 0;
     case OPT_ON_LOST:
@@ -357,17 +339,17 @@ static int parse_one(int c, const char *arg, struct dm_options *o, bool *subsys_
         else if (strcmp(arg, "fault") == 0)
             o->on_lost = ON_LOST_FAULT;
         else
-            return fail(err, errlen, "--on-lost: '%s' is not zero or fault", arg);
+            return err_fmt(err, errlen, -EINVAL, "--on-lost: '%s' is not zero or fault", arg);
         return 0;
     case OPT_DOMAIN_POLL_MS:
         if (parse_u64(arg, OPT_MAX_DOMAIN_POLL_MS, &v) || v < OPT_MIN_DOMAIN_POLL_MS)
-            return fail(err, errlen, "--domain-poll-ms: '%s' is not between %u and %u", arg,
-                        OPT_MIN_DOMAIN_POLL_MS, OPT_MAX_DOMAIN_POLL_MS);
+            return err_fmt(err, errlen, -EINVAL, "--domain-poll-ms: '%s' is not between %u and %u",
+                           arg, OPT_MIN_DOMAIN_POLL_MS, OPT_MAX_DOMAIN_POLL_MS);
         o->domain_poll_ms = (unsigned int)v;
         return 0;
     default:
         /* An entry in long_options without a case here. */
-        return fail(err, errlen, "option '--%s' is not handled", option_name(c));
+        return err_fmt(err, errlen, -EINVAL, "option '--%s' is not handled", option_name(c));
     }
 }
 
@@ -378,25 +360,26 @@ static int cross_check(struct dm_options *o, uint64_t memfd_size, char *err, siz
     uint64_t bar;
 
     if (o->domid == 0)
-        return fail(err, errlen, "--domid is required");
+        return err_fmt(err, errlen, -EINVAL, "--domid is required");
     if (memfd_size && o->bar_size && memfd_size < o->bar_size)
-        return fail(err, errlen, "--backing memfd:%s is smaller than --bar-size %s",
-                    format_size(memfd_size, a, sizeof(a)), format_size(o->bar_size, b, sizeof(b)));
+        return err_fmt(err, errlen, -EINVAL, "--backing memfd:%s is smaller than --bar-size %s",
+                       format_size(memfd_size, a, sizeof(a)),
+                       format_size(o->bar_size, b, sizeof(b)));
     if (memfd_size && !o->bar_size) {
         /* Without --bar-size the memfd's size is the BAR's, so it must be one. */
-        if (!is_power_of_2(memfd_size) || memfd_size < OPT_MIN_BAR_SIZE ||
-            memfd_size > OPT_MAX_BAR_SIZE)
-            return fail(err, errlen,
-                        "--backing memfd:%s: the BAR takes its size, which is not a power of two "
-                        "between 4K and 1T (give --bar-size)",
-                        format_size(memfd_size, a, sizeof(a)));
+        if (!pci_bar_size_valid(memfd_size))
+            return err_fmt(
+                err, errlen, -EINVAL,
+                "--backing memfd:%s: the BAR takes its size, which is not a power of two "
+                "between 4K and 1T (give --bar-size)",
+                format_size(memfd_size, a, sizeof(a)));
         o->bar_size = memfd_size;
     }
     /* The BAR size is known unless another backing will tell it when opened. */
     bar = o->bar_size ? o->bar_size : (o->backing ? 0 : OPT_DEFAULT_BAR_SIZE);
     if (o->window && bar && o->window > bar)
-        return fail(err, errlen, "--window %s is larger than the %s BAR",
-                    format_size(o->window, a, sizeof(a)), format_size(bar, b, sizeof(b)));
+        return err_fmt(err, errlen, -EINVAL, "--window %s is larger than the %s BAR",
+                       format_size(o->window, a, sizeof(a)), format_size(bar, b, sizeof(b)));
     return 0;
 }
 
@@ -421,7 +404,8 @@ static int parse_argv(int argc, char *const argv[], struct dm_options *o, char *
             fflush(stdout);
             return OPTIONS_EXIT;
         case ':':
-            return fail(err, errlen, "option '--%s' needs a value", option_name(optopt));
+            return err_fmt(err, errlen, -EINVAL, "option '--%s' needs a value",
+                           option_name(optopt));
         case '?':
             return bad_option(argc, argv, err, errlen);
         default:
@@ -432,7 +416,7 @@ static int parse_argv(int argc, char *const argv[], struct dm_options *o, char *
         }
     }
     if (optind < argc)
-        return fail(err, errlen, "unexpected argument '%s'", argv[optind]);
+        return err_fmt(err, errlen, -EINVAL, "unexpected argument '%s'", argv[optind]);
     if (!subsys_given) {
         o->subsys_vendor_id = o->vendor_id;
         o->subsys_id = o->device_id;

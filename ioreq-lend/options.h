@@ -27,9 +27,7 @@ enum on_lost_policy {
 #define OPT_DEFAULT_BDF_BUS  0x00
 #define OPT_DEFAULT_BDF_DEV  0x1f
 #define OPT_DEFAULT_BDF_FN   0x0
-#define OPT_DEFAULT_BAR_SIZE (256ULL << 20)
-#define OPT_MIN_BAR_SIZE     (4ULL << 10)
-#define OPT_MAX_BAR_SIZE     (1ULL << 40)
+#define OPT_DEFAULT_BAR_SIZE  (256ULL << 20)
 #define OPT_DEFAULT_VENDOR   0x5853   /* XenSource: a Xen-emulated device */
 #define OPT_DEFAULT_DEVICE   0x1e4d
 #define OPT_DEFAULT_CLASS    0x058000 /* memory controller, other */

@@ -33,6 +33,12 @@ static inline bool is_power_of_2(uint64_t v)
     return v != 0 && (v & (v - 1)) == 0;
 }
 
+/* The bits an access of `size` bytes (1, 2, 4 or 8) carries. */
+static inline uint64_t size_mask(unsigned int size)
+{
+    return size >= 8 ? ~0ULL : (1ULL << (size * 8)) - 1;
+}
+
 /* Saturating arithmetic for guest-supplied sizes and counts. */
 static inline uint64_t sat_add_u64(uint64_t a, uint64_t b)
 {
@@ -57,6 +63,9 @@ static inline bool range_inside(uint64_t off, uint64_t len, uint64_t limit)
  * Accepts decimal and 0x-prefixed hex. Returns 0 or -EINVAL / -ERANGE.
  */
 int parse_size(const char *s, uint64_t *out);
+
+/* The value of hex digit c, or -1 if c is none (no locale, no sign, no blank). */
+int hex_digit(char c);
 
 /* Parse a plain unsigned number (decimal or 0x hex) no larger than max. */
 int parse_u64(const char *s, uint64_t max, uint64_t *out);

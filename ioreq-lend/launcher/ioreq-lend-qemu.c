@@ -155,24 +155,8 @@ static int parse_specs(const struct launch *l, struct lend_spec *specs)
         return bad_input("-incoming: restoring or migrating a domain with a lent BAR is not "
                          "supported (its device state is not saved)");
     env.domid = (uint32_t)domid;
-    for (size_t i = 0; i < l->nspecs; i++) {
-        if (lend_spec_parse(l->spec_text[i], &env, &specs[i], err, sizeof(err))) {
-            for (size_t j = 0; j < i; j++)
-                lend_spec_free(&specs[j]);
-            return bad_input("lend spec %zu '%.200s': %s", i + 1, l->spec_text[i], err);
-        }
-    }
-    for (size_t i = 0; i < l->nspecs; i++) {
-        for (size_t j = i + 1; j < l->nspecs; j++) {
-            if (strcmp(specs[i].bdf, specs[j].bdf) == 0) {
-                int rc =
-                    bad_input("lend specs %zu and %zu both use bdf %s", i + 1, j + 1, specs[i].bdf);
-                for (size_t k = 0; k < l->nspecs; k++)
-                    lend_spec_free(&specs[k]);
-                return rc;
-            }
-        }
-    }
+    if (lend_specs_parse(l->spec_text, l->nspecs, &env, specs, err, sizeof(err)))
+        return bad_input("%s", err);
     return 0;
 }
 

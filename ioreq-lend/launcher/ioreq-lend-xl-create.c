@@ -259,18 +259,8 @@ static int parse_specs(struct create *c, uint32_t domid)
 
     for (size_t i = 0; i < c->nspecs; i++)
         lend_spec_free(&c->specs[i]);
-    for (size_t i = 0; i < c->nspecs; i++) {
-        if (lend_spec_parse(c->spec_text[i], &env, &c->specs[i], err, sizeof(err)))
-            return say(LAUNCHER_EXIT_BAD_INPUT, "%s: lend spec %zu '%.200s': %s", c->config, i + 1,
-                       c->spec_text[i], err);
-    }
-    for (size_t i = 0; i < c->nspecs; i++) {
-        for (size_t j = i + 1; j < c->nspecs; j++) {
-            if (strcmp(c->specs[i].bdf, c->specs[j].bdf) == 0)
-                return say(LAUNCHER_EXIT_BAD_INPUT, "%s: lend specs %zu and %zu both use bdf %s",
-                           c->config, i + 1, j + 1, c->specs[i].bdf);
-        }
-    }
+    if (lend_specs_parse(c->spec_text, c->nspecs, &env, c->specs, err, sizeof(err)))
+        return say(LAUNCHER_EXIT_BAD_INPUT, "%s: %s", c->config, err);
     return 0;
 }
 

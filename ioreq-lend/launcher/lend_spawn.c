@@ -34,17 +34,6 @@
 /* How long a daemon gets to exit cleanly after SIGTERM before SIGKILL. */
 #define STOP_GRACE_MS 5000
 
-static int __attribute__((format(printf, 4, 5)))
-fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return rc;
-}
-
 static int pidfd_open_(pid_t pid)
 {
 #ifdef SYS_pidfd_open
@@ -353,16 +342,18 @@ static int on_report(struct lend_group *g, size_t i, const struct lend_spec *spe
         c->daemon = (pid_t)pid;
         c->status = st;
         describe_status(st, what, sizeof(what));
-        return fail(err, errlen, -EIO, "the ioreq-lend for %s (lend spec %zu) %s: %s", spec->bdf,
-                    i + 1, what,
-                    spec->opt.log_syslog ? "its reason is in syslog"
-                                         : "its reason is on the line above");
+        return err_fmt(err, errlen, -EIO, "the ioreq-lend for %s (lend spec %zu) %s: %s", spec->bdf,
+                       i + 1, what,
+                       spec->opt.log_syslog ? "its reason is in syslog"
+                                            : "its reason is on the line above");
     }
     if (c->line[0] == 'E' && sscanf(c->line, "E %d %15s", &st, what) == 2)
-        return fail(err, errlen, -EIO, "cannot start the ioreq-lend for %s (lend spec %zu): %s: %s",
-                    spec->bdf, i + 1, what, strerror(st));
-    return fail(err, errlen, -EIO, "the helper starting the ioreq-lend for %s (lend spec %zu) died",
-                spec->bdf, i + 1);
+        return err_fmt(err, errlen, -EIO,
+                       "cannot start the ioreq-lend for %s (lend spec %zu): %s: %s", spec->bdf,
+                       i + 1, what, strerror(st));
+    return err_fmt(err, errlen, -EIO,
+                   "the helper starting the ioreq-lend for %s (lend spec %zu) died", spec->bdf,
+                   i + 1);
 }
 
 /* Read what child i sent. Returns 1 when its report is complete, 0 if more is to come. */
@@ -434,7 +425,8 @@ static int start_one(struct lend_group *g, size_t i, const struct lend_spec *spe
     pid_t pid;
 
     if (keep >= 0 && fcntl(keep, F_GETFD) < 0)
-        return fail(err, errlen, -EBADF, "lend spec %zu: backing fd:%d is not open", i + 1, keep);
+        return err_fmt(err, errlen, -EBADF, "lend spec %zu: backing fd:%d is not open", i + 1,
+                       keep);
     /* argv[0] is the daemon's path; the helper appends --ready-fd N. */
     argv[0] = (char *)(uintptr_t)g->daemon_path;
     for (int a = 1; a < spec->argc; a++)
@@ -442,13 +434,13 @@ static int start_one(struct lend_group *g, size_t i, const struct lend_spec *spe
     argv[spec->argc] = NULL;
     log_command(g->prog, argv);
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
-        return fail(err, errlen, -errno, "socketpair: %s", strerror(errno));
+        return err_fmt(err, errlen, -errno, "socketpair: %s", strerror(errno));
     pid = fork();
     if (pid < 0) {
         int rc = -errno;
         close(sv[0]);
         close(sv[1]);
-        return fail(err, errlen, rc, "fork: %s", strerror(-rc));
+        return err_fmt(err, errlen, rc, "fork: %s", strerror(-rc));
     }
     if (pid == 0)
         helper_main(g->prog, sv[1], g->daemon_path, argv, spec->argc, keep);
@@ -483,13 +475,13 @@ static int wait_all_ready(struct lend_group *g, const struct lend_spec *specs, c
                 fprintf(stderr,
                         "%s: the ioreq-lend for %s (lend spec %zu) is not ready after %u ms\n",
                         g->prog, specs[idx[k]].bdf, idx[k] + 1, g->timeout_ms);
-            return fail(err, errlen, -ETIMEDOUT,
-                        "the ioreq-lend for %s (lend spec %zu) was not ready within %u ms",
-                        specs[idx[0]].bdf, idx[0] + 1, g->timeout_ms);
+            return err_fmt(err, errlen, -ETIMEDOUT,
+                           "the ioreq-lend for %s (lend spec %zu) was not ready within %u ms",
+                           specs[idx[0]].bdf, idx[0] + 1, g->timeout_ms);
         }
         rc = poll(p, np, (int)MIN(deadline - now, (uint64_t)INT_MAX));
         if (rc < 0 && errno != EINTR)
-            return fail(err, errlen, -errno, "poll: %s", strerror(errno));
+            return err_fmt(err, errlen, -errno, "poll: %s", strerror(errno));
         for (size_t k = 0; rc > 0 && k < np; k++) {
             size_t i = idx[k];
 
@@ -509,8 +501,8 @@ int lend_spawn_start(struct lend_group *g, const struct lend_spec *specs, size_t
     int rc = 0;
 
     if (n > LEND_SPAWN_MAX)
-        return fail(err, errlen, -E2BIG, "%zu lend specs: at most %u (ioreq servers per domain)", n,
-                    LEND_SPAWN_MAX);
+        return err_fmt(err, errlen, -E2BIG, "%zu lend specs: at most %u (ioreq servers per domain)",
+                       n, LEND_SPAWN_MAX);
     g->n = 0;
     for (size_t i = 0; i < LEND_SPAWN_MAX; i++)
         g->child[i] = (struct lend_child){.sock = -1, .pidfd = -1, .status = -1};

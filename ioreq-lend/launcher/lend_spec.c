@@ -65,19 +65,6 @@ const char *lend_spec_key(size_t i, const char **option)
     return keys[i].name;
 }
 
-static int __attribute__((format(printf, 3, 4)))
-fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err && errlen) {
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -EINVAL;
-}
-
 static const struct key *find_key(const char *name, size_t len)
 {
     for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
@@ -105,8 +92,9 @@ static int unknown_key(const char *name, size_t len, char *err, size_t errlen)
 
     for (size_t i = 0; i < ARRAY_SIZE(reserved); i++) {
         if (strlen(reserved[i]) == len && memcmp(reserved[i], name, len) == 0)
-            return fail(err, errlen, "key '%s' is not allowed: the launcher sets --%s itself",
-                        reserved[i], reserved[i]);
+            return err_fmt(err, errlen, -EINVAL,
+                           "key '%s' is not allowed: the launcher sets --%s itself", reserved[i],
+                           reserved[i]);
     }
     k = find_option(name, len);
     if (!k && len <= KEY_ECHO_MAX) {
@@ -117,8 +105,10 @@ static int unknown_key(const char *name, size_t len, char *err, size_t errlen)
         k = find_key(alt, len);
     }
     if (k)
-        return fail(err, errlen, "unknown key '%.*s' (did you mean %s?)", shown, name, k->name);
-    return fail(err, errlen, "unknown key '%.*s' (see ioreq-lend(8), LEND SPECS)", shown, name);
+        return err_fmt(err, errlen, -EINVAL, "unknown key '%.*s' (did you mean %s?)", shown, name,
+                       k->name);
+    return err_fmt(err, errlen, -EINVAL, "unknown key '%.*s' (see ioreq-lend(8), LEND SPECS)",
+                   shown, name);
 }
 
 static int parse_bool(const char *v, bool *out)
@@ -251,33 +241,34 @@ static int parse_items(const char *spec, struct lend_spec *s, bool seen[], char 
         bool on;
 
         if (klen == 0)
-            return fail(err, errlen,
-                        *p == '=' ? "a value without a key (want key=value)"
-                                  : "an empty item (two commas or a leading comma)");
+            return err_fmt(err, errlen, -EINVAL,
+                           *p == '=' ? "a value without a key (want key=value)"
+                                     : "an empty item (two commas or a leading comma)");
         if (p[klen] != '=')
-            return fail(err, errlen, "key '%.*s' has no value (want %.*s=VALUE)",
-                        (int)MIN(klen, (size_t)KEY_ECHO_MAX), kname,
-                        (int)MIN(klen, (size_t)KEY_ECHO_MAX), kname);
+            return err_fmt(err, errlen, -EINVAL, "key '%.*s' has no value (want %.*s=VALUE)",
+                           (int)MIN(klen, (size_t)KEY_ECHO_MAX), kname,
+                           (int)MIN(klen, (size_t)KEY_ECHO_MAX), kname);
         k = find_key(kname, klen);
         if (!k)
             return unknown_key(kname, klen, err, errlen);
         if (seen[k - keys])
-            return fail(err, errlen, "key '%s' is given twice", k->name);
+            return err_fmt(err, errlen, -EINVAL, "key '%s' is given twice", k->name);
         seen[k - keys] = true;
         p += klen + 1;
         value = take_value(&p, &q);
         if (*value == '\0')
-            return fail(err, errlen, "key '%s' has an empty value", k->name);
+            return err_fmt(err, errlen, -EINVAL, "key '%s' has an empty value", k->name);
         if (*p == ',') {
             p++;
             if (*p == '\0')
-                return fail(err, errlen, "the spec ends with a comma after key '%s'", k->name);
+                return err_fmt(err, errlen, -EINVAL, "the spec ends with a comma after key '%s'",
+                               k->name);
         }
         switch (k->kind) {
         case KEY_BOOL:
             if (parse_bool(value, &on))
-                return fail(err, errlen, "%s: '%.*s' is not on or off", k->name, KEY_ECHO_MAX,
-                            value);
+                return err_fmt(err, errlen, -EINVAL, "%s: '%.*s' is not on or off", k->name,
+                               KEY_ECHO_MAX, value);
             rc = on ? push_option(s, dashed(pool, k->option), NULL) : 0;
             break;
         case KEY_PATH_OR_OFF:
@@ -288,7 +279,7 @@ static int parse_items(const char *spec, struct lend_spec *s, bool seen[], char 
             break;
         }
         if (rc)
-            return fail(err, errlen, "too many keys");
+            return err_fmt(err, errlen, -EINVAL, "too many keys");
     }
     return 0;
 }
@@ -304,21 +295,22 @@ int lend_spec_parse(const char *spec, const struct lend_spec_env *env, struct le
 
     memset(out, 0, sizeof(*out));
     if (!spec || !env)
-        return fail(err, errlen, "no lend spec");
+        return err_fmt(err, errlen, -EINVAL, "no lend spec");
     len = strnlen(spec, LEND_SPEC_MAX_LEN + 1);
     if (len == 0)
-        return fail(err, errlen, "empty lend spec (want key=value,...)");
+        return err_fmt(err, errlen, -EINVAL, "empty lend spec (want key=value,...)");
     if (len > LEND_SPEC_MAX_LEN)
-        return fail(err, errlen, "lend spec longer than %u bytes", LEND_SPEC_MAX_LEN);
+        return err_fmt(err, errlen, -EINVAL, "lend spec longer than %u bytes", LEND_SPEC_MAX_LEN);
     if (env->domid == 0 || env->domid > OPT_MAX_DOMID)
-        return fail(err, errlen, "domain id %u is not between 1 and %u", env->domid, OPT_MAX_DOMID);
+        return err_fmt(err, errlen, -EINVAL, "domain id %u is not between 1 and %u", env->domid,
+                       OPT_MAX_DOMID);
 
     /* Values (never longer than the spec) then the "--option" names. */
     for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
         pool_len += strlen(keys[i].option) + 3;
     out->text = malloc(len + 1 + pool_len);
     if (!out->text)
-        return fail(err, errlen, "out of memory");
+        return err_fmt(err, errlen, -EINVAL, "out of memory");
     pool = out->text + len + 1;
 
     snprintf(out->domid_arg, sizeof(out->domid_arg), "%u", env->domid);
@@ -335,7 +327,7 @@ int lend_spec_parse(const char *spec, const struct lend_spec_env *env, struct le
     if (rc == 0) {
         rc = options_parse(out->argc, out->argv, &out->opt, msg, sizeof(msg));
         if (rc == OPTIONS_EXIT) /* --help or --version: no key maps to them */
-            rc = fail(err, errlen, "the spec asks for help");
+            rc = err_fmt(err, errlen, -EINVAL, "the spec asks for help");
         else if (rc < 0)
             options_to_keys(msg, err, errlen);
     }
@@ -357,7 +349,7 @@ int lend_spec_parse(const char *spec, const struct lend_spec_env *env, struct le
             out->opt.pidfile = out->pidfile_arg;
         }
         if (rc)
-            rc = fail(err, errlen, "state-dir: '%.64s...' is too long", o->state_dir);
+            rc = err_fmt(err, errlen, -EINVAL, "state-dir: '%.64s...' is too long", o->state_dir);
     }
     if (rc) {
         one_line(err);
@@ -373,4 +365,30 @@ void lend_spec_free(struct lend_spec *s)
         return;
     free(s->text);
     memset(s, 0, sizeof(*s));
+}
+
+int lend_specs_parse(const char *const texts[], size_t n, const struct lend_spec_env *env,
+                     struct lend_spec *out, char *err, size_t errlen)
+{
+    char why[512];
+    int rc = 0;
+    size_t parsed = 0;
+
+    for (; parsed < n && rc == 0; parsed++) {
+        rc = lend_spec_parse(texts[parsed], env, &out[parsed], why, sizeof(why));
+        if (rc) {
+            rc = err_fmt(err, errlen, -EINVAL, "lend spec %zu '%.200s': %s", parsed + 1,
+                         texts[parsed], why);
+            break;
+        }
+    }
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        for (size_t j = i + 1; rc == 0 && j < n; j++)
+            if (strcmp(out[i].bdf, out[j].bdf) == 0)
+                rc = err_fmt(err, errlen, -EINVAL, "lend specs %zu and %zu both use bdf %s", i + 1,
+                             j + 1, out[i].bdf);
+    if (rc)
+        for (size_t i = 0; i < parsed; i++)
+            lend_spec_free(&out[i]);
+    return rc;
 }

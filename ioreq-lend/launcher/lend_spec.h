@@ -69,6 +69,15 @@ struct lend_spec {
 int lend_spec_parse(const char *spec, const struct lend_spec_env *env, struct lend_spec *out,
                     char *err, size_t errlen);
 
+/*
+ * Parse the n specs of one domain (a launcher's whole list): each as
+ * lend_spec_parse() does, and no two for the same bdf. Returns 0, or -EINVAL
+ * with one line in err naming the spec (numbered from 1); nothing then needs
+ * freeing.
+ */
+int lend_specs_parse(const char *const texts[], size_t n, const struct lend_spec_env *env,
+                     struct lend_spec *out, char *err, size_t errlen);
+
 /* Release what lend_spec_parse() allocated; safe on a zeroed struct and twice. */
 void lend_spec_free(struct lend_spec *s);
 

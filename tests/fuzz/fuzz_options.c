@@ -24,6 +24,7 @@
 
 #include "backing.h"
 #include "fuzz_check.h"
+#include "bar.h"
 #include "options.h"
 #include "strict_number.h"
 
@@ -124,8 +125,8 @@ static void check_accepted(const struct dm_options *o, int argc, char **argv)
         fuzz_fail("domid %u accepted", o->domid);
     if (o->pci_dev > 0x1f || o->pci_fn > 7)
         fuzz_fail("bdf %04x:%02x:%02x.%x accepted", o->pci_seg, o->pci_bus, o->pci_dev, o->pci_fn);
-    if (o->bar_size && (o->bar_size & (o->bar_size - 1) || o->bar_size < OPT_MIN_BAR_SIZE ||
-                        o->bar_size > OPT_MAX_BAR_SIZE))
+    if (o->bar_size && (o->bar_size & (o->bar_size - 1) || o->bar_size < PCI_BAR_SIZE_MIN ||
+                        o->bar_size > PCI_BAR_SIZE_MAX))
         fuzz_fail("BAR size %llu accepted", (unsigned long long)o->bar_size);
     if (o->fault_around &&
         (o->fault_around & (o->fault_around - 1) || o->fault_around < OPT_MIN_FAULT_AROUND ||

@@ -16,6 +16,7 @@
 
 #include "hv.h"
 #include "lend.h"
+#include "util.h"
 
 void hv_vcpu_init(struct hv *hv, unsigned int id)
 {
@@ -26,11 +27,6 @@ void hv_vcpu_init(struct hv *hv, unsigned int id)
     v->wake = &hv->evt->vcpu_wake[id];
     atomic_init(v->wake, 0);
     v->stuck = false;
-}
-
-static uint64_t size_mask(unsigned int size)
-{
-    return size >= 8 ? ~0ULL : (1ULL << (size * 8)) - 1;
 }
 
 /* Host pointer to guest RAM at gpa, or NULL if gpa is not RAM right now. */
