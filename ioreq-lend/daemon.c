@@ -496,7 +496,6 @@ int daemon_setup(struct daemon *d, const struct dm_options *opt, char *err, size
         d->st = (struct dm_state){0}; /* the predecessor's claims went with its server */
     d->st.have_server = true;
     d->st.server = d->srv.id;
-    d->stage = DAEMON_SERVER;
     state_save(d);
     guest_ram_init(&d->ram, d->srv.fmem, opt->domid, &d->cnt);
     rc = mode_setup(d, err, errlen);
@@ -509,7 +508,6 @@ int daemon_setup(struct daemon *d, const struct dm_options *opt, char *err, size
                              &daemon_srv_ops, d, err, errlen);
     if (rc)
         return rc;
-    d->stage = DAEMON_SERVING;
     state_save_config(d);
     /* Requests the predecessor left unanswered: their vCPUs are waiting. */
     if (d->srv.adopted)
@@ -519,9 +517,11 @@ int daemon_setup(struct daemon *d, const struct dm_options *opt, char *err, size
 
 void daemon_teardown(struct daemon *d)
 {
+    bool served = d->srv.stage >= SRV_PCI_CLAIMED;
+
     /* A BAR still decoding: give its range back before the server goes (unless the
      * domain died: its servers and ranges went with it, and a refusal would be noise). */
-    if (d->stage >= DAEMON_SERVING && d->pci.window.enabled && !d->domain_gone) {
+    if (served && d->pci.window.enabled && !d->domain_gone) {
         struct bar_window off = d->pci.window;
         off.enabled = false;
         window_change(d, &d->pci.window, &off);
@@ -530,7 +530,7 @@ void daemon_teardown(struct daemon *d)
     if (d->remap)
         remap_destroy(d->remap);
     d->remap = NULL;
-    if (d->stage >= DAEMON_SERVER)
+    if (d->srv.stage >= SRV_PAGES_MAPPED)
         guest_ram_drop_all(&d->ram);
     ioreq_srv_close(&d->srv);
     if (d->lend)
@@ -541,7 +541,7 @@ void daemon_teardown(struct daemon *d)
      * Served and leaving cleanly: nothing to take over, so the guest's memory
      * goes too. A failed set-up keeps a predecessor's memory for the next try.
      */
-    if (d->stage >= DAEMON_SERVING)
+    if (served)
         keeper_release(&d->keeper);
     else
         keeper_detach(&d->keeper);

@@ -22,14 +22,15 @@
 #include "state_file.h"
 #include "xenlend.h"
 
-/* Set-up stages beyond the ioreq server's own (access_ioreq.h). */
+/*
+ * What daemon.c itself sets up, in order. The ioreq server's progress is
+ * srv.stage (access_ioreq.h owns that lifecycle), the lend slot's remap's.
+ */
 enum daemon_stage {
     DAEMON_NONE = 0,
-    DAEMON_LOCKED,   /* the PCI slot of the domain is ours (state-dir lock) */
-    DAEMON_BACKED,   /* backing memory open and mapped */
-    DAEMON_SERVER,   /* ioreq server up to SRV_PAGES_MAPPED */
-    DAEMON_MODE,     /* lending decided (and set up) or emulation chosen */
-    DAEMON_SERVING,  /* server enabled, ports bound, PCI function claimed */
+    DAEMON_LOCKED, /* the PCI slot of the domain is ours: its state file is locked */
+    DAEMON_BACKED, /* backing memory open and mapped (a memfd's keeper attached) */
+    DAEMON_MODE,   /* lending decided (handle and remap set up) or emulation chosen */
 };
 
 struct daemon {
