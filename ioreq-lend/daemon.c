@@ -562,25 +562,32 @@ static void write_stats(struct daemon *d)
         log_guest(LOG_LVL_WARN, "cannot write %s: %s", d->opt.stats_path, strerror(-rc));
 }
 
-static void on_evtchn(struct ev_loop *loop, ev_io *w, int revents)
+void daemon_on_evtchn(struct daemon *d)
 {
-    struct daemon *d = w->data;
-
-    (void)loop;
-    (void)revents;
     /* Events first: an ACCESS must see the table as the kernel left it. */
     if (d->remap)
         remap_apply_events(d->remap);
     ioreq_srv_handle_event(&d->srv);
 }
 
-static void on_lend_event(struct ev_loop *loop, ev_io *w, int revents)
+void daemon_on_lend_event(struct daemon *d)
 {
-    struct daemon *d = w->data;
+    if (d->remap)
+        remap_apply_events(d->remap);
+}
 
+static void on_evtchn(struct ev_loop *loop, ev_io *w, int revents)
+{
     (void)loop;
     (void)revents;
-    remap_apply_events(d->remap);
+    daemon_on_evtchn(w->data);
+}
+
+static void on_lend_event(struct ev_loop *loop, ev_io *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    daemon_on_lend_event(w->data);
 }
 
 static void on_stop_signal(struct ev_loop *loop, ev_signal *w, int revents)

@@ -71,6 +71,14 @@ int daemon_run(struct daemon *d);
 /* Undo whatever daemon_setup() reached. */
 void daemon_teardown(struct daemon *d);
 
+/*
+ * What the event loop does when the event-channel fd is readable (lending
+ * events first, then the vCPU's request) and when the lending fd is: exposed
+ * so that the fuzz driver runs the daemon's own loop bodies.
+ */
+void daemon_on_evtchn(struct daemon *d);
+void daemon_on_lend_event(struct daemon *d);
+
 /* The request handlers, exposed for unit tests and fuzzing. */
 void daemon_handle_request(void *opaque, unsigned int vcpu, ioreq_t *req);
 void daemon_handle_buffered(void *opaque, ioreq_t *req);

@@ -8,9 +8,9 @@
  * plays a bounded program of guest and host actions: synchronous requests in
  * a vCPU's slot (raw, or built as config cycles, MMIO accesses, access-only
  * requests), buffered-ring entries, lending invalidation events, spurious
- * events, torn slots, the domain's death. The event loop's work is done as
- * daemon.c's on_evtchn does it: remap_apply_events(), then
- * ioreq_srv_handle_event(). After every step the harness checks the daemon
+ * events, torn slots, the domain's death. The event loop's work is the
+ * daemon's own: daemon_on_evtchn() and daemon_on_lend_event(), the bodies
+ * of its libev callbacks. After every step the harness checks the daemon
  * against shadow models (abort() on any violation):
  *
  *  - a handled request: the slot ends IORESP_READY, exactly one notify went to
@@ -23,8 +23,9 @@
  *    copy of each), buffered entries are consumed as the ring says;
  *  - what the mock's Xen has claimed equals the function's decoded window
  *    (bar.h), derived independently from config space, also under injected
- *    claim failures; in lend mode emulated_bytes stays 0 and the pages lent to
- *    the guest never exceed the window;
+ *    claim failures (MEMORY in both modes, access-only in lend mode too); in
+ *    lend mode guest data moves only through the COPY requests Xen sends for
+ *    what it emulates, and the pages lent to the guest never exceed the window;
  *  - after daemon_teardown() the mock holds nothing: no server, port, mapping,
  *    handle, fd or lock file.
  *
@@ -96,11 +97,6 @@ static struct run {
 } R;
 
 /* ---- Helpers ---- */
-
-static uint64_t size_mask(unsigned int size)
-{
-    return size >= 8 ? ~0ULL : (1ULL << (size * 8)) - 1;
-}
 
 static uint64_t le_load(const uint8_t *p, unsigned int size)
 {
@@ -595,94 +591,112 @@ static void check_access(const ioreq_t *r, uint64_t answer, bool faults)
                        (unsigned long long)page);
 }
 
-/*
- * Deliver `local` on the event channel and run the loop body, then check
- * everything: the slot the port belongs to is handled if it holds a READY
- * request, the buffered ring is drained either way.
- */
-static void deliver(evtchn_port_t local)
+/* What one event's delivery started from, and what the models expect of it. */
+struct delivery {
+    evtchn_port_t local, remote;
+    int target;                     /* the vCPU whose READY request it carries, or -1 */
+    struct expect e;                /* for that request, as sent */
+    struct bar_window win;          /* the window the buffered entries meet */
+    ioreq_t model[MAX_BUFFERED];    /* the buffered ring's entries, as the model reads them */
+    unsigned int nmodel;
+    uint32_t rp_after;              /* read_pointer once they are consumed */
+    uint64_t buf_copies, buf_bytes; /* buffered COPY writes the model serves */
+    struct counters before;
+    int pending;                    /* what reading the event channel gave */
+    bool faults;                    /* failures were injected while serving */
+    struct span loose_bar, loose_gpa; /* where the shadows may be off (a half-done request) */
+    bool loose;
+};
+
+/* Before the event: which request it carries, the pages as they are, the ring's model. */
+static void delivery_prepare(struct delivery *dl, evtchn_port_t local)
 {
     struct daemon *d = R.d;
     shared_iopage_t *io = mock_iopage();
     buffered_iopage_t *bp = mock_bufpage();
-    ioreq_t model[MAX_BUFFERED];
-    unsigned int nmodel;
-    uint32_t rp_after;
-    evtchn_port_t remote = mock_remote_port(local), notified[8];
-    int target = -1;
-    struct bar_window win;
-    uint64_t buf_copies = 0, buf_bytes = 0; /* buffered entries the model serves */
-    struct expect e;
-    struct counters before = d->cnt;
-    struct span loose_bar = {1, 0}, loose_gpa = {1, 0};
-    bool loose = false, faults;
-    unsigned int nn;
-    int pending;
+    evtchn_port_t notified[8];
 
+    memset(dl, 0, sizeof(*dl));
+    dl->local = local;
+    dl->remote = mock_remote_port(local);
+    dl->target = -1;
+    dl->before = d->cnt;
+    dl->loose_bar = dl->loose_gpa = (struct span){1, 0};
     for (unsigned int v = 0; v < d->srv.nr_vcpus; v++) {
-        if (remote == MOCK_REMOTE_VCPU_PORT(v) && io->vcpu_ioreq[v].state == STATE_IOREQ_READY)
-            target = (int)v;
+        if (dl->remote == MOCK_REMOTE_VCPU_PORT(v) &&
+            io->vcpu_ioreq[v].state == STATE_IOREQ_READY)
+            dl->target = (int)v;
     }
-    if (target >= 0) {
-        memcpy(R.slot_image, &io->vcpu_ioreq[target], 32);
-        memcpy(&R.sent, &io->vcpu_ioreq[target], sizeof(R.sent));
-        expect_request(&R.sent, &d->pci.window, &e);
+    if (dl->target >= 0) {
+        memcpy(R.slot_image, &io->vcpu_ioreq[dl->target], 32);
+        memcpy(&R.sent, &io->vcpu_ioreq[dl->target], sizeof(R.sent));
+        expect_request(&R.sent, &d->pci.window, &dl->e);
     }
     /* The ring is drained before the request is served, which may move the window. */
-    win = d->pci.window;
+    dl->win = d->pci.window;
     memcpy(R.iopage, io, 4096);
     memcpy(R.bufpage, bp, 4096);
-    rp_after = model_buffered(bp, model, &nmodel);
-    R.expect_vcpu = target;
+    dl->rp_after = model_buffered(bp, dl->model, &dl->nmodel);
+    R.expect_vcpu = dl->target;
     R.handled = false;
     R.answer = NO_ANSWER;
     R.nbuffered = 0;
     mock_take_faults();
     mock_take_notifies(notified, 8);
     mock_take_guest_map_failed();
+}
 
-    /* daemon.c on_evtchn(). */
+/* The event loop's own body for the event-channel fd. */
+static void delivery_run(struct delivery *dl)
+{
     mock_clear_events();
-    mock_queue_event(local);
-    if (d->remap)
-        remap_apply_events(d->remap);
-    ioreq_srv_handle_event(&d->srv);
-    pending = mock_take_pending();
+    mock_queue_event(dl->local);
+    daemon_on_evtchn(R.d);
+    dl->pending = mock_take_pending();
     mock_clear_events();
-    faults = mock_take_faults() != 0;
-
-    if (trace) {
-        fprintf(stderr, "event on port %u (remote %u): pending %d, %u buffered entr%s", local,
-                remote, pending, R.nbuffered, R.nbuffered == 1 ? "y" : "ies");
-        if (target >= 0)
-            fprintf(stderr,
-                    "; vCPU %d: type %u dir %u addr 0x%llx size %u count %u ptr %u df %u "
-                    "data 0x%llx -> 0x%llx",
-                    target, R.sent.type, R.sent.dir, (unsigned long long)R.sent.addr, R.sent.size,
-                    R.sent.count, R.sent.data_is_ptr, R.sent.df, (unsigned long long)R.sent.data,
-                    (unsigned long long)R.answer);
-        fprintf(stderr, "; window %s 0x%llx; faults %s\n", d->pci.window.enabled ? "on" : "off",
-                (unsigned long long)d->pci.window.base, faults ? "yes" : "no");
-        for (unsigned int i = 0; i < R.nbuffered; i++)
-            fprintf(stderr, "  buffered: type %u dir %u addr 0x%llx size %u data 0x%llx\n",
-                    R.buffered[i].type, R.buffered[i].dir, (unsigned long long)R.buffered[i].addr,
-                    R.buffered[i].size, (unsigned long long)R.buffered[i].data);
-    }
-    if (pending < 0) {
+    dl->faults = mock_take_faults() != 0;
+    if (dl->pending < 0) {
         /* Reading the event channel failed: nothing may have happened. */
         if (R.handled || R.nbuffered)
             mock_violation("requests handled although no event was read");
-        target = -1;
-        nmodel = 0;
-        rp_after =
-            R.bufpage[0] | R.bufpage[1] << 8 | R.bufpage[2] << 16 | (uint32_t)R.bufpage[3] << 24;
+        dl->target = -1;
+        dl->nmodel = 0;
+        dl->rp_after = R.bufpage[0] | R.bufpage[1] << 8 | R.bufpage[2] << 16 |
+                       (uint32_t)R.bufpage[3] << 24;
     }
+}
 
-    /* The buffered ring: consumed as the ring says, nothing else touched. */
-    if (R.nbuffered != nmodel)
-        mock_violation("%u buffered entries handled, the ring held %u", R.nbuffered, nmodel);
-    for (unsigned int i = 0; i < nmodel; i++) {
-        const ioreq_t *m = &model[i], *g = &R.buffered[i];
+static void delivery_trace(const struct delivery *dl)
+{
+    const struct daemon *d = R.d;
+
+    fprintf(stderr, "event on port %u (remote %u): pending %d, %u buffered entr%s", dl->local,
+            dl->remote, dl->pending, R.nbuffered, R.nbuffered == 1 ? "y" : "ies");
+    if (dl->target >= 0)
+        fprintf(stderr,
+                "; vCPU %d: type %u dir %u addr 0x%llx size %u count %u ptr %u df %u "
+                "data 0x%llx -> 0x%llx",
+                dl->target, R.sent.type, R.sent.dir, (unsigned long long)R.sent.addr, R.sent.size,
+                R.sent.count, R.sent.data_is_ptr, R.sent.df, (unsigned long long)R.sent.data,
+                (unsigned long long)R.answer);
+    fprintf(stderr, "; window %s 0x%llx; faults %s\n", d->pci.window.enabled ? "on" : "off",
+            (unsigned long long)d->pci.window.base, dl->faults ? "yes" : "no");
+    for (unsigned int i = 0; i < R.nbuffered; i++)
+        fprintf(stderr, "  buffered: type %u dir %u addr 0x%llx size %u data 0x%llx\n",
+                R.buffered[i].type, R.buffered[i].dir, (unsigned long long)R.buffered[i].addr,
+                R.buffered[i].size, (unsigned long long)R.buffered[i].data);
+}
+
+/* The buffered ring: consumed as the ring says, nothing else touched; writes go to the shadow. */
+static void delivery_check_buffered(struct delivery *dl)
+{
+    buffered_iopage_t *bp = mock_bufpage();
+
+    if (R.nbuffered != dl->nmodel)
+        mock_violation("%u buffered entries handled, the ring held %u", R.nbuffered, dl->nmodel);
+    for (unsigned int i = 0; i < dl->nmodel; i++) {
+        const ioreq_t *m = &dl->model[i], *g = &R.buffered[i];
+        struct span bar, gpa;
 
         if (m->type != g->type || m->dir != g->dir || m->addr != g->addr || m->size != g->size ||
             m->count != g->count || m->data != g->data || g->data_is_ptr || g->df)
@@ -691,88 +705,116 @@ static void deliver(evtchn_port_t local)
                            i, g->type, (unsigned long long)g->addr, g->size,
                            (unsigned long long)g->data, m->type, (unsigned long long)m->addr,
                            m->size, (unsigned long long)m->data);
-        if (m->type == IOREQ_TYPE_COPY && m->dir == IOREQ_WRITE) {
-            struct span bar, gpa;
-
-            if (copy_accepted(m, &win, &bar, &gpa)) {
-                copy_apply(m, &win);
-                buf_copies++;
-                buf_bytes += m->size;
-            }
+        if (m->type == IOREQ_TYPE_COPY && m->dir == IOREQ_WRITE &&
+            copy_accepted(m, &dl->win, &bar, &gpa)) {
+            copy_apply(m, &dl->win);
+            dl->buf_copies++;
+            dl->buf_bytes += m->size;
         }
     }
-    if (bp->read_pointer != rp_after)
-        mock_violation("buffered read_pointer is %u, expected %u", bp->read_pointer, rp_after);
+    if (bp->read_pointer != dl->rp_after)
+        mock_violation("buffered read_pointer is %u, expected %u", bp->read_pointer, dl->rp_after);
     if (memcmp((uint8_t *)bp + 4, R.bufpage + 4, 4096 - 4))
         mock_violation("the daemon wrote into the buffered ring beyond read_pointer");
+}
 
-    /* The synchronous slot. */
+/* The slot after the answer: only state and data changed, one notify, to that vCPU. */
+static void delivery_check_slot(const struct delivery *dl, const evtchn_port_t *notified,
+                                unsigned int nn)
+{
+    shared_iopage_t *io = mock_iopage();
+    volatile uint8_t *slot = (volatile uint8_t *)&io->vcpu_ioreq[dl->target];
+    uint8_t want[32];
+
+    if (!R.handled)
+        mock_violation("vCPU %d's READY request was not handled", dl->target);
+    memcpy(want, R.slot_image, 32);
+    le_store(want + 8, 8, R.answer);
+    want[30] = (uint8_t)((want[30] & 0xf0) | STATE_IORESP_READY);
+    for (unsigned int i = 0; i < 32; i++) {
+        if (slot[i] != want[i])
+            mock_violation("vCPU %d's slot byte %u is 0x%02x after the answer, expected "
+                           "0x%02x (only state and data are the daemon's)",
+                           dl->target, i, slot[i], want[i]);
+    }
+    if (nn != 1 || mock_remote_port(notified[0]) != MOCK_REMOTE_VCPU_PORT(dl->target))
+        mock_violation("%u notification(s) after vCPU %d's answer, first to remote port %u", nn,
+                       dl->target, nn ? mock_remote_port(notified[0]) : 0);
+    /* Everything else in the page as it was. */
+    memcpy(R.iopage + 32 * dl->target, want, 32);
+    if (memcmp(io, R.iopage, 4096))
+        mock_violation("the daemon wrote into another vCPU's slot");
+}
+
+/* The answer, against the model (computed from the request as sent, before any tear). */
+static void delivery_check_answer(struct delivery *dl)
+{
+    struct daemon *d = R.d;
+    struct expect *e = &dl->e;
+
+    if (e->copy_ok) {
+        bool map_failed = mock_take_guest_map_failed();
+        bool served = d->cnt.ioreqs_copy == dl->before.ioreqs_copy + dl->buf_copies + 1;
+
+        if (!map_failed && e->exact) {
+            uint64_t bytes = d->cnt.emulated_bytes - dl->before.emulated_bytes;
+
+            e->answer = copy_apply(&R.sent, &dl->win);
+            if (!served)
+                mock_violation("a COPY the model serves was refused");
+            if (bytes != dl->buf_bytes + (uint64_t)R.sent.count * R.sent.size)
+                mock_violation("a served COPY counted %llu bytes, not %u",
+                               (unsigned long long)bytes, R.sent.count * R.sent.size);
+        } else {
+            /* A guest page could not be mapped: refused, perhaps half-done. */
+            if (served)
+                mock_violation("a COPY whose guest buffer failed to map was served");
+            e->answer = refused_answer(&R.sent);
+            dl->loose = true;
+            if (R.sent.dir == IOREQ_WRITE)
+                dl->loose_bar = e->loose_bar;
+            else
+                dl->loose_gpa = e->loose_gpa;
+        }
+    }
+    if (e->access && R.lend)
+        check_access(&R.sent, R.answer, dl->faults);
+    else if (e->access && R.answer != IOREQ_ACCESS_FAIL)
+        mock_violation("emulation mode answered an ACCESS with %llu, not FAIL",
+                       (unsigned long long)R.answer);
+    else if (e->exact && R.answer != e->answer)
+        mock_violation("request type %u dir %u addr 0x%llx size %u count %u answered 0x%llx, "
+                       "expected 0x%llx",
+                       R.sent.type, R.sent.dir, (unsigned long long)R.sent.addr, R.sent.size,
+                       R.sent.count, (unsigned long long)R.answer, (unsigned long long)e->answer);
+    if (e->invalidate && mock_guest_maps_live())
+        mock_violation("%u guest RAM mappings survived an INVALIDATE", mock_guest_maps_live());
+}
+
+/*
+ * Deliver `local` on the event channel and run the daemon's loop body for it,
+ * then check everything: the slot the port belongs to is handled if it holds a
+ * READY request, the buffered ring is drained either way.
+ */
+static void deliver(evtchn_port_t local)
+{
+    struct daemon *d = R.d;
+    shared_iopage_t *io = mock_iopage();
+    evtchn_port_t notified[8];
+    struct delivery dl;
+    unsigned int nn;
+
+    delivery_prepare(&dl, local);
+    delivery_run(&dl);
+    if (trace)
+        delivery_trace(&dl);
+    delivery_check_buffered(&dl);
     nn = mock_take_notifies(notified, 8);
-    if (target >= 0) {
-        volatile uint8_t *slot = (volatile uint8_t *)&io->vcpu_ioreq[target];
-        uint8_t want[32];
-
-        if (!R.handled)
-            mock_violation("vCPU %d's READY request was not handled", target);
-        memcpy(want, R.slot_image, 32);
-        le_store(want + 8, 8, R.answer);
-        want[30] = (uint8_t)((want[30] & 0xf0) | STATE_IORESP_READY);
-        for (unsigned int i = 0; i < 32; i++) {
-            if (slot[i] != want[i])
-                mock_violation("vCPU %d's slot byte %u is 0x%02x after the answer, expected "
-                               "0x%02x (only state and data are the daemon's)",
-                               target, i, slot[i], want[i]);
-        }
-        if (nn != 1 || mock_remote_port(notified[0]) != MOCK_REMOTE_VCPU_PORT(target))
-            mock_violation("%u notification(s) after vCPU %d's answer, first to remote port %u", nn,
-                           target, nn ? mock_remote_port(notified[0]) : 0);
-        /* Everything else in the page as it was. */
-        memcpy(R.iopage + 32 * target, want, 32);
-        if (memcmp(io, R.iopage, 4096))
-            mock_violation("the daemon wrote into another vCPU's slot");
-
-        /* The answer, against the model (computed from the request as sent, before any tear). */
-        if (e.copy_ok) {
-            bool map_failed = mock_take_guest_map_failed();
-            bool served = d->cnt.ioreqs_copy == before.ioreqs_copy + buf_copies + 1;
-
-            if (!map_failed && e.exact) {
-                e.answer = copy_apply(&R.sent, &win);
-                if (!served)
-                    mock_violation("a COPY the model serves was refused");
-                if (d->cnt.emulated_bytes - before.emulated_bytes !=
-                    buf_bytes + (uint64_t)R.sent.count * R.sent.size)
-                    mock_violation(
-                        "a served COPY counted %llu bytes, not %u",
-                        (unsigned long long)(d->cnt.emulated_bytes - before.emulated_bytes),
-                        R.sent.count * R.sent.size);
-            } else {
-                /* A guest page could not be mapped: refused, perhaps half-done. */
-                if (served)
-                    mock_violation("a COPY whose guest buffer failed to map was served");
-                e.answer = refused_answer(&R.sent);
-                loose = true;
-                if (R.sent.dir == IOREQ_WRITE)
-                    loose_bar = e.loose_bar;
-                else
-                    loose_gpa = e.loose_gpa;
-            }
-        }
-        if (e.access && R.lend)
-            check_access(&R.sent, R.answer, faults);
-        else if (e.access && R.answer != IOREQ_ACCESS_FAIL)
-            mock_violation("emulation mode answered an ACCESS with %llu, not FAIL",
-                           (unsigned long long)R.answer);
-        else if (e.exact && R.answer != e.answer)
-            mock_violation("request type %u dir %u addr 0x%llx size %u count %u answered 0x%llx, "
-                           "expected 0x%llx",
-                           R.sent.type, R.sent.dir, (unsigned long long)R.sent.addr, R.sent.size,
-                           R.sent.count, (unsigned long long)R.answer,
-                           (unsigned long long)e.answer);
-        if (e.invalidate && mock_guest_maps_live())
-            mock_violation("%u guest RAM mappings survived an INVALIDATE", mock_guest_maps_live());
+    if (dl.target >= 0) {
+        delivery_check_slot(&dl, notified, nn);
+        delivery_check_answer(&dl);
         /* The vCPU takes its answer: Xen sets the slot back to NONE. */
-        io->vcpu_ioreq[target].state = STATE_IOREQ_NONE;
+        io->vcpu_ioreq[dl.target].state = STATE_IOREQ_NONE;
     } else {
         if (R.handled)
             mock_violation("a request was handled for an event that carried none");
@@ -783,8 +825,8 @@ static void deliver(evtchn_port_t local)
     }
     if (R.lend && d->cnt.emulated_bytes && !d->cnt.ioreqs_copy_lent)
         mock_violation("lend mode moved guest data without a COPY request");
-    check_backing(loose ? &loose_bar : NULL);
-    check_guest_ram(loose ? &loose_gpa : NULL);
+    check_backing(dl.loose ? &dl.loose_bar : NULL);
+    check_guest_ram(dl.loose ? &dl.loose_gpa : NULL);
     check_invariants();
 }
 
@@ -971,11 +1013,11 @@ static void act_events(struct fuzz_input *in, unsigned int how)
     if (!R.d->remap)
         return;
     if (how & 1) {
-        /* daemon.c on_lend_event(). */
+        /* The event loop's own body for the lending fd. */
         struct counters before = R.d->cnt;
 
         mock_take_faults();
-        remap_apply_events(R.d->remap);
+        daemon_on_lend_event(R.d);
         if (R.d->cnt.ioreqs_rejected != before.ioreqs_rejected)
             mock_violation("applying lend events refused a request");
         check_invariants();
@@ -1333,183 +1375,269 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/*
+ * The input's header: its first six bytes, decoded here once. Everything
+ * else reads these fields, never the bytes (tests/fuzz/README.md describes
+ * the input format; make_seeds.py writes it).
+ */
+struct fuzz_header {
+    unsigned int mode;          /* byte 0 bits 0-1: emulate, lend, auto, auto on a host without */
+    bool kernel_lends_anyway;   /* bit 2: with mode 3, the kernel lends (Xen does not) */
+    bool on_lost_fault;         /* bit 3 */
+    bool setup_fault;           /* bit 4: one set-up call fails */
+    bool broken_xen;            /* bit 5 */
+    bool predecessor;           /* bit 6: a crashed predecessor's state follows */
+    unsigned int nr_vcpus;      /* byte 1 bits 0-1, plus one */
+    unsigned int server_id;     /* bits 2-4 */
+    unsigned int port_base;     /* bits 5-7, times 37 */
+    unsigned int fault_around;  /* byte 2 bits 0-1: index into fault_arounds[] */
+    unsigned int window_pages;  /* bits 2-6: 0 for the whole BAR */
+    uint8_t fault_split;        /* byte 3: where the serving faults' bytes begin */
+    unsigned int setup_fail_call; /* byte 4, mod 24, plus one */
+    unsigned int broken_kind;   /* byte 5 bits 6-7: no vCPUs, 129, or a vCPU without a port */
+    unsigned int broken_vcpu;   /* bits 0-1: that vCPU */
+    unsigned int setup_errno;   /* bits 0-2: index into setup_errnos[] */
+};
+
+static const char *const modes[] = {"emulate", "lend", "auto", "auto"};
+static const char *const fault_arounds[] = {"4K", "8K", "16K", NULL};
+static const int setup_errnos[] = {ENOMEM, EAGAIN, ENOENT, ESRCH, EINVAL, EACCES, ENOSPC, E2BIG};
+
+static struct fuzz_header header_decode(struct fuzz_input *in)
 {
-    static const char *const modes[] = {"emulate", "lend", "auto", "auto"};
-    static const char *const fault_around[] = {"4K", "8K", "16K", NULL};
-    struct fuzz_input in = {data, size}, faults;
-    struct mock_config cfg;
-    struct dm_options opt;
-    char err[512], window[32], lock[4200], backing[32];
-    const char *argv[24];
-    int argc = 0, fds, rc, backing_fd;
-    uint8_t h0 = fi_u8(&in), h1 = fi_u8(&in), h2 = fi_u8(&in), h3 = fi_u8(&in);
-    uint8_t h4 = fi_u8(&in), h5 = fi_u8(&in);
-    unsigned int window_pages = (h2 >> 2) & 31;
-    static struct predecessor pred;
-    static uint8_t pred_pages[2 * 4096];
+    uint8_t b[6];
+    struct fuzz_header h;
 
-    memset(&cfg, 0, sizeof(cfg));
-    cfg.domid = DOMID;
-    cfg.nr_vcpus = (h1 & 3) + 1;
-    cfg.server_id = (ioservid_t)((h1 >> 2) & 7);
-    cfg.port_base = (evtchn_port_t)((h1 >> 5) * 37);
-    cfg.lend_kernel = (h0 & 3) != 3 || (h0 & 4);
-    cfg.lend_hv = (h0 & 3) != 3;
-    cfg.zero_vp_eport = -1;
-    if (h0 & 0x20) {
+    for (unsigned int i = 0; i < 6; i++)
+        b[i] = fi_u8(in);
+    h = (struct fuzz_header){
+        .mode = b[0] & 3,
+        .kernel_lends_anyway = b[0] & 4,
+        .on_lost_fault = b[0] & 8,
+        .setup_fault = b[0] & 0x10,
+        .broken_xen = b[0] & 0x20,
+        .predecessor = b[0] & 0x40,
+        .nr_vcpus = (b[1] & 3) + 1,
+        .server_id = (b[1] >> 2) & 7,
+        .port_base = (b[1] >> 5) * 37u,
+        .fault_around = b[2] & 3,
+        .window_pages = (b[2] >> 2) & 31,
+        .fault_split = b[3],
+        .setup_fail_call = b[4] % 24u + 1,
+        .broken_kind = b[5] >> 6,
+        .broken_vcpu = b[5] & 3,
+        .setup_errno = b[5] & 7,
+    };
+    if (h.window_pages > BAR_PAGES)
+        h.window_pages = BAR_PAGES;
+    return h;
+}
+
+/* The mocked Xen and kernel the header describes. */
+static void header_mock_config(const struct fuzz_header *h, struct mock_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->domid = DOMID;
+    cfg->nr_vcpus = h->nr_vcpus;
+    cfg->server_id = (ioservid_t)h->server_id;
+    cfg->port_base = (evtchn_port_t)h->port_base;
+    cfg->lend_kernel = h->mode != 3 || h->kernel_lends_anyway;
+    cfg->lend_hv = h->mode != 3;
+    cfg->zero_vp_eport = -1;
+    if (h->broken_xen) {
         /* A broken Xen: no vCPUs, too many, or a vCPU without an event channel. */
-        switch (h5 >> 6) {
-        case 0:
-            cfg.nr_vcpus = 0;
-            break;
-        case 1:
-            cfg.nr_vcpus = 129;
-            break;
-        default:
-            cfg.zero_vp_eport = (int)(h5 & 3) % (int)cfg.nr_vcpus;
-            break;
-        }
+        if (h->broken_kind == 0)
+            cfg->nr_vcpus = 0;
+        else if (h->broken_kind == 1)
+            cfg->nr_vcpus = 129;
+        else
+            cfg->zero_vp_eport = (int)(h->broken_vcpu % cfg->nr_vcpus);
     }
-    if (h0 & 0x10) {
-        static const int errs[] = {ENOMEM, EAGAIN, ENOENT, ESRCH, EINVAL, EACCES, ENOSPC, E2BIG};
-        cfg.setup_fail_call = h4 % 24 + 1;
-        cfg.setup_fail_errno = errs[h5 & 7];
+    if (h->setup_fault) {
+        cfg->setup_fail_call = h->setup_fail_call;
+        cfg->setup_fail_errno = setup_errnos[h->setup_errno];
     }
+}
 
-    argv[argc++] = "ioreq-lend";
-    argv[argc++] = "--domid";
-    argv[argc++] = "7";
-    argv[argc++] = "--bar-size";
-    argv[argc++] = "64K";
+/* The daemon's command line for the header, parsed as main() would. */
+struct fuzz_argv {
+    const char *argv[24];
+    char window[32], backing[32];
+    int backing_fd;
+};
+
+static void header_options(const struct fuzz_header *h, struct fuzz_argv *a, struct dm_options *opt)
+{
+    char err[512];
+    int argc = 0;
+
+    a->argv[argc++] = "ioreq-lend";
+    a->argv[argc++] = "--domid";
+    a->argv[argc++] = "7";
+    a->argv[argc++] = "--bar-size";
+    a->argv[argc++] = "64K";
     /*
      * A memfd of our own, given as fd:N: with memfd:SIZE the daemon would
      * start a keeper process for it on every input.
      */
-    backing_fd = memfd_create("fuzz-backing", MFD_CLOEXEC);
-    if (backing_fd < 0 || ftruncate(backing_fd, BAR_SIZE) < 0)
+    a->backing_fd = memfd_create("fuzz-backing", MFD_CLOEXEC);
+    if (a->backing_fd < 0 || ftruncate(a->backing_fd, BAR_SIZE) < 0)
         abort();
-    snprintf(backing, sizeof(backing), "fd:%d", backing_fd);
-    argv[argc++] = "--backing";
-    argv[argc++] = backing;
-    argv[argc++] = "--state-dir";
-    argv[argc++] = state_dir;
-    argv[argc++] = "--mode";
-    argv[argc++] = modes[h0 & 3];
-    argv[argc++] = "--on-lost";
-    argv[argc++] = (h0 & 8) ? "fault" : "zero";
-    if (fault_around[h2 & 3]) {
-        argv[argc++] = "--fault-around";
-        argv[argc++] = fault_around[h2 & 3];
+    snprintf(a->backing, sizeof(a->backing), "fd:%d", a->backing_fd);
+    a->argv[argc++] = "--backing";
+    a->argv[argc++] = a->backing;
+    a->argv[argc++] = "--state-dir";
+    a->argv[argc++] = state_dir;
+    a->argv[argc++] = "--mode";
+    a->argv[argc++] = modes[h->mode];
+    a->argv[argc++] = "--on-lost";
+    a->argv[argc++] = h->on_lost_fault ? "fault" : "zero";
+    if (fault_arounds[h->fault_around]) {
+        a->argv[argc++] = "--fault-around";
+        a->argv[argc++] = fault_arounds[h->fault_around];
     }
-    if (window_pages) {
-        window_pages = window_pages > BAR_PAGES ? BAR_PAGES : window_pages;
-        snprintf(window, sizeof(window), "%uK", window_pages * 4);
-        argv[argc++] = "--window";
-        argv[argc++] = window;
+    if (h->window_pages) {
+        snprintf(a->window, sizeof(a->window), "%uK", h->window_pages * 4);
+        a->argv[argc++] = "--window";
+        a->argv[argc++] = a->window;
     }
-    argv[argc] = NULL;
-    if (options_parse(argc, (char *const *)argv, &opt, err, sizeof(err)) != OPTIONS_RUN) {
+    a->argv[argc] = NULL;
+    if (options_parse(argc, (char *const *)a->argv, opt, err, sizeof(err)) != OPTIONS_RUN) {
         fprintf(stderr, "fuzz_dispatch: options: %s\n", err);
         abort();
     }
+}
 
+/* A set-up that succeeded: the mode the header asked for, a server that serves. */
+static void check_setup(const struct fuzz_header *h, const struct mock_config *cfg)
+{
+    struct daemon *d = R.d;
+
+    if (h->mode == 1 && !R.lend)
+        mock_violation("--mode lend came up emulating");
+    if (h->mode == 0 && R.lend)
+        mock_violation("--mode emulate came up lending");
+    if (h->mode == 3 && R.lend)
+        mock_violation("lending came up on a host without it");
+    if (h->mode == 2 && !cfg->setup_fail_call && !R.lend)
+        mock_violation("--mode auto emulates on a host that can lend");
+    if (d->srv.nr_vcpus != cfg->nr_vcpus || !mock_iopage() || !mock_server_enabled())
+        mock_violation("set-up succeeded but the server is not serving");
+    for (unsigned int v = 0; v < cfg->nr_vcpus; v++) {
+        if (mock_remote_port(d->srv.vcpu_port[v]) != MOCK_REMOTE_VCPU_PORT(v))
+            mock_violation("vCPU %u's port is bound to the wrong remote port", v);
+    }
+    if (mock_remote_port(d->srv.buf_port) != MOCK_REMOTE_BUF_PORT)
+        mock_violation("the buffered port is bound to the wrong remote port");
+}
+
+/* The bounded program of guest and host actions that follows the header. */
+static void run_program(struct fuzz_input *in)
+{
+    for (unsigned int step = 0; step < MAX_ACTIONS && !fi_empty(in); step++) {
+        uint8_t op = fi_u8(in);
+        unsigned int how = op >> 5;
+
+        switch (op % A_NUM) {
+        case A_RAW:
+            act_raw(in, how);
+            break;
+        case A_CONFIG:
+            act_config(in, how);
+            break;
+        case A_MMIO:
+            act_mmio(in, how);
+            break;
+        case A_ACCESS:
+            act_access(in, how);
+            break;
+        case A_OTHER:
+            act_other(in, how);
+            break;
+        case A_BUFFERED:
+            act_buffered(in, how);
+            break;
+        case A_EVENTS:
+            act_events(in, how);
+            break;
+        case A_SPURIOUS:
+            act_spurious(in, how);
+            break;
+        case A_DIE:
+            if (how == 7) {
+                mock_domain_die();
+                R.dead = true;
+            }
+            break;
+        }
+    }
+}
+
+/* After set-up: the predecessor's leftovers handled, the shadows started, serving armed. */
+static void start_serving(const struct predecessor *pred, const uint8_t *pred_pages,
+                          const struct fuzz_input *faults)
+{
+    struct daemon *d = R.d;
+
+    guard_backing(d);
+    /* A fresh memfd holds zeros: what changed it since, the models must say. */
+    memset(R.backing, 0, BAR_SIZE);
+    if (pred->present) {
+        struct span lb = {1, 0}, lg = {1, 0};
+        bool loose = predecessor_effects(pred, pred_pages, &lb, &lg);
+
+        predecessor_check(pred, pred_pages);
+        check_backing(loose ? &lb : NULL);
+        check_guest_ram(loose ? &lg : NULL);
+    } else {
+        check_backing(NULL);
+    }
+    R.daemon_ops = d->srv.ops;
+    d->srv.ops = &wrap_ops;
+    mock_set_faults(faults->p, faults->n);
+    mock_set_phase(MOCK_SERVING);
+    check_invariants();
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    struct fuzz_input in = {data, size}, faults;
+    struct fuzz_header h = header_decode(&in);
+    struct mock_config cfg;
+    struct dm_options opt;
+    struct fuzz_argv args;
+    char err[512], lock[4200];
+    int fds, rc;
+    static struct predecessor pred;
+    static uint8_t pred_pages[2 * 4096];
+
+    header_mock_config(&h, &cfg);
+    header_options(&h, &args, &opt);
     memset(&R, 0, sizeof(R));
     R.d = calloc(1, sizeof(*R.d));
     if (!R.d)
         abort();
-    R.on_lost_fault = h0 & 8;
+    R.on_lost_fault = h.on_lost_fault;
     R.expect_vcpu = -1;
     fds = count_fds();
     mock_reset(&cfg);
     pred.present = false;
-    if (h0 & 0x40) {
-        predecessor_stage(&in, &pred, &opt, (h0 & 3) == 1 || (h0 & 3) == 2, cfg.nr_vcpus);
+    if (h.predecessor) {
+        predecessor_stage(&in, &pred, &opt, h.mode == 1 || h.mode == 2, cfg.nr_vcpus);
         memcpy(pred_pages, pred.xen.pages, sizeof(pred_pages));
     }
-    faults = fi_split(&in, h3);
+    faults = fi_split(&in, h.fault_split);
     rc = daemon_setup(R.d, &opt, err, sizeof(err));
     snprintf(lock, sizeof(lock), "%s", R.d->state.path);
     if (rc) {
         check_err_line(err);
     } else {
-        struct daemon *d = R.d;
-
-        R.lend = d->mode == MODE_LEND;
-        mock_lend_set_backing(d->backing.fd, d->backing.fd_offset);
-        if ((h0 & 3) == 1 && !R.lend)
-            mock_violation("--mode lend came up emulating");
-        if ((h0 & 3) == 0 && R.lend)
-            mock_violation("--mode emulate came up lending");
-        if ((h0 & 3) == 3 && R.lend)
-            mock_violation("lending came up on a host without it");
-        if ((h0 & 3) == 2 && !cfg.setup_fail_call && !R.lend)
-            mock_violation("--mode auto emulates on a host that can lend");
-        R.window_pages = window_pages && R.lend ? window_pages : BAR_PAGES;
-        if (d->srv.nr_vcpus != cfg.nr_vcpus || !mock_iopage() || !mock_server_enabled())
-            mock_violation("set-up succeeded but the server is not serving");
-        for (unsigned int v = 0; v < cfg.nr_vcpus; v++) {
-            if (mock_remote_port(d->srv.vcpu_port[v]) != MOCK_REMOTE_VCPU_PORT(v))
-                mock_violation("vCPU %u's port is bound to the wrong remote port", v);
-        }
-        if (mock_remote_port(d->srv.buf_port) != MOCK_REMOTE_BUF_PORT)
-            mock_violation("the buffered port is bound to the wrong remote port");
-        guard_backing(d);
-        /* A fresh memfd holds zeros: what changed it since, the models must say. */
-        memset(R.backing, 0, BAR_SIZE);
-        if (pred.present) {
-            struct span lb = {1, 0}, lg = {1, 0};
-            bool loose = predecessor_effects(&pred, pred_pages, &lb, &lg);
-
-            predecessor_check(&pred, pred_pages);
-            check_backing(loose ? &lb : NULL);
-            check_guest_ram(loose ? &lg : NULL);
-        } else {
-            check_backing(NULL);
-        }
-        R.daemon_ops = d->srv.ops;
-        d->srv.ops = &wrap_ops;
-        mock_set_faults(faults.p, faults.n);
-        mock_set_phase(MOCK_SERVING);
-        check_invariants();
-
-        for (unsigned int step = 0; step < MAX_ACTIONS && !fi_empty(&in); step++) {
-            uint8_t op = fi_u8(&in);
-            unsigned int how = op >> 5;
-
-            switch (op % A_NUM) {
-            case A_RAW:
-                act_raw(&in, how);
-                break;
-            case A_CONFIG:
-                act_config(&in, how);
-                break;
-            case A_MMIO:
-                act_mmio(&in, how);
-                break;
-            case A_ACCESS:
-                act_access(&in, how);
-                break;
-            case A_OTHER:
-                act_other(&in, how);
-                break;
-            case A_BUFFERED:
-                act_buffered(&in, how);
-                break;
-            case A_EVENTS:
-                act_events(&in, how);
-                break;
-            case A_SPURIOUS:
-                act_spurious(&in, how);
-                break;
-            case A_DIE:
-                if (how == 7) {
-                    mock_domain_die();
-                    R.dead = true;
-                }
-                break;
-            }
-        }
+        R.lend = R.d->mode == MODE_LEND;
+        mock_lend_set_backing(R.d->backing.fd, R.d->backing.fd_offset);
+        R.window_pages = h.window_pages && R.lend ? h.window_pages : BAR_PAGES;
+        check_setup(&h, &cfg);
+        start_serving(&pred, pred_pages, &faults);
+        run_program(&in);
     }
     if (trace) {
         /* For a human reproducing an input: what the run did. */
@@ -1526,8 +1654,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     unguard_backing();
     mock_assert_clean();
     /* The backing fd is the daemon's once set-up took it; a set-up that stopped earlier did not. */
-    if (fcntl(backing_fd, F_GETFD) >= 0 && R.d->backing.fd != backing_fd)
-        close(backing_fd);
+    if (fcntl(args.backing_fd, F_GETFD) >= 0 && R.d->backing.fd != args.backing_fd)
+        close(args.backing_fd);
     if (count_fds() != fds - 1)
         mock_violation("%d fds open after teardown, %d before set-up", count_fds(), fds - 1);
     if (lock[0] && access(lock, F_OK) == 0)

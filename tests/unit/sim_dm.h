@@ -38,6 +38,7 @@
 
 #include "sim/hv/futex.h"
 #include "sim/hv/hv.h"
+#include "util.h"
 
 #define SIM_DOMID       1
 #define SIM_OTHER_DOMID 7    /* a domain that does not exist */
@@ -72,11 +73,6 @@ static inline void sim_slot_set_state(ioreq_t *slot, unsigned int state)
     uint8_t old = __atomic_load_n(b, __ATOMIC_RELAXED);
 
     __atomic_store_n(b, (uint8_t)((old & 0xf0) | (state & 0xf)), __ATOMIC_RELEASE);
-}
-
-static inline uint64_t sim_size_mask(unsigned int size)
-{
-    return size >= 8 ? ~0ULL : (1ULL << (size * 8)) - 1;
 }
 
 static inline uint64_t sim_now_ms(void)
@@ -546,7 +542,7 @@ static inline uint64_t sim_dm_device(struct sim_dm *dm, const ioreq_t *req)
                 sim_dm_mmio_ptr(dm, req->df ? req->addr - step : req->addr + step, req->size);
 
             if (req->dir == IOREQ_WRITE && dev) {
-                uint64_t v = req->data & sim_size_mask(req->size);
+                uint64_t v = req->data & size_mask(req->size);
                 memcpy(dev, &v, req->size);
             } else if (req->dir == IOREQ_READ) {
                 data = dm->read_value;

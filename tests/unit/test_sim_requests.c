@@ -68,14 +68,14 @@ static void copy_of_each_size(void **state)
 
         /* A write carries the value masked to its size. */
         assert_int_equal(cpu_mem(vcpu0(e), gpa, size, IOREQ_WRITE, &val), 0);
-        assert_copy(dm, n++, gpa, 1, size, IOREQ_WRITE, false, pattern & sim_size_mask(size),
+        assert_copy(dm, n++, gpa, 1, size, IOREQ_WRITE, false, pattern & size_mask(size),
                     false);
         assert_int_equal(sim_dm_logged(dm, n - 1).vp_eport, dm->vcpu_remote[0]);
         /* A read returns what the device answers. */
         val = 0;
         assert_int_equal(cpu_mem(vcpu0(e), gpa, size, IOREQ_READ, &val), 0);
         assert_copy(dm, n++, gpa, 1, size, IOREQ_READ, false, 0, false);
-        assert_int_equal(val, pattern & sim_size_mask(size));
+        assert_int_equal(val, pattern & size_mask(size));
     }
     /* The device answers 64 bits to a narrow read: the vCPU gets its size's worth. */
     dm->read_value = pattern;
@@ -85,7 +85,7 @@ static void copy_of_each_size(void **state)
         uint64_t val = 0;
 
         assert_int_equal(cpu_mem(vcpu0(e), B + 0x100000, size, IOREQ_READ, &val), 0);
-        assert_int_equal(val, pattern & sim_size_mask(size));
+        assert_int_equal(val, pattern & size_mask(size));
     }
     assert_int_equal(sim_failures(e->hv), 0);
 }
