@@ -173,16 +173,16 @@ class Bench:
             return
         self.add("fault_latency", {
             "faults": pages,
-            "p50_us": d["latency_us"]["access_p50"],
-            "p99_us": d["latency_us"]["access_p99"],
+            "p50_us": d["hv"]["access_p50_us"],
+            "p99_us": d["hv"]["access_p99_us"],
             "guest_mean_us": d["time_us"]["fault"] / pages,
             "hist": d["latency_hist_ns"]["access"],
             "uffd_p50_us": u["hist_p50_us"], "uffd_p99_us": u["hist_p99_us"],
             "uffd_p50_exact_us": u["p50_us"], "uffd_p99_exact_us": u["p99_us"],
             "uffd_mean_us": u["mean_us"], "uffd_samples": u["samples"],
             "uffd_hist": u["hist"],
-            "ratio_p50": d["latency_us"]["access_p50"] / u["hist_p50_us"],
-            "ratio_p99": d["latency_us"]["access_p99"] / u["hist_p99_us"],
+            "ratio_p50": d["hv"]["access_p50_us"] / u["hist_p50_us"],
+            "ratio_p99": d["hv"]["access_p99_us"] / u["hist_p99_us"],
             "ratio_mean": (d["time_us"]["fault"] / pages) / u["mean_us"],
         })
 
@@ -198,10 +198,10 @@ class Bench:
             "cold_mib_s": nbytes / MIB / (t["cold"] / 1e6),
             "native_mib_s": nbytes / MIB / (native / 1e6),
             "ratio_vs_native": native / t["cold"],
-            "ioreqs": d["ioreqs"]["access"],
-            "ioreqs_per_mib": d["ioreqs"]["access"] / (nbytes / MIB),
-            "fault_p50_us": d["latency_us"]["access_p50"],
-            "fault_p99_us": d["latency_us"]["access_p99"],
+            "ioreqs": d["hv"]["ioreq_access"],
+            "ioreqs_per_mib": d["hv"]["ioreq_access"] / (nbytes / MIB),
+            "fault_p50_us": d["hv"]["access_p50_us"],
+            "fault_p99_us": d["hv"]["access_p99_us"],
             "cold_s": t["cold"] / 1e6,
         }
 
@@ -225,7 +225,7 @@ class Bench:
             "lend_warm_mib_s": mib / (t["lend_warm"] / 1e6),
             "speedup_cold": t["emulate"] / t["lend_cold"],
             "speedup_warm": t["emulate"] / t["lend_warm"],
-            "emulate_copy_ioreqs": d["ioreqs"]["copy"],
+            "emulate_copy_ioreqs": d["hv"]["ioreq_copy"],
         })
 
     def many_vcpus(self, rep):
@@ -243,9 +243,9 @@ class Bench:
                 continue
             wall = max(d["time_us"]["v%d" % i] for i in range(n)) / 1e6
             out[str(n)] = {
-                "remaps_per_s": d["remap"]["pages_mapped"] / wall,
-                "fault_p50_us": d["latency_us"]["access_p50"],
-                "fault_p99_us": d["latency_us"]["access_p99"],
+                "remaps_per_s": d["kern"]["pages_mapped"] / wall,
+                "fault_p50_us": d["hv"]["access_p50_us"],
+                "fault_p99_us": d["hv"]["access_p99_us"],
             }
         self.add("many_vcpus", out)
 
@@ -268,13 +268,13 @@ class Bench:
             off = self.offline[name]
             if not d or not off:
                 continue
-            misses = d["ioreqs"]["access"]
+            misses = d["hv"]["ioreq_access"]
             if misses != off["clock"]:
                 self.errors.append("window %s: the daemon missed %d times, the offline model of "
                                    "its CLOCK %d: the replay is not the guest's trace"
                                    % (name, misses, off["clock"]))
             out[name] = {"daemon": misses, "vs_opt": misses / off["opt"],
-                         "evicted": d["remap"]["pages_evicted"]}
+                         "evicted": d["kern"]["pages_evicted"]}
         self.add("window", out)
 
     def footprint(self, rep):
@@ -285,9 +285,9 @@ class Bench:
             if d:
                 # VmHWM as the harness stopped the daemon; ru_maxrss (peak_rss_kb) also
                 # counts xensim's pages the child shared before exec (posix_spawn).
-                hwm = d["dm"].get("hwm_kb", -1)
-                pts[bar] = hwm if hwm > 0 else d["dm"]["peak_rss_kb"]
-                maxrss[bar] = d["dm"]["peak_rss_kb"]
+                hwm = d["proc"].get("hwm_kb", -1)
+                pts[bar] = hwm if hwm > 0 else d["proc"]["peak_rss_kb"]
+                maxrss[bar] = d["proc"]["peak_rss_kb"]
         if len(pts) < 2:
             return
         xs = [size_bytes(b) / GIB for b in pts]
@@ -310,15 +310,15 @@ class Bench:
         mib = size_bytes(bar) / MIB * rounds
         base = sum(t["b%d" % i] for i in range(rounds)) / 1e6
         under = sum(t["s%d" % i] for i in range(rounds)) / 1e6
-        secs = d["host"]["storm_seconds"]
+        secs = d["mm"]["storm_seconds"]
         self.add("storm", {
-            "invalidations_per_s": d["host"]["storm_invalidations"] / secs,
-            "invalidations": d["host"]["storm_invalidations"],
+            "invalidations_per_s": d["mm"]["storm_invalidations"] / secs,
+            "invalidations": d["mm"]["storm_invalidations"],
             "storm_s": secs,
             "guest_mib_s_base": mib / base,
             "guest_mib_s_storm": mib / under,
             "guest_slowdown": under / base,
-            "pages_invalidated": d["remap"]["pages_invalidated"],
+            "pages_invalidated": d["kern"]["pages_invalidated"],
         })
 
     # ---- driving ----

@@ -114,7 +114,7 @@ close $sf;
 my $sim_out = `"$xensim" --json "$out/fidelity.scn" 2>"$out/fidelity.err"`;
 my ($last) = (split /\n/, $sim_out)[-1];
 my $sim = eval { decode_json($last // '') } // fail("xensim printed no JSON (see $out/fidelity.err)");
-$result{sim} = { map { ($_ => $sim->{$_}) } qw(ok failures elapsed_s guest ioreqs digest) };
+$result{sim} = { map { ($_ => $sim->{$_}) } qw(ok failures elapsed_s vm hv digest) };
 push @failures, "the simulator's run failed: " . join('; ', @{ $sim->{failures} // [] }) unless $sim->{ok};
 
 # ---------------------------------------------------------------- the comparison
@@ -130,7 +130,7 @@ my %EXPLAINED = (
     'guest_ram.drops' => 'follows ioreqs.invalidate',
     'pci.window_changes' => 'Linux and the firmware write BAR 0 a different number of times',
 );
-my $simstat = $sim->{dmstat} // {};
+my $simstat = $sim->{daemon} // {};
 my @rows;
 sub row {
     my ($what, $x, $s) = @_;
@@ -147,9 +147,9 @@ for my $grp (qw(ioreqs dm reject pci guest_ram)) {
     row("$grp.$_", $stats->{$grp}{$_}, $simstat->{$grp}{$_}) for sort keys %keys;
 }
 # Guest-visible data.
-row('guest.bytes_written', $g->{bytes_written}, $sim->{guest}{bytes_written});
-row('guest.bytes_read', $g->{bytes_read}, $sim->{guest}{bytes_read});
-row('guest.integrity_errors', $g->{integrity_errors}, $sim->{guest}{integrity_errors});
+row('guest.bytes_written', $g->{bytes_written}, $sim->{vm}{bytes_written});
+row('guest.bytes_read', $g->{bytes_read}, $sim->{vm}{bytes_read});
+row('guest.integrity_errors', $g->{integrity_errors}, $sim->{vm}{integrity_errors});
 row('guest.digest', lc($g->{digest} // ''), $sim->{digest}{bar});
 # Config space: the guest's sysfs read vs the simulated firmware's config cycles.
 my $simcfg = '';

@@ -53,188 +53,187 @@ static double latency_us(struct hv_hist *hist, double pct)
     return (double)hv_hist_percentile(hist, pct) / 1000.0;
 }
 
-/* The metric table: JSON order, and the names `expect` accepts. */
-static const char *const metric_names[] = {
-    "elapsed_s",
-    "guest.accesses", "guest.bytes_read", "guest.bytes_written", "guest.bytes_total",
-    "guest.integrity_errors", "guest.stale_accesses", "guest.faults_injected",
-    "guest.workloads_aborted",
-    "ioreqs.copy", "ioreqs.pci_config", "ioreqs.pio", "ioreqs.buffered", "ioreqs.invalidate",
-    "ioreqs.access", "ioreqs.timeoffset", "ioreqs.other",
-    "dm.emulated_bytes", "dm.exit_status", "dm.peak_rss_kb", "dm.running", "dm.uid",
-    "dm.unrestricted_handles", "dm.hwm_kb", "dm.keeper_handles",
-    "latency_us.copy_p50", "latency_us.copy_p99", "latency_us.access_p50",
-    "latency_us.access_p99",
-    "leaks.ioreq_servers", "leaks.bound_ports", "leaks.foreign_mappings", "leaks.lent_pages",
-    "remap.pages_mapped", "remap.pages_invalidated", "remap.pages_evicted",
-    "remap.stale_installs_rejected", "remap.retries",
-    "xen.unclaimed_reads", "xen.unclaimed_writes", "xen.failures", "xen.domain_state",
-    "xen.events_to_dom0", "xen.events_from_dom0", "xen.lent_pages_installed",
-    "xen.guest_crashes",
-    "host.storm_invalidations", "host.storm_seconds",
+/*
+ * The metric table: one row per metric, in JSON order. The prefix names
+ * whose count it is:
+ *   vm.      the simulated guest's workloads (the harness's vCPUs)
+ *   hv.      the simulated hypervisor: requests it sent, what no server
+ *            claimed, protocol failures, round trips, what a daemon left
+ *   kern.    the simulated dom0 kernel's lending (privcmd)
+ *   proc.    the daemon's process as the harness sees it
+ *   mm.      the host's memory manager (host storms)
+ *   daemon.  the daemon's own counters, from its stats file (`dm stats`)
+ * and time_us.L, bytes.L, digest.N belong to labelled workloads. The second
+ * column is the name the metric had before these prefixes: `expect` still
+ * accepts it (scenario files written elsewhere), nothing in this tree uses
+ * it any more.
+ *
+ * X(id, name, old name, value): the value is an expression over h, hv, st
+ * (the hypervisor's stats, NULL before a domain exists) and g.
+ */
+#define HVSTAT(x) (st ? LOAD(st->x) : 0)
+#define METRICS(X)                                                                                 \
+    X(ELAPSED, "elapsed_s", NULL, h_now() - h->t_start)                                            \
+    X(VM_ACCESSES, "vm.accesses", "guest.accesses", LOAD(g->accesses))                             \
+    X(VM_BYTES_READ, "vm.bytes_read", "guest.bytes_read", LOAD(g->bytes_read))                     \
+    X(VM_BYTES_WRITTEN, "vm.bytes_written", "guest.bytes_written", LOAD(g->bytes_written))         \
+    X(VM_BYTES_TOTAL, "vm.bytes_total", "guest.bytes_total",                                       \
+      LOAD(g->bytes_read) + LOAD(g->bytes_written))                                                \
+    X(VM_INTEGRITY, "vm.integrity_errors", "guest.integrity_errors", LOAD(g->integrity_errors))    \
+    X(VM_STALE, "vm.stale_accesses", "guest.stale_accesses", LOAD(g->stale_accesses))              \
+    X(VM_FAULTS, "vm.faults_injected", "guest.faults_injected", LOAD(g->faults_injected))          \
+    X(VM_ABORTED, "vm.workloads_aborted", "guest.workloads_aborted", LOAD(g->workloads_aborted))   \
+    X(HV_COPY, "hv.ioreq_copy", "ioreqs.copy", HVSTAT(ioreq_copy))                                 \
+    X(HV_PCI, "hv.ioreq_pci_config", "ioreqs.pci_config", HVSTAT(ioreq_pci_config))                \
+    X(HV_PIO, "hv.ioreq_pio", "ioreqs.pio", HVSTAT(ioreq_pio))                                     \
+    X(HV_BUFFERED, "hv.ioreq_buffered", "ioreqs.buffered", HVSTAT(ioreq_buffered))                 \
+    X(HV_INVALIDATE, "hv.ioreq_invalidate", "ioreqs.invalidate", HVSTAT(ioreq_invalidate))         \
+    X(HV_ACCESS, "hv.ioreq_access", "ioreqs.access", HVSTAT(ioreq_access))                         \
+    X(HV_TIMEOFFSET, "hv.ioreq_timeoffset", "ioreqs.timeoffset", HVSTAT(ioreq_timeoffset))         \
+    X(HV_OTHER, "hv.ioreq_other", "ioreqs.other", HVSTAT(ioreq_other))                             \
+    X(HV_EMULATED, "hv.emulated_bytes", "dm.emulated_bytes", HVSTAT(emulated_bytes))               \
+    X(HV_COPY_P50, "hv.copy_p50_us", "latency_us.copy_p50", st ? latency_us(&st->lat_copy, 50) : 0)  \
+    X(HV_COPY_P99, "hv.copy_p99_us", "latency_us.copy_p99", st ? latency_us(&st->lat_copy, 99) : 0)  \
+    X(HV_ACCESS_P50, "hv.access_p50_us", "latency_us.access_p50",                                  \
+      st ? latency_us(&st->lat_access, 50) : 0)                                                    \
+    X(HV_ACCESS_P99, "hv.access_p99_us", "latency_us.access_p99",                                  \
+      st ? latency_us(&st->lat_access, 99) : 0)                                                    \
+    X(HV_UNCLAIMED_READS, "hv.unclaimed_reads", "xen.unclaimed_reads", HVSTAT(unclaimed_reads))    \
+    X(HV_UNCLAIMED_WRITES, "hv.unclaimed_writes", "xen.unclaimed_writes", HVSTAT(unclaimed_writes)) \
+    X(HV_FAILURES, "hv.failures", "xen.failures", hv ? hv->nr_failures : 0)                       \
+    X(HV_DOMAIN_STATE, "hv.domain_state", "xen.domain_state", hv ? hv->state : 0)                 \
+    X(HV_EVENTS_TO, "hv.events_to_dom0", "xen.events_to_dom0", HVSTAT(events_to_dom0))             \
+    X(HV_EVENTS_FROM, "hv.events_from_dom0", "xen.events_from_dom0",                               \
+      hv ? LOAD(hv->evt->events_from_dom0) : 0)                                                    \
+    X(HV_LENT, "hv.lent_pages_installed", "xen.lent_pages_installed",                              \
+      hv ? (double)lend_pages_installed(hv) : 0)                                                   \
+    X(HV_GUEST_CRASHES, "hv.guest_crashes", "xen.guest_crashes", HVSTAT(guest_crashes))            \
+    X(HV_LEAKED_SERVERS, "hv.leaked_servers", "leaks.ioreq_servers", leaks_sum(h, 0))              \
+    X(HV_LEAKED_PORTS, "hv.leaked_ports", "leaks.bound_ports", leaks_sum(h, 1))                    \
+    X(HV_LEAKED_MAPPINGS, "hv.leaked_mappings", "leaks.foreign_mappings", leaks_sum(h, 2))         \
+    X(HV_LEAKED_LENT, "hv.leaked_lent_pages", "leaks.lent_pages", leaks_sum(h, 3))                 \
+    X(KERN_MAPPED, "kern.pages_mapped", "remap.pages_mapped", HVSTAT(lend_pages_mapped))           \
+    X(KERN_INVALIDATED, "kern.pages_invalidated", "remap.pages_invalidated",                       \
+      HVSTAT(lend_pages_invalidated))                                                              \
+    X(KERN_EVICTED, "kern.pages_evicted", "remap.pages_evicted", HVSTAT(lend_pages_evicted))       \
+    X(KERN_STALE, "kern.stale_installs_rejected", "remap.stale_installs_rejected",                 \
+      HVSTAT(lend_stale_installs_rejected))                                                        \
+    X(KERN_RETRIES, "kern.retries", "remap.retries", HVSTAT(lend_retries))                         \
+    X(PROC_EXIT, "proc.exit_status", "dm.exit_status", h->last_exit_status)                        \
+    X(PROC_PEAK_RSS, "proc.peak_rss_kb", "dm.peak_rss_kb", (double)h->peak_rss_kb)                 \
+    X(PROC_HWM, "proc.hwm_kb", "dm.hwm_kb", (double)h->dm_hwm_kb)                                  \
+    X(PROC_RUNNING, "proc.running", "dm.running", h->dm.running)                                   \
+    X(PROC_UID, "proc.uid", "dm.uid", h->dm.running ? dm_uid(h->dm.pid) : -1)                      \
+    X(PROC_UNRESTRICTED, "proc.unrestricted_handles", "dm.unrestricted_handles",                   \
+      h->dm.running && hv ? hv_unrestricted_handles(hv, h->dm.pid) : 0)                            \
+    X(PROC_KEEPER, "proc.keeper_handles", "dm.keeper_handles", hv ? hv_other_handles(hv) : 0)      \
+    X(MM_STORM_INV, "mm.storm_invalidations", "host.storm_invalidations",                          \
+      LOAD(h->storm_invalidations))                                                                \
+    X(MM_STORM_S, "mm.storm_seconds", "host.storm_seconds", LOAD(h->storm_us) / 1e6)
+
+enum metric_id {
+#define X(id, name, old, value) M_##id,
+    METRICS(X)
+#undef X
+        M_COUNT,
 };
 
-bool metric_get(struct harness *h, const char *name, double *out)
+static const struct {
+    const char *name, *old;
+} metric_names[M_COUNT] = {
+#define X(id, name, old, value) [M_##id] = {name, old},
+    METRICS(X)
+#undef X
+};
+
+static double metric_value(struct harness *h, enum metric_id id)
 {
     struct hv *hv = h->hv;
     struct hv_stats *st = hv ? &hv->stats : NULL;
     struct guest_stats *g = &h->gs;
-    double v = 0;
 
-#define IS(n) (strcmp(name, n) == 0)
-    /* The daemon's own counters, as its stats file last said. */
-    if (strncmp(name, "dmstat.", 7) == 0) {
-        if (!dm_stat(h, name + 7, &v))
-            return false;
-        *out = v;
-        return true;
+    (void)st;
+    (void)g;
+    switch (id) {
+#define X(id, name, old, value)                                                                   \
+    case M_##id:                                                                                   \
+        return (double)(value);
+        METRICS(X)
+#undef X
+    case M_COUNT:
+        break;
     }
-    /* A labelled workload's wall time (time.L_us) or bytes moved (bytes.L). */
-    if (strncmp(name, "time.", 5) == 0 || strncmp(name, "bytes.", 6) == 0) {
-        bool is_time = name[0] == 't', found = false;
-        const char *label = name + (is_time ? 5 : 6);
-        size_t llen = strlen(label);
+    return 0;
+}
 
-        if (is_time && (llen < 3 || strcmp(label + llen - 3, "_us") != 0))
+/* A labelled workload's wall time (time_us.L; formerly time.L_us) or bytes moved (bytes.L). */
+static bool timing_metric(struct harness *h, const char *name, double *out)
+{
+    bool is_time = name[0] == 't', found = false;
+    const char *label;
+    size_t llen;
+
+    if (strncmp(name, "time_us.", 8) == 0) {
+        label = name + 8;
+        llen = strlen(label);
+    } else if (strncmp(name, "time.", 5) == 0) {
+        label = name + 5;
+        llen = strlen(label);
+        if (llen < 3 || strcmp(label + llen - 3, "_us") != 0)
             return false;
-        if (is_time)
-            llen -= 3;
-        pthread_mutex_lock(&h->digest_lock);
-        for (unsigned int i = 0; i < sizeof(h->timing) / sizeof(h->timing[0]); i++)
-            if (h->timing[i].set && strlen(h->timing[i].label) == llen &&
-                strncmp(h->timing[i].label, label, llen) == 0) {
-                v = (double)(is_time ? h->timing[i].us : h->timing[i].bytes);
-                found = true;
-            }
-        pthread_mutex_unlock(&h->digest_lock);
-        if (!found)
-            return false;
-        *out = v;
-        return true;
-    }
-    /* A named digest of guest-visible data. */
-    if (strncmp(name, "digest.", 7) == 0) {
-        bool found = false;
-        pthread_mutex_lock(&h->digest_lock);
-        for (unsigned int i = 0; i < sizeof(h->digest) / sizeof(h->digest[0]); i++)
-            if (h->digest[i].set && strcmp(h->digest[i].name, name + 7) == 0) {
-                v = (double)h->digest[i].value;
-                found = true;
-            }
-        pthread_mutex_unlock(&h->digest_lock);
-        if (!found)
-            return false;
-        *out = v;
-        return true;
-    }
-    if (IS("elapsed_s"))
-        v = h_now() - h->t_start;
-    else if (IS("guest.accesses"))
-        v = LOAD(g->accesses);
-    else if (IS("guest.bytes_read"))
-        v = LOAD(g->bytes_read);
-    else if (IS("guest.bytes_written"))
-        v = LOAD(g->bytes_written);
-    else if (IS("guest.bytes_total"))
-        v = LOAD(g->bytes_read) + LOAD(g->bytes_written);
-    else if (IS("guest.integrity_errors"))
-        v = LOAD(g->integrity_errors);
-    else if (IS("guest.stale_accesses"))
-        v = LOAD(g->stale_accesses);
-    else if (IS("guest.faults_injected"))
-        v = LOAD(g->faults_injected);
-    else if (IS("guest.workloads_aborted"))
-        v = LOAD(g->workloads_aborted);
-    else if (IS("dm.exit_status"))
-        v = h->last_exit_status;
-    else if (IS("dm.peak_rss_kb"))
-        v = (double)h->peak_rss_kb;
-    else if (IS("dm.hwm_kb"))
-        v = (double)h->dm_hwm_kb;
-    else if (IS("dm.running"))
-        v = h->dm.running;
-    else if (IS("dm.uid"))
-        v = h->dm.running ? dm_uid(h->dm.pid) : -1;
-    else if (IS("dm.unrestricted_handles"))
-        v = h->dm.running && hv ? hv_unrestricted_handles(hv, h->dm.pid) : 0;
-    else if (IS("dm.keeper_handles"))
-        v = hv ? hv_other_handles(hv) : 0;
-    else if (IS("leaks.ioreq_servers"))
-        v = leaks_sum(h, 0);
-    else if (IS("leaks.bound_ports"))
-        v = leaks_sum(h, 1);
-    else if (IS("leaks.foreign_mappings"))
-        v = leaks_sum(h, 2);
-    else if (IS("leaks.lent_pages"))
-        v = leaks_sum(h, 3);
-    else if (IS("xen.failures"))
-        v = hv ? hv->nr_failures : 0;
-    else if (IS("host.storm_invalidations"))
-        v = LOAD(h->storm_invalidations);
-    else if (IS("host.storm_seconds"))
-        v = LOAD(h->storm_us) / 1e6;
-    else if (IS("xen.guest_crashes"))
-        v = st ? LOAD(st->guest_crashes) : 0;
-    else if (IS("xen.lent_pages_installed"))
-        v = hv ? (double)lend_pages_installed(hv) : 0;
-    else if (!st) {
-        /* Every other metric is the hypervisor's, zero until a domain exists. */
-        bool known = false;
-        for (unsigned int i = 0; i < ARRAY_SIZE(metric_names); i++)
-            known |= IS(metric_names[i]);
-        if (!known)
-            return false;
-    } else if (IS("ioreqs.copy"))
-        v = LOAD(st->ioreq_copy);
-    else if (IS("ioreqs.pci_config"))
-        v = LOAD(st->ioreq_pci_config);
-    else if (IS("ioreqs.pio"))
-        v = LOAD(st->ioreq_pio);
-    else if (IS("ioreqs.buffered"))
-        v = LOAD(st->ioreq_buffered);
-    else if (IS("ioreqs.invalidate"))
-        v = LOAD(st->ioreq_invalidate);
-    else if (IS("ioreqs.access"))
-        v = LOAD(st->ioreq_access);
-    else if (IS("ioreqs.timeoffset"))
-        v = LOAD(st->ioreq_timeoffset);
-    else if (IS("ioreqs.other"))
-        v = LOAD(st->ioreq_other);
-    else if (IS("dm.emulated_bytes"))
-        v = LOAD(st->emulated_bytes);
-    else if (IS("latency_us.copy_p50"))
-        v = latency_us(&st->lat_copy, 50);
-    else if (IS("latency_us.copy_p99"))
-        v = latency_us(&st->lat_copy, 99);
-    else if (IS("latency_us.access_p50"))
-        v = latency_us(&st->lat_access, 50);
-    else if (IS("latency_us.access_p99"))
-        v = latency_us(&st->lat_access, 99);
-    else if (IS("remap.pages_mapped"))
-        v = LOAD(st->lend_pages_mapped);
-    else if (IS("remap.pages_invalidated"))
-        v = LOAD(st->lend_pages_invalidated);
-    else if (IS("remap.pages_evicted"))
-        v = LOAD(st->lend_pages_evicted);
-    else if (IS("remap.stale_installs_rejected"))
-        v = LOAD(st->lend_stale_installs_rejected);
-    else if (IS("remap.retries"))
-        v = LOAD(st->lend_retries);
-    else if (IS("xen.unclaimed_reads"))
-        v = LOAD(st->unclaimed_reads);
-    else if (IS("xen.unclaimed_writes"))
-        v = LOAD(st->unclaimed_writes);
-    else if (IS("xen.domain_state"))
-        v = hv->state;
-    else if (IS("xen.events_to_dom0"))
-        v = LOAD(st->events_to_dom0);
-    else if (IS("xen.events_from_dom0"))
-        v = LOAD(hv->evt->events_from_dom0);
-    else
+        llen -= 3;
+    } else if (strncmp(name, "bytes.", 6) == 0) {
+        label = name + 6;
+        llen = strlen(label);
+    } else {
         return false;
-#undef IS
-    *out = v;
-    return true;
+    }
+    pthread_mutex_lock(&h->digest_lock);
+    for (unsigned int i = 0; i < ARRAY_SIZE(h->timing); i++)
+        if (h->timing[i].set && strlen(h->timing[i].label) == llen &&
+            strncmp(h->timing[i].label, label, llen) == 0) {
+            *out = (double)(is_time ? h->timing[i].us : h->timing[i].bytes);
+            found = true;
+        }
+    pthread_mutex_unlock(&h->digest_lock);
+    return found;
+}
+
+/* A named digest of guest-visible data (digest.N). */
+static bool digest_metric(struct harness *h, const char *name, double *out)
+{
+    bool found = false;
+
+    pthread_mutex_lock(&h->digest_lock);
+    for (unsigned int i = 0; i < ARRAY_SIZE(h->digest); i++)
+        if (h->digest[i].set && strcmp(h->digest[i].name, name + 7) == 0) {
+            *out = (double)h->digest[i].value;
+            found = true;
+        }
+    pthread_mutex_unlock(&h->digest_lock);
+    return found;
+}
+
+bool metric_get(struct harness *h, const char *name, double *out)
+{
+    /* The daemon's own counters, as its stats file last said (formerly dmstat.). */
+    if (strncmp(name, "daemon.", 7) == 0)
+        return dm_stat(h, name + 7, out);
+    if (strncmp(name, "dmstat.", 7) == 0)
+        return dm_stat(h, name + 7, out);
+    if (strncmp(name, "time_us.", 8) == 0 || strncmp(name, "time.", 5) == 0 ||
+        strncmp(name, "bytes.", 6) == 0)
+        return timing_metric(h, name, out);
+    if (strncmp(name, "digest.", 7) == 0)
+        return digest_metric(h, name, out);
+    for (unsigned int i = 0; i < M_COUNT; i++) {
+        if (strcmp(name, metric_names[i].name) == 0 ||
+            (metric_names[i].old && strcmp(name, metric_names[i].old) == 0)) {
+            *out = metric_value(h, (enum metric_id)i);
+            return true;
+        }
+    }
+    return false;
 }
 
 static void json_string(FILE *out, const char *s)
@@ -300,11 +299,10 @@ void report_json(struct harness *h, FILE *out)
     }
     fputs("]", out);
     /* Dotted names become nested objects; the table is grouped by prefix. */
-    for (unsigned int i = 0; i < ARRAY_SIZE(metric_names); i++) {
-        const char *name = metric_names[i], *dot = strchr(name, '.');
-        double v = 0;
+    for (unsigned int i = 0; i < M_COUNT; i++) {
+        const char *name = metric_names[i].name, *dot = strchr(name, '.');
+        double v = metric_value(h, (enum metric_id)i);
 
-        metric_get(h, name, &v);
         if (!dot) {
             if (*group)
                 fputs("}", out);
@@ -344,13 +342,13 @@ void report_json(struct harness *h, FILE *out)
             fprintf(out, "%s\"%s\":\"0x%016llx\"", n++ ? "," : "", h->digest[i].name,
                     (unsigned long long)h->digest[i].value);
     fputs("}", out);
-    /* The daemon's own counters as its stats file last said (`dm stats`), verbatim. */
+    /* The daemon's own counters as its stats file last said (`dm stats`), verbatim: daemon.* */
     if (h->dm_stats_json && h->dm_stats_json[0] == '{') {
         size_t n = strlen(h->dm_stats_json);
 
         while (n && isspace((unsigned char)h->dm_stats_json[n - 1]))
             n--;
-        fprintf(out, ",\"dmstat\":%.*s", (int)n, h->dm_stats_json);
+        fprintf(out, ",\"daemon\":%.*s", (int)n, h->dm_stats_json);
     }
     /* The ioreq round-trip histograms behind latency_us.*_p50/p99. */
     if (h->hv) {
@@ -374,30 +372,30 @@ void report_summary(struct harness *h, FILE *out)
 {
     fprintf(out, "\n== %s: %s in %.2f s ==\n", h->scenario_path,
             report_ok(h) ? "PASS" : "FAIL", metric(h, "elapsed_s"));
-    fprintf(out, "guest     %.0f accesses, %.2f MiB written, %.2f MiB read, "
+    fprintf(out, "vm        %.0f accesses, %.2f MiB written, %.2f MiB read, "
                  "%.0f integrity errors, %.0f stale, %.0f faults\n",
-            metric(h, "guest.accesses"), metric(h, "guest.bytes_written") / (1 << 20),
-            metric(h, "guest.bytes_read") / (1 << 20), metric(h, "guest.integrity_errors"),
-            metric(h, "guest.stale_accesses"), metric(h, "guest.faults_injected"));
-    fprintf(out, "ioreqs    copy %.0f, pci_config %.0f, pio %.0f, buffered %.0f, "
+            metric(h, "vm.accesses"), metric(h, "vm.bytes_written") / (1 << 20),
+            metric(h, "vm.bytes_read") / (1 << 20), metric(h, "vm.integrity_errors"),
+            metric(h, "vm.stale_accesses"), metric(h, "vm.faults_injected"));
+    fprintf(out, "hv        copy %.0f, pci_config %.0f, pio %.0f, buffered %.0f, "
                  "invalidate %.0f, access %.0f\n",
-            metric(h, "ioreqs.copy"), metric(h, "ioreqs.pci_config"), metric(h, "ioreqs.pio"),
-            metric(h, "ioreqs.buffered"), metric(h, "ioreqs.invalidate"),
-            metric(h, "ioreqs.access"));
-    fprintf(out, "latency   copy p50 %.1f us, p99 %.1f us; access p50 %.1f us, p99 %.1f us\n",
-            metric(h, "latency_us.copy_p50"), metric(h, "latency_us.copy_p99"),
-            metric(h, "latency_us.access_p50"), metric(h, "latency_us.access_p99"));
-    fprintf(out, "dm        %.2f MiB emulated, exit status %.0f, peak RSS %.0f KiB\n",
-            metric(h, "dm.emulated_bytes") / (1 << 20), metric(h, "dm.exit_status"),
-            metric(h, "dm.peak_rss_kb"));
-    fprintf(out, "remap     %.0f mapped, %.0f invalidated, %.0f evicted, %.0f stale installs "
+            metric(h, "hv.ioreq_copy"), metric(h, "hv.ioreq_pci_config"), metric(h, "hv.ioreq_pio"),
+            metric(h, "hv.ioreq_buffered"), metric(h, "hv.ioreq_invalidate"),
+            metric(h, "hv.ioreq_access"));
+    fprintf(out, "hv        round trips: copy p50 %.1f us, p99 %.1f us; access p50 %.1f us, p99 %.1f us\n",
+            metric(h, "hv.copy_p50_us"), metric(h, "hv.copy_p99_us"),
+            metric(h, "hv.access_p50_us"), metric(h, "hv.access_p99_us"));
+    fprintf(out, "proc      exit status %.0f, peak RSS %.0f KiB; hv: %.2f MiB emulated\n",
+            metric(h, "proc.exit_status"), metric(h, "proc.peak_rss_kb"),
+            metric(h, "hv.emulated_bytes") / (1 << 20));
+    fprintf(out, "kern      %.0f mapped, %.0f invalidated, %.0f evicted, %.0f stale installs "
                  "rejected, %.0f retries\n",
-            metric(h, "remap.pages_mapped"), metric(h, "remap.pages_invalidated"),
-            metric(h, "remap.pages_evicted"), metric(h, "remap.stale_installs_rejected"),
-            metric(h, "remap.retries"));
-    fprintf(out, "leaks     servers %.0f, ports %.0f, mappings %.0f, lent pages %.0f\n",
-            metric(h, "leaks.ioreq_servers"), metric(h, "leaks.bound_ports"),
-            metric(h, "leaks.foreign_mappings"), metric(h, "leaks.lent_pages"));
+            metric(h, "kern.pages_mapped"), metric(h, "kern.pages_invalidated"),
+            metric(h, "kern.pages_evicted"), metric(h, "kern.stale_installs_rejected"),
+            metric(h, "kern.retries"));
+    fprintf(out, "hv leaks  servers %.0f, ports %.0f, mappings %.0f, lent pages %.0f\n",
+            metric(h, "hv.leaked_servers"), metric(h, "hv.leaked_ports"),
+            metric(h, "hv.leaked_mappings"), metric(h, "hv.leaked_lent_pages"));
     fprintf(out, "expects   %u checked, %u failed\n", h->nr_expects, h->nr_expects_failed);
     for (unsigned int i = 0; i < h->nr_failures; i++)
         fprintf(out, "FAILED: %s\n", h->failure[i]);
@@ -419,10 +417,10 @@ static void *progress_main(void *arg)
         fprintf(stderr, "%s[%6.1fs] guest %7.1f MiB w %7.1f MiB r | ioreqs copy %-8.0f cfg %-5.0f "
                         "access %-7.0f | errors %.0f%s",
                 tty ? "\r" : "", metric(h, "elapsed_s"),
-                metric(h, "guest.bytes_written") / (1 << 20),
-                metric(h, "guest.bytes_read") / (1 << 20), metric(h, "ioreqs.copy"),
-                metric(h, "ioreqs.pci_config"), metric(h, "ioreqs.access"),
-                metric(h, "guest.integrity_errors") + metric(h, "xen.failures") + h->nr_failures,
+                metric(h, "vm.bytes_written") / (1 << 20),
+                metric(h, "vm.bytes_read") / (1 << 20), metric(h, "hv.ioreq_copy"),
+                metric(h, "hv.ioreq_pci_config"), metric(h, "hv.ioreq_access"),
+                metric(h, "vm.integrity_errors") + metric(h, "hv.failures") + h->nr_failures,
                 tty ? "  " : "\n");
     }
     if (tty)

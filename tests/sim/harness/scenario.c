@@ -1001,8 +1001,8 @@ static void scenario_finish(struct harness *h)
     if (h->hv->state == DOM_DYING)
         h_fail(h, "zombie domain: %llu pages still mapped by the device model",
                (unsigned long long)hv_foreign_pages_held(h->hv));
-    static const char *const leak_metrics[] = {"leaks.ioreq_servers", "leaks.bound_ports",
-                                               "leaks.foreign_mappings", "leaks.lent_pages"};
+    static const char *const leak_metrics[] = {"hv.leaked_servers", "hv.leaked_ports",
+                                               "hv.leaked_mappings", "hv.leaked_lent_pages"};
     for (unsigned int i = 0; i < ARRAY_SIZE(leak_metrics); i++) {
         double v = 0;
         metric_get(h, leak_metrics[i], &v);
