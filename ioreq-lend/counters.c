@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* Owns the counters' outputs (counters.h): the JSON stats file, written atomically, and the log dump. */
 #include "counters.h"
 
 #include <errno.h>

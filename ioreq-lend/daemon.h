@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The daemon: one lent BAR for one domain. It owns the backing memory, the
- * emulated PCI function, the ioreq server, and either the emulation path
- * (every BAR access trapped and served) or the lending path (remap.c). One
- * struct, passed explicitly: tests can run several.
+ * The daemon: one lent BAR for one domain, assembled from the parts that own
+ * each resource -- state_file.c the slot's lock and record, keeper.c a
+ * memfd's keeper, backing.c the memory, access_ioreq.c the ioreq server,
+ * bar.c the PCI function, emulate.c and guest_ram.c emulation, remap.c and
+ * xenlend.c lending. daemon.c owns their order, the mode, the window's
+ * claims and the take-over of a crashed predecessor. One struct, passed
+ * explicitly: tests can run several.
  */
 #ifndef IOREQ_LEND_DAEMON_H
 #define IOREQ_LEND_DAEMON_H

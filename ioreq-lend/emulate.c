@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* Owns emulation mode's COPY requests (emulate.h): every check, then the bytes moved. */
 #include "emulate.h"
 
 #include "access_ioreq.h"

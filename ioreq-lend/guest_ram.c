@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* Owns the cache of foreign mappings of guest RAM (guest_ram.h) for data-pointer requests. */
 #include "guest_ram.h"
 
 #include <errno.h>

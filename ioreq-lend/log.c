@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* Owns the log (log.h): levels, stderr or syslog, and the rate limit on guest-triggered lines. */
 #include "log.h"
 #include "util.h"
 

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* What both launchers share besides lend_spec.c and lend_spawn.c (launcher_common.h). */
 #include "launcher_common.h"
 
 #include <errno.h>
