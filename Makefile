@@ -94,9 +94,11 @@ $(BUILD)/ioreq-lend: $(OBJ)/ioreq-lend/main.o $(OBJ)/ioreq-lend/xenlend.o $(BUIL
 	$(Q)$(CC) $(OPT) $(SANLDFLAGS) -o $@ $^ $(XEN_LIBS) $(PCI_LIBS) $(EV_LIBS) $(SYS_LIBS)
 
 # Simulated Xen: the same daemon objects, the simulator's Xen libraries.
+# The simulator's libraries use the daemon's util.o too: the archives are one group.
 $(BUILD)/ioreq-lend-sim: $(OBJ)/ioreq-lend/main.o $(BUILD)/libdaemon.a $(BUILD)/libsimclient.a
 	@[ "$(V)" != 0 ] || echo "  LD      $@"
-	$(Q)$(CC) $(OPT) $(SANLDFLAGS) -o $@ $^ $(PCI_LIBS) $(EV_LIBS) $(SYS_LIBS)
+	$(Q)$(CC) $(OPT) $(SANLDFLAGS) -o $@ $< -Wl,--start-group $(filter %.a,$^) -Wl,--end-group \
+		$(PCI_LIBS) $(EV_LIBS) $(SYS_LIBS)
 
 $(BUILD)/xensim: $(XENSIM_MAIN) $(BUILD)/libxensim.a $(BUILD)/libdaemon.a
 	@[ "$(V)" != 0 ] || echo "  LD      $@"
@@ -106,8 +108,8 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libdaemon.a $(BUILD)/libsimclient.a $(
 	$(Q)mkdir -p $(@D)
 	@[ "$(V)" != 0 ] || echo "  TEST    $@"
 	$(Q)$(CC) $(CPPFLAGS) -Itests $(XEN_CFLAGS) $(ALL_CFLAGS) -o $@ $< \
-		$(BUILD)/libdaemon.a $(BUILD)/libxensim.a $(BUILD)/libsimclient.a \
-		$(SANLDFLAGS) $(CMOCKA_LIBS) $(PCI_LIBS) $(EV_LIBS) $(SYS_LIBS)
+		-Wl,--start-group $(BUILD)/libdaemon.a $(BUILD)/libxensim.a $(BUILD)/libsimclient.a \
+		-Wl,--end-group $(SANLDFLAGS) $(CMOCKA_LIBS) $(PCI_LIBS) $(EV_LIBS) $(SYS_LIBS)
 
 check-build: $(PROGRAMS) $(UNIT_BINS)
 
@@ -190,7 +192,8 @@ $(BUILD)/tests/test_launcher: tests/unit/test_launcher.c $(BUILD)/libdaemon.a \
 	@[ "$(V)" != 0 ] || echo "  TEST    $@"
 	$(Q)$(CC) $(CPPFLAGS) -Itests $(XEN_CFLAGS) $(ALL_CFLAGS) \
 		-DIOREQ_LEND_TEST_PREFIX='"$(PREFIX)"' -o $@ $< \
-		$(BUILD)/liblauncher.a $(BUILD)/libdaemon.a $(BUILD)/libxensim.a $(BUILD)/libsimclient.a \
+		-Wl,--start-group $(BUILD)/liblauncher.a $(BUILD)/libdaemon.a $(BUILD)/libxensim.a \
+		$(BUILD)/libsimclient.a -Wl,--end-group \
 		$(SANLDFLAGS) $(XLUTIL_LIBS) $(CMOCKA_LIBS) $(PCI_LIBS) $(EV_LIBS) $(SYS_LIBS)
 
 man: $(BUILD)/ioreq-lend.8.txt

@@ -1,4 +1,10 @@
 /* SPDX-License-Identifier: MIT */
+/*
+ * Owns the ioreq server's whole lifecycle (access_ioreq.h): the Xen handles,
+ * creating, adopting or renewing the server, its pages and ports, the PCI
+ * function's claim, one teardown from any stage; and the request loop: the
+ * event channel, the buffered ring, each vCPU's slot read once.
+ */
 #include "access_ioreq.h"
 
 #include <errno.h>

@@ -1,4 +1,12 @@
 /* SPDX-License-Identifier: MIT */
+/*
+ * Owns one lent BAR for one domain (daemon.h): the order of set-up and
+ * teardown, the choice of mode, the window's MEMORY claims and their
+ * crash-consistent record (with state_file.c), taking over a crashed
+ * predecessor, the dispatch of each request by type, and the event loop.
+ * The server, the function, the backing, the lend slot and the keeper are
+ * their own files'.
+ */
 #include "daemon.h"
 
 #include <errno.h>

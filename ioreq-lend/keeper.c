@@ -46,59 +46,27 @@ struct keeper_msg {
 
 static int send_msg(int sock, const struct keeper_msg *m, int fd)
 {
-    struct iovec iov = {.iov_base = (void *)m, .iov_len = sizeof(*m)};
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } ctl;
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
-
-    if (fd >= 0) {
-        memset(&ctl, 0, sizeof(ctl));
-        msg.msg_control = ctl.buf;
-        msg.msg_controllen = sizeof(ctl.buf);
-        struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
-        cm->cmsg_level = SOL_SOCKET;
-        cm->cmsg_type = SCM_RIGHTS;
-        cm->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-    }
-    return sendmsg(sock, &msg, MSG_NOSIGNAL) == (ssize_t)sizeof(*m) ? 0 : -EIO;
+    return msg_send_fd(sock, m, sizeof(*m), fd) == (ssize_t)sizeof(*m) ? 0 : -EIO;
 }
 
 /* One message within timeout_ms (-1: forever). 0, -ETIMEDOUT, or -EPIPE at EOF. */
 static int recv_msg(int sock, struct keeper_msg *m, int *fd, int timeout_ms)
 {
     struct pollfd pfd = {.fd = sock, .events = POLLIN};
-    struct iovec iov = {.iov_base = m, .iov_len = sizeof(*m)};
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } ctl;
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
-                         .msg_controllen = sizeof(ctl.buf)};
+    int got;
     ssize_t n;
 
     if (fd)
         *fd = -1;
     if (poll(&pfd, 1, timeout_ms) == 0)
         return -ETIMEDOUT;
-    n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-    for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); n > 0 && cm; cm = CMSG_NXTHDR(&msg, cm)) {
-        int got;
-
-        if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-            continue;
-        memcpy(&got, CMSG_DATA(cm), sizeof(int));
-        if (fd && *fd < 0)
-            *fd = got;
-        else
-            close(got);
-    }
+    n = msg_recv_fd(sock, m, sizeof(*m), &got, MSG_DONTWAIT);
+    if (n == (ssize_t)sizeof(*m) && fd)
+        *fd = got;
+    else if (got >= 0)
+        close(got);
     if (n == (ssize_t)sizeof(*m))
         return 0;
-    if (fd && *fd >= 0)
-        close(*fd);
     return n == 0 ? -EPIPE : -EIO;
 }
 

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -84,6 +85,20 @@ int err_fmt(char *err, size_t errlen, int rc, const char *fmt, ...)
  * good, as QEMU's -runas does. 0, or -errno with one line in err.
  */
 int drop_privileges(const char *user, char *err, size_t errlen);
+
+/*
+ * One message on a SOCK_SEQPACKET socket, passing fd along (SCM_RIGHTS) if
+ * it is >= 0; EINTR is retried, SIGPIPE never raised. Returns the bytes
+ * sent, or -errno. Used by everything that passes fds over sockets: the
+ * memfd keeper and the simulator's transport.
+ */
+ssize_t msg_send_fd(int sock, const void *buf, size_t len, int fd);
+/*
+ * Receive one message (recvmsg flags: MSG_DONTWAIT or 0). *fd gets a passed
+ * fd (close-on-exec) or -1; any further fds are closed. Returns the bytes
+ * received (0 at EOF), or -errno.
+ */
+ssize_t msg_recv_fd(int sock, void *buf, size_t len, int *fd, int flags);
 
 /* Format a byte count as "256M", "8G", "4096" for messages. */
 const char *format_size(uint64_t v, char *buf, size_t len);

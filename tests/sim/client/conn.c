@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include "conn.h"
 
+#include "util.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,66 +23,20 @@ int sim_errno_return(int rc)
 
 static int send_msg(int sock, const void *buf, size_t len, int fd)
 {
-    struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } ctl;
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
-
-    if (fd >= 0) {
-        memset(&ctl, 0, sizeof(ctl));
-        msg.msg_control = ctl.buf;
-        msg.msg_controllen = sizeof(ctl.buf);
-        struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
-        cm->cmsg_level = SOL_SOCKET;
-        cm->cmsg_type = SCM_RIGHTS;
-        cm->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-    }
-    for (;;) {
-        ssize_t n = sendmsg(sock, &msg, MSG_NOSIGNAL);
-        if (n == (ssize_t)len)
-            return 0;
-        if (n < 0 && errno == EINTR)
-            continue;
-        return -ESRCH;
-    }
+    /* The simulator gone reads as the domain gone. */
+    return msg_send_fd(sock, buf, len, fd) == (ssize_t)len ? 0 : -ESRCH;
 }
 
 static int recv_msg(int sock, void *buf, size_t len, int *fd_out)
 {
-    struct iovec iov = {.iov_base = buf, .iov_len = len};
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } ctl;
-    struct msghdr msg = {
-        .msg_iov = &iov,
-        .msg_iovlen = 1,
-        .msg_control = ctl.buf,
-        .msg_controllen = sizeof(ctl.buf),
-    };
-    ssize_t n;
+    int fd;
+    ssize_t n = msg_recv_fd(sock, buf, len, &fd, 0);
 
     if (fd_out)
-        *fd_out = -1;
-    do {
-        n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
-    } while (n < 0 && errno == EINTR);
-    if (n <= 0)
-        return -ESRCH;
-    for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
-        if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
-            int fd;
-            memcpy(&fd, CMSG_DATA(cm), sizeof(int));
-            if (fd_out)
-                *fd_out = fd;
-            else
-                close(fd);
-        }
-    }
-    return 0;
+        *fd_out = fd;
+    else if (fd >= 0)
+        close(fd);
+    return n > 0 ? 0 : -ESRCH;
 }
 
 int sim_conn_call(struct sim_conn *c, const struct sim_req *req, struct sim_reply *reply,

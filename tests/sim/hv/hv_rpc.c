@@ -25,46 +25,15 @@
 
 static int send_reply(int sock, const struct sim_reply *reply, int fd)
 {
-    struct iovec iov = {.iov_base = (void *)reply, .iov_len = sizeof(*reply)};
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } ctl;
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+    ssize_t n = msg_send_fd(sock, reply, sizeof(*reply), fd);
 
-    if (fd >= 0) {
-        memset(&ctl, 0, sizeof(ctl));
-        msg.msg_control = ctl.buf;
-        msg.msg_controllen = sizeof(ctl.buf);
-        struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
-        cm->cmsg_level = SOL_SOCKET;
-        cm->cmsg_type = SCM_RIGHTS;
-        cm->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-    }
-    return sendmsg(sock, &msg, MSG_NOSIGNAL) == (ssize_t)sizeof(*reply) ? 0 : -errno;
+    return n == (ssize_t)sizeof(*reply) ? 0 : n < 0 ? (int)n : -EIO;
 }
 
 /* Receive one request; *fd_out gets an attached fd or -1. Returns bytes, 0 on EOF. */
 static ssize_t recv_request(int sock, struct sim_req *req, int *fd_out)
 {
-    struct iovec iov = {.iov_base = req, .iov_len = sizeof(*req)};
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } ctl;
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1,
-                         .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf)};
-    ssize_t n;
-
-    *fd_out = -1;
-    do {
-        n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
-    } while (n < 0 && errno == EINTR);
-    for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); n > 0 && cm; cm = CMSG_NXTHDR(&msg, cm))
-        if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
-            memcpy(fd_out, CMSG_DATA(cm), sizeof(int));
-    return n;
+    return msg_recv_fd(sock, req, sizeof(*req), fd_out, 0);
 }
 
 void hv_inject_failure(struct hv *hv, enum sim_op op, uint32_t skip, uint32_t count, int err)
