@@ -173,7 +173,9 @@
  * borrower is dying (its entries are then gone or going).
  * Other errors: EINVAL (nr 0 or > LEND_MAX_BATCH, unknown flags, a gfn
  * beyond the guest's address width), ENOMEM (the borrower's paging pool),
- * EOPNOTSUPP (see above). Stock Xen: ENOSYS.
+ * EOPNOTSUPP (see above). Stock Xen: ENOSYS. lend_unmap with nr 0 answers
+ * EINVAL before it looks at the domain: a kernel probes for lending with it
+ * (anything but ENOSYS means Xen has the sub-ops).
  */
 #define XENMEM_lend_map   29
 #define XENMEM_lend_unmap 30
@@ -211,10 +213,11 @@ struct xen_lend_map {
 #define IOCTL_PRIVCMD_LEND_VERSION _IO('P', 0x40)
 
 /*
- * Create, move or delete a slot, as KVM_SET_USER_MEMORY_REGION does:
- * `pages` == 0 deletes the slot (every page unmapped first). Changing
- * first_gfn of an existing slot is not allowed (EINVAL): delete and
- * recreate, since every mapping must be revoked anyway. uaddr and pages
+ * Create or delete a slot, as KVM_SET_USER_MEMORY_REGION does: `pages` ==
+ * 0 deletes the slot (every page unmapped first; EINVAL if there is none).
+ * Changing first_gfn of an existing slot is not allowed (EINVAL): delete
+ * and recreate, since every mapping must be revoked anyway. Setting a slot
+ * that died (UNMAPPED below) creates it anew, even with the same parameters. uaddr and pages
  * describe a range of the caller's address space, page aligned, backed by
  * a mapping the kernel can fault in without pinning (shmem, memfd, page-cache
  * files). VM_IO/VM_PFNMAP mappings (device BARs, VRAM dma-bufs) cannot be
@@ -250,7 +253,10 @@ struct privcmd_lend_slot {
  * (a gfn holds other memory, such as guest RAM), EINVAL (range outside the
  * slot, flags not 0), EFAULT (nothing is mapped at the slot's uaddr any
  * more, or a mapping that cannot be lent), ESRCH (the domain died), ENOMEM
- * (also: the borrower's paging pool, see shadow_memory above).
+ * (also: the borrower's paging pool, see shadow_memory above), EPERM (from
+ * Xen: the gfn is in no access-only range of the caller's server, or the
+ * frame is not the caller's), EOPNOTSUPP (Xen refuses this borrower: no HAP,
+ * altp2m, shared IOMMU tables...), EINTR (the caller was killed meanwhile).
  * A page already mapped is left as it is and counted as done.
  */
 struct privcmd_lend_range {
@@ -265,14 +271,18 @@ struct privcmd_lend_range {
 /*
  * Remove pages from the guest (the device model's own eviction). The pages
  * stay in the caller's address space; the next guest access to one produces
- * an ACCESS request again. flags: 0. Pages not mapped are ignored.
+ * an ACCESS request again. flags: 0. Pages not mapped are ignored. `done`
+ * reads back `count` on success.
  */
 #define IOCTL_PRIVCMD_LEND_UNMAP _IOWR('P', 0x43, struct privcmd_lend_range)
 
 /*
  * Invalidation events, read() from the fd (poll for POLLIN), whole records
- * only (EINVAL for a buffer smaller than one). Each says pages of a slot
- * left the guest because of the host:
+ * only (EINVAL for a buffer smaller than one). The queue exists on a
+ * restricted fd from its first use; an unrestricted fd reads EINVAL and
+ * never polls ready. Each says pages of a slot left the guest because of
+ * the host (a record may cover more pages than the operation that caused
+ * it: Linux may invalidate a whole range, e.g. 2 MiB around a VMA split):
  *   MIGRATED  the host's memory manager took the pages back (reclaim, swap,
  *             migration, compaction, a hole punched, a truncation). The
  *             content is whatever the host mapping holds at the next map:
