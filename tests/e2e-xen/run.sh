@@ -4,7 +4,7 @@
 #
 # usage: tests/e2e-xen/run.sh [--case NAME[,NAME...]] [--list] [--timeout SECONDS]
 #                             [--case-timeout SECONDS] [--qemu-smp N] [--dom0-vcpus N] [--no-build]
-#                             [--xen stock|lend] [--verbose] [--set VAR=VALUE]...
+#                             [--xen stock|lend|FILE] [--verbose] [--set VAR=VALUE]...
 #   --case        run only these cases (default: all, in the order of ALL_CASES below,
 #                 then any other cases/*.sh)
 #   --timeout     global bound on the QEMU run (default 590 s)
