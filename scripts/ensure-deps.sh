@@ -53,6 +53,11 @@ for group in "${@:-build}"; do
         need busybox-static have_cmd busybox
         need cpio have_cmd cpio
         need perl have_cmd perl
+        # run.sh --xen lend: the hypervisor built from Debian's source (upstream/xen/build.sh)
+        need flex have_cmd flex
+        need bison have_cmd bison
+        need dpkg-dev have_cmd dpkg-source
+        need patch have_cmd patch
         ;;
     *) echo "ensure-deps: unknown group '$group'" >&2; exit 2 ;;
     esac

@@ -4,20 +4,30 @@
 #   cache/host-KEY/      xen (multiboot ELF), vmlinuz, the dom0 kernel modules we need
 #   cache/dom0-KEY/      dom0.cpio: Debian bookworm minbase + Xen 4.17 tools + qemu-system-xen
 #   cache/guest-KEY/     guest.cpio.gz (busybox + the static test program), e2e-guest
-#   cache/overlay-KEY.cpio   dom0's /init, the cases, the guest kernel and initramfs
+#   cache/overlay-KEY.cpio   dom0's /init, the cases, lendtest, the guest kernel and initramfs
+#   cache/xenlend-KEY/   (--xen-lend only) the hypervisor with the lending series,
+#                        built by upstream/xen/build.sh: xen, xen-syms, xen.config, info
 #   cache/images.env     paths and keys of the current images, sourced by run.sh
 #
 # Each layer has its own cache key (package versions, hashes of the files it is built
 # from) and is rebuilt only when its key changes. The daemon is NOT part of any layer:
 # run.sh appends it on every run as a small extra cpio archive.
 #
-# usage: build-images.sh [--force]      (E2E_CACHE=DIR to move the cache)
+# usage: build-images.sh [--force] [--xen-lend]      (E2E_CACHE=DIR to move the cache)
+#   --xen-lend   also build (or reuse) the patched hypervisor (layer xenlend, ~6 min
+#                cold on 2 cores); without it images.env has no E2E_XEN_LEND
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CACHE=${E2E_CACHE:-$HERE/cache}
-FORCE=0
-[ "${1:-}" = --force ] && FORCE=1
+FORCE=0 XENLEND=0
+for a in "$@"; do
+    case $a in
+    --force) FORCE=1 ;;
+    --xen-lend) XENLEND=1 ;;
+    *) echo "build-images: unknown argument $a" >&2; exit 2 ;;
+    esac
+done
 mkdir -p "$CACHE"
 CACHE=$(cd "$CACHE" && pwd)
 export DEBIAN_FRONTEND=noninteractive LC_ALL=C
@@ -60,10 +70,10 @@ layer_hash() { sed -n "/^# -\{10,\} layer $1:/,/^# -\{10,\} layer/p" "$HERE/buil
 HOST_KEY=$(hash_str "xen=$XENVER" "kernel=$KPKG=$KPKGVER" "$(layer_hash 1)")
 DOM0_KEY=$(hash_str "$HOST_KEY" "xen-utils=$XENVER" "qemu-system-xen=$QEMUXENVER" \
     "libev4=$LIBEVVER" "libpci3=$LIBPCIVER" "jq=$JQVER" "$(layer_hash 2)")
-GUEST_SRCS=(guest/e2e-guest.c guest/pattern.h ../sim/harness/pattern.h guest/init)
+GUEST_SRCS=(guest/e2e-guest.c guest/lend-guest.c guest/pattern.h ../sim/harness/pattern.h guest/init)
 GUEST_KEY=$(hash_str "busybox=$BUSYBOXVER" "gcc=$GCCVER" "$(hash_files "${GUEST_SRCS[@]}")" "$(layer_hash 3)")
-mapfile -t OVERLAY_SRCS < <(cd "$HERE" && ls dom0-init.sh lib.sh cases/*.sh)
-OVERLAY_KEY=$(hash_str "$HOST_KEY" "$GUEST_KEY" "$(hash_files "${OVERLAY_SRCS[@]}")" "$(layer_hash 4)")
+mapfile -t OVERLAY_SRCS < <(cd "$HERE" && ls dom0-init.sh lib.sh cases/*.sh dom0/*.c)
+OVERLAY_KEY=$(hash_str "$HOST_KEY" "$GUEST_KEY" "gcc=$GCCVER" "$(hash_files "${OVERLAY_SRCS[@]}")" "$(layer_hash 4)")
 
 HOSTD=$CACHE/host-$HOST_KEY
 DOM0D=$CACHE/dom0-$DOM0_KEY
@@ -176,7 +186,8 @@ if [ ! -f "$GUESTD/.done" ]; then
     rm -rf "$GUESTD" && mkdir -p "$GUESTD/root"/{bin,proc,sys,dev,tmp}
     gcc -static -O2 -g0 -Wall -Wextra -Werror -pthread -I"$HERE/guest" \
         -o "$GUESTD/e2e-guest" "$HERE/guest/e2e-guest.c"
-    cp "$GUESTD/e2e-guest" "$GUESTD/root/bin/e2e-guest"
+    gcc -static -O2 -g0 -Wall -Wextra -Werror -o "$GUESTD/lend-guest" "$HERE/guest/lend-guest.c"
+    cp "$GUESTD/e2e-guest" "$GUESTD/lend-guest" "$GUESTD/root/bin/"
     cp "$(command -v busybox)" "$GUESTD/root/bin/busybox"
     install -m 755 "$HERE/guest/init" "$GUESTD/root/init"
     (cd "$GUESTD/root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet | gzip -1 > "$GUESTD/guest.cpio.gz")
@@ -192,10 +203,14 @@ fi
 if [ ! -f "$OVERLAY" ]; then
     say "layer overlay ($OVERLAY_KEY): dom0 /init, cases, guest images"
     O=$(mktemp -d "$CACHE/overlay.XXXXXX")
-    mkdir -p "$O/e2e/cases" "$O/e2e/guest"
+    mkdir -p "$O/e2e/cases" "$O/e2e/guest" "$O/e2e/bin"
     install -m 755 "$HERE/dom0-init.sh" "$O/init"
     install -m 644 "$HERE/lib.sh" "$O/e2e/lib.sh"
     install -m 755 "$HERE"/cases/*.sh "$O/e2e/cases/"
+    # dom0's test programs: static, against the host's libxen-dev (= dom0's tools).
+    gcc -static -O2 -g0 -Wall -Wextra -Werror -o "$O/e2e/bin/lendtest" "$HERE/dom0/lendtest.c" \
+        -lxenctrl -lxenforeignmemory -lxendevicemodel -lxenevtchn -lxencall -lxengnttab \
+        -lxentoolcore -lxentoollog
     cp "$HOSTD/vmlinuz" "$O/e2e/guest/vmlinuz"
     cp "$GUESTD/guest.cpio.gz" "$O/e2e/guest/guest.cpio.gz"
     printf 'host=%s dom0=%s guest=%s overlay=%s\n' "$HOST_KEY" "$DOM0_KEY" "$GUEST_KEY" "$OVERLAY_KEY" \
@@ -209,6 +224,43 @@ else
     say "layer overlay ($OVERLAY_KEY) cached"
 fi
 
+# ---------------------------------------------------------------- layer 5: xenlend
+# The hypervisor with upstream/xen/patches, from Debian's source package (the version
+# apt offers that downloads: build.sh --source-versions lists them) and Debian's own
+# config of the hypervisor package layer 1 unpacked. Built only for --xen-lend.
+XENLEND_ENV=""
+if [ $XENLEND = 1 ]; then
+    XL=$HERE/../../upstream/xen
+    for c in flex bison dpkg-source patch python3; do
+        command -v $c >/dev/null || die "missing command $c (scripts/ensure-deps.sh e2e)"
+    done
+    APTD=$CACHE/xen-src-apt
+    # Refresh the private deb-src lists once a day (a mirror drops old sources).
+    find "$APTD/lists" -maxdepth 1 -name '*_Sources*' -mtime +0 -delete 2>/dev/null || true
+    SRCVERS=$("$XL/build.sh" --apt-dir "$APTD" --source-versions | tr '\n' ' ')
+    [ -n "$SRCVERS" ] || die "apt offers no xen source package (private deb-src lists in $APTD)"
+    XCONF=$CACHE/xen-4.17-amd64.config
+    dpkg-deb --fsys-tarfile "$CACHE"/debs/xen-hypervisor-4.17-amd64_"${XENVER//:/%3a}"_*.deb |
+        tar -xO ./boot/xen-4.17-amd64.config > "$XCONF" || die "no hypervisor config in the layer 1 deb"
+    XENLEND_KEY=$(hash_str "sources=$SRCVERS" "config=$(sha256sum < "$XCONF")" "gcc=$GCCVER" \
+        "$(cd "$XL" && sha256sum build.sh patches/series patches/*.patch | sha256sum)" "$(layer_hash 5)")
+    XLD=$CACHE/xenlend-$XENLEND_KEY
+    [ $FORCE = 1 ] && rm -rf "$XLD"
+    if [ ! -f "$XLD/.done" ]; then
+        say "layer xenlend ($XENLEND_KEY): Debian's xen source ($SRCVERS) + $(grep -c '\.patch$' "$XL/patches/series") patches (a few minutes)"
+        rm -rf "$XLD"
+        "$XL/build.sh" --apt-dir "$APTD" --config "$XCONF" --jobs 2 "$XLD" || die "the hypervisor build failed (see $XLD/build.log)"
+        touch "$XLD/.done"
+        prune xenlend "$XLD"
+        say "layer xenlend done: $(tr '\n' ' ' < "$XLD/info")"
+    else
+        say "layer xenlend ($XENLEND_KEY) cached: $(tr '\n' ' ' < "$XLD/info")"
+    fi
+    XENLEND_ENV="E2E_XEN_LEND=$XLD/xen
+E2E_XEN_LEND_INFO=\"$(tr '\n' ' ' < "$XLD/info" | sed 's/ $//')\""
+fi
+
+# ---------------------------------------------------------------- layer end: images.env
 cat > "$CACHE/images.env.tmp" <<EOF
 # written by build-images.sh
 E2E_XEN=$HOSTD/xen
@@ -218,6 +270,7 @@ E2E_OVERLAY_CPIO=$OVERLAY
 E2E_GUEST_BIN=$GUESTD/e2e-guest
 E2E_KEYS="host=$HOST_KEY dom0=$DOM0_KEY guest=$GUEST_KEY overlay=$OVERLAY_KEY"
 E2E_VERSIONS="xen=$XENVER kernel=$KPKGVER($KVER) qemu-system-xen=$QEMUXENVER busybox=$BUSYBOXVER"
+$XENLEND_ENV
 EOF
 mv "$CACHE/images.env.tmp" "$CACHE/images.env"
 say "images ready"

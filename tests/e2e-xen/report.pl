@@ -138,7 +138,8 @@ my %summary = (
     dm => \%dm,
     guest => \%guest,
     leaks => \%leaks,
-    xen => { map { defined $env->{$_} ? ($_ => $env->{$_}) : () } qw(xen_version virt_caps dom0_init_uptime_s infra_error) },
+    xen => { (map { defined $env->{$_} ? ($_ => $env->{$_}) : () } qw(xen_version virt_caps dom0_init_uptime_s infra_error)),
+             (defined $kv{xen_flavour} ? (flavour => $kv{xen_flavour}) : ()) },
     daemon => $env->{daemon} // $kv{daemon} // 'unknown',
 );
 $summary{error} = $kv{error} if $kv{error};

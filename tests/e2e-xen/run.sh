@@ -4,7 +4,7 @@
 #
 # usage: tests/e2e-xen/run.sh [--case NAME[,NAME...]] [--list] [--timeout SECONDS]
 #                             [--case-timeout SECONDS] [--qemu-smp N] [--dom0-vcpus N] [--no-build]
-#                             [--verbose] [--set VAR=VALUE]...
+#                             [--xen stock|lend|FILE] [--verbose] [--set VAR=VALUE]...
 #   --case        run only these cases (default: all, in the order of ALL_CASES below,
 #                 then any other cases/*.sh)
 #   --timeout     global bound on the QEMU run (default 590 s)
@@ -13,6 +13,10 @@
 #                 scheduler loses wake-ups under TCG and runs hang)
 #   --dom0-vcpus  dom0's vCPUs (default 1)
 #   --no-build    use the cached images as they are (fails if there are none)
+#   --xen         the hypervisor QEMU boots: stock (default, Debian's binary), lend (Debian's
+#                 source with upstream/xen/patches, built as image layer xenlend), or the path
+#                 of a hypervisor image (xen/xen of a development tree) taken as lend; cases
+#                 see E2E_XEN_FLAVOUR, the JSON's xen object says which ran
 #   --verbose     print the whole serial console, not just progress
 #   --set         pass VAR=VALUE to the cases (e.g. E2E_THREADS_BYTES=8M, E2E_LOG_LEVEL=debug)
 # Environment: E2E_DAEMON (default build/ioreq-lend), E2E_XENSIM (default build/xensim, for
@@ -33,9 +37,9 @@ XENSIM=${E2E_XENSIM:-$ROOT/build/xensim}
 export E2E_T0=${EPOCHREALTIME/,/.}
 
 # The case list: extend by adding cases/NAME.sh (and its name here to fix its order).
-ALL_CASES=(hvm-basic xl-create hvm-large-bar destroy-mid-traffic pvh)
+ALL_CASES=(hvm-basic xl-create hvm-large-bar destroy-mid-traffic pvh xen-lend)
 
-CASES="" TIMEOUT=590 CASE_TIMEOUT=420 DOM0_VCPUS=1 QEMU_SMP=1 BUILD=1 VERBOSE=0 SETS=()
+CASES="" TIMEOUT=590 CASE_TIMEOUT=420 DOM0_VCPUS=1 QEMU_SMP=1 BUILD=1 VERBOSE=0 SETS=() XEN_FLAVOUR=stock
 while [ $# -gt 0 ]; do
     case $1 in
     --case|--cases) CASES=$2; shift ;;
@@ -44,6 +48,7 @@ while [ $# -gt 0 ]; do
     --dom0-vcpus) DOM0_VCPUS=$2; shift ;;
     --qemu-smp) QEMU_SMP=$2; shift ;;
     --no-build) BUILD=0 ;;
+    --xen) XEN_FLAVOUR=$2; shift ;;
     --verbose|-v) VERBOSE=1 ;;
     --set) SETS+=("$2"); shift ;;
     --list)
@@ -62,6 +67,12 @@ if [ -z "$CASES" ]; then
     CASES=$("$0" --list | tr '\n' ' ')
 fi
 CASES=$(echo "${CASES//,/ }" | xargs)
+XEN_IMAGE=""
+case $XEN_FLAVOUR in
+stock|lend) ;;
+*)  [ -f "$XEN_FLAVOUR" ] || { echo "run.sh: --xen stock|lend|FILE, not '$XEN_FLAVOUR'" >&2; exit 2; }
+    XEN_IMAGE=$(realpath "$XEN_FLAVOUR") XEN_FLAVOUR=lend ;;
+esac
 for c in $CASES; do
     [ -f "$HERE/cases/$c.sh" ] || { echo "run.sh: no case '$c' (see --list)" >&2; exit 2; }
 done
@@ -73,7 +84,7 @@ early_fail() {
     echo "run.sh: $1" >&2
     mkdir -p "$OUT/results"; rm -f "$OUT"/results/*.json
     perl "$HERE/report.pl" summary "$OUT" cases="${CASES// /,}" elapsed_s="$(elapsed)" build_s="${BUILD_S:-0}" \
-        qemu_rc=-1 timeout_s="$TIMEOUT" daemon="${DAEMON_STATE:-unknown}" error="$1"
+        qemu_rc=-1 timeout_s="$TIMEOUT" daemon="${DAEMON_STATE:-unknown}" xen_flavour="$XEN_FLAVOUR" error="$1"
     exit 1
 }
 mkdir -p "$OUT"
@@ -84,7 +95,8 @@ say "cases: $CASES"
 if [ $BUILD = 1 ]; then
     say "images: building or reusing the cache ($CACHE)"
     b0=$(elapsed)
-    if ! "$HERE/build-images.sh" 2> >(tee "$OUT/build.log" | sed -u 's/^/    /' >&2); then
+    BUILD_ARGS=(); [ "$XEN_FLAVOUR" = lend ] && [ -z "$XEN_IMAGE" ] && BUILD_ARGS=(--xen-lend)
+    if ! "$HERE/build-images.sh" "${BUILD_ARGS[@]}" 2> >(tee "$OUT/build.log" | sed -u 's/^/    /' >&2); then
         BUILD_S=$(awk -v a="$b0" -v b="$(elapsed)" 'BEGIN{printf "%.1f", b-a}')
         early_fail "image build failed (see $OUT/build.log)"
     fi
@@ -96,7 +108,18 @@ fi
 [ -f "$CACHE/images.env" ] || early_fail "no images in $CACHE (run without --no-build)"
 # shellcheck source=/dev/null
 . "$CACHE/images.env"
-for f in "$E2E_XEN" "$E2E_VMLINUZ" "$E2E_DOM0_CPIO" "$E2E_OVERLAY_CPIO"; do
+# The hypervisor to boot: Debian's, or the one with the lending series.
+if [ -n "$XEN_IMAGE" ]; then
+    BOOT_XEN=$XEN_IMAGE
+    say "hypervisor: lend, the image given ($BOOT_XEN)"
+elif [ "$XEN_FLAVOUR" = lend ]; then
+    BOOT_XEN=${E2E_XEN_LEND:-}
+    [ -n "$BOOT_XEN" ] || early_fail "no patched hypervisor in $CACHE/images.env (run without --no-build)"
+    say "hypervisor: lend ($BOOT_XEN: ${E2E_XEN_LEND_INFO:-})"
+else
+    BOOT_XEN=$E2E_XEN
+fi
+for f in "$BOOT_XEN" "$E2E_VMLINUZ" "$E2E_DOM0_CPIO" "$E2E_OVERLAY_CPIO"; do
     [ -s "$f" ] || early_fail "cached image $f missing (rerun without --no-build)"
 done
 
@@ -139,6 +162,7 @@ fi
 {
     echo "E2E_CASES=\"$CASES\""
     echo "E2E_CASE_TIMEOUT=$CASE_TIMEOUT"
+    echo "export E2E_XEN_FLAVOUR=$XEN_FLAVOUR"
     for s in "${SETS[@]}"; do
         [[ $s =~ ^[A-Z_][A-Z0-9_]*=[^\"\$\`]*$ ]] || early_fail "bad --set '$s'"
         echo "export ${s%%=*}=\"${s#*=}\""
@@ -183,7 +207,7 @@ exec {SERIAL_IN}<>"$OUT/serial-in"
 WATCHDOG=$!
 timeout -k 10 "$TIMEOUT" qemu-system-x86_64 -accel tcg,thread=${E2E_TCG_THREAD:-multi} -cpu "$CPU" -m 3G -smp "$QEMU_SMP" \
     -nographic -nodefaults -serial stdio -no-reboot -monitor none \
-    -kernel "$E2E_XEN" -append "$XEN_ARGS" \
+    -kernel "$BOOT_XEN" -append "$XEN_ARGS" \
     -initrd "$E2E_VMLINUZ $DOM0_ARGS,$OUT/initrd.cpio" <&"$SERIAL_IN" 2>&1 |
     grep --line-buffered -v "TCG doesn't support" |
     perl "$HERE/report.pl" stream "$OUT" "$VERBOSE"
@@ -206,4 +230,4 @@ if [[ " $CASES " == *" hvm-basic "* ]]; then
     SUMMARY_CASES+=" fidelity"
 fi
 perl "$HERE/report.pl" summary "$OUT" cases="${SUMMARY_CASES// /,}" elapsed_s="$(elapsed)" build_s="$BUILD_S" \
-    qemu_rc="$QEMU_RC" timeout_s="$TIMEOUT" daemon="$DAEMON_STATE"
+    qemu_rc="$QEMU_RC" timeout_s="$TIMEOUT" daemon="$DAEMON_STATE" xen_flavour="$XEN_FLAVOUR"
