@@ -8,6 +8,7 @@ set -u
 have_pc()  { pkg-config --exists "$1" 2>/dev/null; }
 have_cmd() { command -v "$1" >/dev/null 2>&1; }
 have_hdr() { [ -e "/usr/include/$1" ]; }
+have_deb() { [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]; }
 have_clang_rt() { compgen -G "/usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.$1-x86_64.a" >/dev/null; }
 
 missing=()
@@ -58,6 +59,10 @@ for group in "${@:-build}"; do
         need bison have_cmd bison
         need dpkg-dev have_cmd dpkg-source
         need patch have_cmd patch
+        # upstream/linux/build.sh: Debian's kernel headers (it installs the exact
+        # linux-headers-KVER of the dom0 kernel itself), patch, xz for linux-source.
+        need linux-headers-amd64 have_deb linux-headers-amd64
+        need xz-utils have_cmd xz
         ;;
     *) echo "ensure-deps: unknown group '$group'" >&2; exit 2 ;;
     esac

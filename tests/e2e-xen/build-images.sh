@@ -2,6 +2,7 @@
 # Build (or reuse) the images the real-Xen end-to-end harness boots under QEMU:
 #
 #   cache/host-KEY/      xen (multiboot ELF), vmlinuz, the dom0 kernel modules we need
+#   cache/lendmod-KEY/   xen-privcmd.ko with the lending ioctls (upstream/linux/build.sh)
 #   cache/dom0-KEY/      dom0.cpio: Debian bookworm minbase + Xen 4.17 tools + qemu-system-xen
 #   cache/guest-KEY/     guest.cpio.gz (busybox + the static test program), e2e-guest
 #   cache/overlay-KEY.cpio   dom0's /init, the cases, lendtest, the guest kernel and initramfs
@@ -72,15 +73,20 @@ DOM0_KEY=$(hash_str "$HOST_KEY" "xen-utils=$XENVER" "qemu-system-xen=$QEMUXENVER
     "libev4=$LIBEVVER" "libpci3=$LIBPCIVER" "jq=$JQVER" "$(layer_hash 2)")
 GUEST_SRCS=(guest/e2e-guest.c guest/lend-guest.c guest/pattern.h ../sim/harness/pattern.h guest/init)
 GUEST_KEY=$(hash_str "busybox=$BUSYBOXVER" "gcc=$GCCVER" "$(hash_files "${GUEST_SRCS[@]}")" "$(layer_hash 3)")
+LENDMOD_SRCS=(../../upstream/linux/{build.sh,Kbuild,privcmd-glue.patch,privcmd-lend.c,privcmd-lend-uapi.h,check-abi.c}
+              ../../ioreq-lend/lend_abi.h)
+LENDMOD_KEY=$(hash_str "kernel=$KPKG=$KPKGVER" "gcc=$GCCVER" "$(hash_files "${LENDMOD_SRCS[@]}")" "$(layer_hash lendmod)")
 mapfile -t OVERLAY_SRCS < <(cd "$HERE" && ls dom0-init.sh lib.sh cases/*.sh dom0/*.c)
-OVERLAY_KEY=$(hash_str "$HOST_KEY" "$GUEST_KEY" "gcc=$GCCVER" "$(hash_files "${OVERLAY_SRCS[@]}")" "$(layer_hash 4)")
+OVERLAY_KEY=$(hash_str "$HOST_KEY" "$GUEST_KEY" "$LENDMOD_KEY" "gcc=$GCCVER" "$(hash_files "${OVERLAY_SRCS[@]}")" \
+    "$(layer_hash 4)")
 
 HOSTD=$CACHE/host-$HOST_KEY
 DOM0D=$CACHE/dom0-$DOM0_KEY
 GUESTD=$CACHE/guest-$GUEST_KEY
+LENDD=$CACHE/lendmod-$LENDMOD_KEY
 OVERLAY=$CACHE/overlay-$OVERLAY_KEY.cpio
 
-if [ $FORCE = 1 ]; then rm -rf "$HOSTD" "$DOM0D" "$GUESTD" "$OVERLAY"; fi
+if [ $FORCE = 1 ]; then rm -rf "$HOSTD" "$DOM0D" "$GUESTD" "$LENDD" "$OVERLAY"; fi
 
 # Remove stale layers of the same kind so the cache does not grow without bound.
 prune() { # prune PREFIX KEEP
@@ -113,6 +119,10 @@ if [ ! -f "$HOSTD/.done" ]; then
     cp -a "$K/lib/modules/$KVER/kernel/drivers/xen" "$M/kernel/drivers/"
     cp -a "$K/lib/modules/$KVER/kernel/drivers/block/xen-blkback" "$M/kernel/drivers/block/"
     cp -a "$K/lib/modules/$KVER/kernel/drivers/net/xen-netback" "$M/kernel/drivers/net/"
+    # zram swap for lending's page-out tests (zram.ko needs zsmalloc.ko): 140 KB.
+    mkdir -p "$M/kernel/mm"
+    cp -a "$K/lib/modules/$KVER/kernel/drivers/block/zram" "$M/kernel/drivers/block/"
+    cp "$K/lib/modules/$KVER/kernel/mm/zsmalloc.ko" "$M/kernel/mm/"
     cp "$K/lib/modules/$KVER"/modules.builtin* "$K/lib/modules/$KVER/modules.order" "$M/"
     rm -rf "$X" "$K"
     printf 'xen=%s\nkernel=%s=%s\n' "$XENVER" "$KPKG" "$KPKGVER" > "$HOSTD/versions"
@@ -199,21 +209,41 @@ else
     say "layer guest ($GUEST_KEY) cached"
 fi
 
+# ---------------------------------------------------------------- layer lendmod: privcmd with lending
+# Debian's privcmd plus upstream/linux/, built on the host against linux-headers-$KVER
+# (installed by build.sh if missing); Debian's sources are cached in cache/linux-src.
+if [ ! -f "$LENDD/.done" ]; then
+    say "layer lendmod ($LENDMOD_KEY): xen-privcmd.ko with lending for $KVER"
+    rm -rf "$LENDD"
+    "$HERE/../../upstream/linux/build.sh" "$KVER" "$LENDD" "$CACHE/linux-src" ||
+        die "upstream/linux/build.sh failed"
+    touch "$LENDD/.done"
+    prune lendmod "$LENDD"
+    say "layer lendmod done"
+else
+    say "layer lendmod ($LENDMOD_KEY) cached"
+fi
+
 # ---------------------------------------------------------------- layer 4: harness overlay
 if [ ! -f "$OVERLAY" ]; then
     say "layer overlay ($OVERLAY_KEY): dom0 /init, cases, guest images"
     O=$(mktemp -d "$CACHE/overlay.XXXXXX")
-    mkdir -p "$O/e2e/cases" "$O/e2e/guest" "$O/e2e/bin"
+    mkdir -p "$O/e2e/cases" "$O/e2e/guest" "$O/e2e/modules" "$O/e2e/bin"
     install -m 755 "$HERE/dom0-init.sh" "$O/init"
     install -m 644 "$HERE/lib.sh" "$O/e2e/lib.sh"
     install -m 755 "$HERE"/cases/*.sh "$O/e2e/cases/"
+    # dom0-init.sh loads it instead of Debian's privcmd unless run.sh --privcmd stock.
+    install -m 644 "$LENDD/xen-privcmd.ko" "$O/e2e/modules/xen-privcmd.ko"
     # dom0's test programs: static, against the host's libxen-dev (= dom0's tools).
     gcc -static -O2 -g0 -Wall -Wextra -Werror -o "$O/e2e/bin/lendtest" "$HERE/dom0/lendtest.c" \
         -lxenctrl -lxenforeignmemory -lxendevicemodel -lxenevtchn -lxencall -lxengnttab \
         -lxentoolcore -lxentoollog
+    gcc -static -O2 -g0 -Wall -Wextra -Werror -I"$HERE/../../upstream/linux" \
+        -o "$O/e2e/bin/lend-test" "$HERE/dom0/lend-test.c"
     cp "$HOSTD/vmlinuz" "$O/e2e/guest/vmlinuz"
     cp "$GUESTD/guest.cpio.gz" "$O/e2e/guest/guest.cpio.gz"
-    printf 'host=%s dom0=%s guest=%s overlay=%s\n' "$HOST_KEY" "$DOM0_KEY" "$GUEST_KEY" "$OVERLAY_KEY" \
+    printf 'host=%s dom0=%s guest=%s lendmod=%s overlay=%s\n' "$HOST_KEY" "$DOM0_KEY" "$GUEST_KEY" \
+        "$LENDMOD_KEY" "$OVERLAY_KEY" \
         > "$O/e2e/image-keys"
     (cd "$O" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet > "$OVERLAY.tmp")
     rm -rf "$O"
@@ -268,7 +298,8 @@ E2E_VMLINUZ=$HOSTD/vmlinuz
 E2E_DOM0_CPIO=$DOM0D/dom0.cpio
 E2E_OVERLAY_CPIO=$OVERLAY
 E2E_GUEST_BIN=$GUESTD/e2e-guest
-E2E_KEYS="host=$HOST_KEY dom0=$DOM0_KEY guest=$GUEST_KEY overlay=$OVERLAY_KEY"
+E2E_LENDMOD=$LENDD/xen-privcmd.ko
+E2E_KEYS="host=$HOST_KEY dom0=$DOM0_KEY guest=$GUEST_KEY lendmod=$LENDMOD_KEY overlay=$OVERLAY_KEY"
 E2E_VERSIONS="xen=$XENVER kernel=$KPKGVER($KVER) qemu-system-xen=$QEMUXENVER busybox=$BUSYBOXVER"
 $XENLEND_ENV
 EOF

@@ -4,7 +4,8 @@
 #
 # usage: tests/e2e-xen/run.sh [--case NAME[,NAME...]] [--list] [--timeout SECONDS]
 #                             [--case-timeout SECONDS] [--qemu-smp N] [--dom0-vcpus N] [--no-build]
-#                             [--xen stock|lend|FILE] [--verbose] [--set VAR=VALUE]...
+#                             [--xen stock|lend|FILE] [--privcmd lend|stock] [--verbose]
+#                             [--set VAR=VALUE]...
 #   --case        run only these cases (default: all, in the order of ALL_CASES below,
 #                 then any other cases/*.sh)
 #   --timeout     global bound on the QEMU run (default 590 s)
@@ -17,6 +18,8 @@
 #                 source with upstream/xen/patches, built as image layer xenlend), or the path
 #                 of a hypervisor image (xen/xen of a development tree) taken as lend; cases
 #                 see E2E_XEN_FLAVOUR, the JSON's xen object says which ran
+#   --privcmd     dom0's xen-privcmd.ko: lend (default), upstream/linux/'s module with the
+#                 lending ioctls, loaded instead of Debian's; or stock, Debian's own
 #   --verbose     print the whole serial console, not just progress
 #   --set         pass VAR=VALUE to the cases (e.g. E2E_THREADS_BYTES=8M, E2E_LOG_LEVEL=debug)
 # Environment: E2E_DAEMON (default build/ioreq-lend), E2E_XENSIM (default build/xensim, for
@@ -37,9 +40,10 @@ XENSIM=${E2E_XENSIM:-$ROOT/build/xensim}
 export E2E_T0=${EPOCHREALTIME/,/.}
 
 # The case list: extend by adding cases/NAME.sh (and its name here to fix its order).
-ALL_CASES=(hvm-basic xl-create hvm-large-bar destroy-mid-traffic pvh xen-lend)
+ALL_CASES=(lend-ioctl hvm-basic xl-create hvm-large-bar destroy-mid-traffic pvh xen-lend)
 
 CASES="" TIMEOUT=590 CASE_TIMEOUT=420 DOM0_VCPUS=1 QEMU_SMP=1 BUILD=1 VERBOSE=0 SETS=() XEN_FLAVOUR=stock
+PRIVCMD=lend
 while [ $# -gt 0 ]; do
     case $1 in
     --case|--cases) CASES=$2; shift ;;
@@ -49,6 +53,9 @@ while [ $# -gt 0 ]; do
     --qemu-smp) QEMU_SMP=$2; shift ;;
     --no-build) BUILD=0 ;;
     --xen) XEN_FLAVOUR=$2; shift ;;
+    --privcmd)
+        case $2 in lend|stock) PRIVCMD=$2 ;; *) echo "run.sh: --privcmd lend|stock" >&2; exit 2 ;; esac
+        shift ;;
     --verbose|-v) VERBOSE=1 ;;
     --set) SETS+=("$2"); shift ;;
     --list)
@@ -91,7 +98,7 @@ mkdir -p "$OUT"
 rm -rf "$OUT/results" "$OUT/console.log" "$OUT/summary.json" "$OUT/results.json"
 
 # ---------------------------------------------------------------- images
-say "cases: $CASES"
+say "cases: $CASES (dom0's privcmd: $PRIVCMD)"
 if [ $BUILD = 1 ]; then
     say "images: building or reusing the cache ($CACHE)"
     b0=$(elapsed)
@@ -163,6 +170,7 @@ fi
     echo "E2E_CASES=\"$CASES\""
     echo "E2E_CASE_TIMEOUT=$CASE_TIMEOUT"
     echo "export E2E_XEN_FLAVOUR=$XEN_FLAVOUR"
+    echo "export E2E_PRIVCMD=$PRIVCMD"
     for s in "${SETS[@]}"; do
         [[ $s =~ ^[A-Z_][A-Z0-9_]*=[^\"\$\`]*$ ]] || early_fail "bad --set '$s'"
         echo "export ${s%%=*}=\"${s#*=}\""

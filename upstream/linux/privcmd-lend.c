@@ -115,13 +115,31 @@ static long xen_lend(unsigned int op, domid_t domid, u64 gfn, unsigned long nr,
 	return HYPERVISOR_memory_op(op, &arg);
 }
 
-/* ------------------------------------------------------------ events */
-
-static struct privcmd_lend *lend_of(struct privcmd_data *data)
+/* An fd's lending state, created by its first use. */
+static struct privcmd_lend *lend_get(struct privcmd_data *data)
 {
-	/* Pairs with lend_get()'s cmpxchg(): seen means initialised. */
-	return smp_load_acquire(&data->lend);
+	/* Pairs with the cmpxchg() below: seen means initialised. */
+	struct privcmd_lend *l = smp_load_acquire(&data->lend), *old;
+
+	if (l)
+		return l;
+	l = kvzalloc(sizeof(*l), GFP_KERNEL_ACCOUNT);
+	if (!l)
+		return NULL;
+	mutex_init(&l->lock);
+	l->domid = data->domid;	/* fixed once restricted */
+	spin_lock_init(&l->ev_lock);
+	init_waitqueue_head(&l->ev_wait);
+	/* A full barrier: whoever sees the pointer sees it initialised. */
+	old = cmpxchg(&data->lend, NULL, l);
+	if (old) {
+		kvfree(l);
+		return old;
+	}
+	return l;
 }
+
+/* ------------------------------------------------------------ events */
 
 static bool lend_has_events(struct privcmd_lend *l)
 {
@@ -193,17 +211,21 @@ static bool lend_pop_event(struct privcmd_lend *l, struct privcmd_lend_event *ev
 	return true;
 }
 
+/* The event queue of a restricted fd; an unrestricted one has none (EINVAL). */
 ssize_t privcmd_lend_read(struct file *file, char __user *buf, size_t count,
 			  loff_t *ppos)
 {
 	struct privcmd_data *data = file->private_data;
-	struct privcmd_lend *l = lend_of(data);
 	struct privcmd_lend_event ev;
+	struct privcmd_lend *l;
 	size_t n = 0;
 	int ret;
 
-	if (!l || count < sizeof(ev))
+	if (data->domid == DOMID_INVALID || count < sizeof(ev))
 		return -EINVAL;
+	l = lend_get(data);
+	if (!l)
+		return -ENOMEM;
 	while (!lend_has_events(l)) {
 		if (file->f_flags & O_NONBLOCK)
 			return -EAGAIN;
@@ -233,10 +255,13 @@ ssize_t privcmd_lend_read(struct file *file, char __user *buf, size_t count,
 __poll_t privcmd_lend_poll(struct file *file, poll_table *wait)
 {
 	struct privcmd_data *data = file->private_data;
-	struct privcmd_lend *l = lend_of(data);
+	struct privcmd_lend *l;
 
-	if (!l)
+	if (data->domid == DOMID_INVALID)
 		return 0;
+	l = lend_get(data);
+	if (!l)
+		return EPOLLERR;
 	poll_wait(file, &l->ev_wait, wait);
 	return lend_has_events(l) ? EPOLLIN | EPOLLRDNORM : 0;
 }
@@ -593,28 +618,6 @@ static struct lend_slot *lend_range_slot(struct privcmd_lend *l,
 
 /* ------------------------------------------------------------ the fd */
 
-static struct privcmd_lend *lend_get(struct privcmd_data *data)
-{
-	struct privcmd_lend *l = lend_of(data), *old;
-
-	if (l)
-		return l;
-	l = kvzalloc(sizeof(*l), GFP_KERNEL_ACCOUNT);
-	if (!l)
-		return NULL;
-	mutex_init(&l->lock);
-	l->domid = data->domid;	/* fixed once restricted */
-	spin_lock_init(&l->ev_lock);
-	init_waitqueue_head(&l->ev_wait);
-	/* A full barrier: whoever sees the pointer sees it initialised. */
-	old = cmpxchg(&data->lend, NULL, l);
-	if (old) {
-		kvfree(l);
-		return old;
-	}
-	return l;
-}
-
 /* EOPNOTSUPP on a hypervisor without XENMEM_lend_* (ENOSYS). */
 static long lend_version(struct privcmd_data *data)
 {
@@ -622,8 +625,6 @@ static long lend_version(struct privcmd_data *data)
 	if (xen_lend(XENMEM_lend_unmap, data->domid == DOMID_INVALID ?
 		     DOMID_SELF : data->domid, 0, 0, 0, NULL) == -ENOSYS)
 		return -EOPNOTSUPP;
-	if (data->domid != DOMID_INVALID && !lend_get(data))
-		return -ENOMEM;
 	return PRIVCMD_LEND_VERSION;
 }
 

@@ -1,0 +1,505 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * lend-test: dom0's checks of the privcmd lending ioctls (upstream/linux/),
+ * built static on the host and run by cases/lend-ioctl.sh. No guest needed:
+ * everything checked here happens before the kernel's first XENMEM_lend_map,
+ * or is the hypercall's answer for a domain that does not exist.
+ *
+ *   lend-test ioctl lend|stock   the ioctls' error paths, the event queue,
+ *                       release (lend); or that Debian's privcmd answers
+ *                       ENOTTY (stock)
+ *
+ * And the tools a lending case uses on a running daemon (PID, FD: the
+ * daemon's memfd as /proc/PID/fd/FD; OFF, LEN in bytes):
+ *
+ *   lend-test pageout PID OFF LEN      process_madvise(MADV_PAGEOUT) on the
+ *                                      daemon's mapping of its memfd
+ *   lend-test soft-offline PID FD OFF LEN   MADV_SOFT_OFFLINE on our own
+ *                                      mapping of the memfd (pages migrate)
+ *   lend-test punch PID FD OFF LEN     fallocate(PUNCH_HOLE) on the memfd
+ *   lend-test pfns PID OFF LEN         the daemon's PFNs there (pagemap)
+ *
+ * Output (ioctl): one line per check, "ok NAME DETAIL" or "FAIL NAME DETAIL",
+ * "skip NAME REASON" where a prerequisite is missing; exit 1 if any failed.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <xen/xen.h>
+#include <xen/sys/privcmd.h>
+
+#include "privcmd-lend-uapi.h"
+
+#define PAGE 4096UL
+#ifndef MADV_SOFT_OFFLINE
+#define MADV_SOFT_OFFLINE 101 /* asm-generic/mman-common.h; glibc lacks it */
+#endif
+#define XENMEM_lend_unmap 30
+#define NO_DOMID 0x7fe0 /* below DOMID_FIRST_RESERVED, never created here */
+
+/* The hypervisor's struct (lend_abi.h Part 1), for the direct probe. */
+struct xen_lend_map {
+	uint16_t domid;
+	uint16_t flags;
+	uint32_t nr;
+	uint64_t first_gfn;
+	uint64_t frames;
+};
+
+static int failures;
+
+static void report(bool ok, const char *name, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("%s %s ", ok ? "ok" : "FAIL", name);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	fflush(stdout);
+	failures += !ok;
+}
+
+static const char *en(int e)
+{
+	static char buf[8][24];
+	static unsigned int n;
+	const char *s = e ? strerrorname_np(e) : "0";
+
+	if (s)
+		return s;
+	snprintf(buf[n % 8], sizeof(buf[0]), "errno %d", e);
+	return buf[n++ % 8];
+}
+
+/* The errno of an ioctl, 0 on success. */
+static int xioctl(int fd, unsigned long req, void *arg)
+{
+	return ioctl(fd, req, arg) < 0 ? errno : 0;
+}
+
+static void expect(const char *name, int got, int want)
+{
+	report(got == want, name, "got %s, want %s", en(got), en(want));
+}
+
+static int set_slot(int fd, uint32_t slot, uint32_t flags, uint64_t gfn,
+		    const void *uaddr, uint64_t pages)
+{
+	struct privcmd_lend_slot s = {
+		.slot = slot, .flags = flags, .first_gfn = gfn,
+		.uaddr = (uintptr_t)uaddr, .pages = pages,
+	};
+
+	return xioctl(fd, IOCTL_PRIVCMD_LEND_SET_SLOT, &s);
+}
+
+static int lend_range(int fd, unsigned long req, uint32_t slot, uint32_t flags,
+		      uint64_t first, uint64_t count, uint64_t *done)
+{
+	struct privcmd_lend_range r = {
+		.slot = slot, .flags = flags, .first_page = first,
+		.count = count, .done = UINT64_MAX,
+	};
+	int e = xioctl(fd, req, &r);
+
+	if (done)
+		*done = r.done;
+	return e;
+}
+
+static int open_privcmd(int flags)
+{
+	int fd = open("/dev/xen/privcmd", O_RDWR | O_CLOEXEC | flags);
+
+	if (fd < 0) {
+		report(false, "open_privcmd", "/dev/xen/privcmd: %s", strerror(errno));
+		exit(1);
+	}
+	return fd;
+}
+
+static int open_restricted(domid_t domid)
+{
+	int fd = open_privcmd(O_NONBLOCK);
+
+	if (xioctl(fd, IOCTL_PRIVCMD_RESTRICT, &domid)) {
+		report(false, "restrict", "IOCTL_PRIVCMD_RESTRICT: %s", strerror(errno));
+		exit(1);
+	}
+	return fd;
+}
+
+static int hypercall(int fd, uint64_t op, uint64_t a0, void *a1)
+{
+	privcmd_hypercall_t h = { .op = op, .arg = { a0, (uintptr_t)a1 } };
+
+	return xioctl(fd, IOCTL_PRIVCMD_HYPERCALL, &h);
+}
+
+/* n pages of a fresh memfd, mapped shared with prot; its fd in *mfd. */
+static void *memfd_pages(size_t n, int prot, int *mfd)
+{
+	int fd = memfd_create("lend-test", MFD_CLOEXEC);
+	void *p;
+
+	if (fd < 0 || ftruncate(fd, n * PAGE) < 0) {
+		perror("memfd");
+		exit(1);
+	}
+	p = mmap(NULL, n * PAGE, prot, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		perror("mmap");
+		exit(1);
+	}
+	if (mfd)
+		*mfd = fd;
+	else
+		close(fd);
+	return p;
+}
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+}
+
+static int nonblocking(int fd, bool on)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	return fcntl(fd, F_SETFL, on ? fl | O_NONBLOCK : fl & ~O_NONBLOCK);
+}
+
+/* Every record a non-blocking read returns now, or -errno. */
+static int drain(int fd, struct privcmd_lend_event *ev, int max)
+{
+	ssize_t got = read(fd, ev, max * sizeof(*ev));
+
+	if (got < 0)
+		return -errno;
+	return (int)(got / (ssize_t)sizeof(*ev));
+}
+
+static int cmd_ioctl(bool stock)
+{
+	struct privcmd_lend_event ev[4];
+	struct xen_lend_map probe = { .domid = NO_DOMID };
+	struct sigaction sa = { .sa_handler = on_alarm };
+	struct itimerval it = { .it_value = { .tv_usec = 200000 } };
+	int fd, rfd, mfd, want_version, e, status;
+	uint64_t done;
+	char *mem, *hole;
+	pid_t pid;
+	long v;
+
+	/*
+	 * What the hypervisor says, asked directly (root's unrestricted fd):
+	 * stock Xen answers an unknown memory_op with ENOSYS.
+	 */
+	fd = open_privcmd(0);
+	e = hypercall(fd, __HYPERVISOR_memory_op, XENMEM_lend_unmap, &probe);
+	want_version = e == ENOSYS ? -EOPNOTSUPP : PRIVCMD_LEND_VERSION;
+	printf("info xen XENMEM_lend_unmap(nr 0) answers %s: %s\n", en(e),
+	       e == ENOSYS ? "stock Xen" : "a Xen with lending");
+
+	v = ioctl(fd, IOCTL_PRIVCMD_LEND_VERSION);
+	e = v < 0 ? errno : 0;
+	if (stock) {
+		/* Debian's own privcmd: every lend ioctl is unknown. */
+		expect("version_stock_module", e, ENOTTY);
+		expect("set_slot_stock_module", set_slot(fd, 0, 0, 0, NULL, 0), ENOTTY);
+		expect("map_stock_module", lend_range(fd, IOCTL_PRIVCMD_LEND_MAP, 0, 0, 0, 1, NULL), ENOTTY);
+		return failures ? 1 : 0;
+	}
+	report(v < 0 ? -e == want_version : v == want_version, "version",
+	       "LEND_VERSION: %s, want %s", v < 0 ? en(e) : "2",
+	       want_version < 0 ? en(-want_version) : "2");
+
+	/* An unrestricted fd has no slots: the fd is the capability. */
+	expect("unrestricted_set_slot", set_slot(fd, 0, 0, 0x100000, NULL, 1), EPERM);
+	expect("unrestricted_map", lend_range(fd, IOCTL_PRIVCMD_LEND_MAP, 0, 0, 0, 1, NULL), EPERM);
+	expect("unrestricted_unmap", lend_range(fd, IOCTL_PRIVCMD_LEND_UNMAP, 0, 0, 0, 1, NULL), EPERM);
+	expect("unrestricted_read", read(fd, ev, sizeof(ev)) < 0 ? errno : 0, EINVAL);
+	close(fd);
+
+	/* A restricted fd cannot reach memory_op (lend_map/unmap) at all. */
+	fd = open_restricted(NO_DOMID);
+	expect("restricted_hypercall", hypercall(fd, __HYPERVISOR_memory_op,
+						 XENMEM_lend_unmap, &probe), EPERM);
+	v = ioctl(fd, IOCTL_PRIVCMD_LEND_VERSION);
+	report(v < 0 ? -errno == want_version : v == want_version, "restricted_version",
+	       "LEND_VERSION: %s", v < 0 ? en(errno) : "2");
+
+	/* The event queue, empty. */
+	expect("read_small_buffer", read(fd, ev, sizeof(ev[0]) - 1) < 0 ? errno : 0, EINVAL);
+	e = drain(fd, ev, 4);
+	expect("read_empty_nonblocking", e < 0 ? -e : 0, EAGAIN);
+	{
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+
+		e = poll(&p, 1, 0);
+		report(e == 0, "poll_empty", "poll: %d, revents %#x", e, p.revents);
+	}
+	sigaction(SIGALRM, &sa, NULL); /* no SA_RESTART: read must return EINTR */
+	nonblocking(fd, false);
+	setitimer(ITIMER_REAL, &it, NULL);
+	e = read(fd, ev, sizeof(ev)) < 0 ? errno : 0;
+	nonblocking(fd, true);
+	expect("read_blocks_until_signal", e, EINTR);
+
+	/* SET_SLOT: arguments. */
+	mem = memfd_pages(64, PROT_READ | PROT_WRITE, &mfd);
+	expect("slot_index", set_slot(fd, LEND_MAX_SLOTS, 0, 0x100000, mem, 64), EINVAL);
+	expect("slot_flags", set_slot(fd, 0, 2, 0x100000, mem, 64), EINVAL);
+	expect("slot_unaligned", set_slot(fd, 0, 0, 0x100000, mem + 1, 64), EINVAL);
+	expect("slot_too_big", set_slot(fd, 0, 0, 0x100000, mem, 1ULL << 29), EINVAL);
+	expect("slot_gfn_range", set_slot(fd, 0, 0, (1ULL << 40) - 8, mem, 64), EINVAL);
+	expect("slot_beyond_mapping", set_slot(fd, 0, 0, 0x100000, mem, 65), EFAULT);
+	hole = mmap(NULL, 4 * PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	munmap(hole, 4 * PAGE);
+	expect("slot_unmapped", set_slot(fd, 0, 0, 0x100000, hole, 4), EFAULT);
+	expect("delete_absent", set_slot(fd, 5, 0, 0, NULL, 0), EINVAL);
+
+	expect("slot_create", set_slot(fd, 0, 0, 0x100000, mem, 64), 0);
+	expect("slot_same_again", set_slot(fd, 0, 0, 0x100000, mem, 64), 0);
+	expect("slot_other_size", set_slot(fd, 0, 0, 0x100000, mem, 32), EEXIST);
+	expect("slot_other_flags", set_slot(fd, 0, LEND_SLOT_F_READONLY, 0x100000, mem, 64), EEXIST);
+	expect("slot_move_gfn", set_slot(fd, 0, 0, 0x200000, mem, 64), EINVAL);
+	expect("slot_overlap", set_slot(fd, 1, 0, 0x100000 + 63, mem, 64), EINVAL);
+	expect("slot_second", set_slot(fd, 1, 0, 0x100000 + 64, mem, 64), 0);
+
+	/* MAP/UNMAP: arguments. */
+	expect("map_flags", lend_range(fd, IOCTL_PRIVCMD_LEND_MAP, 0, 1, 0, 1, NULL), EINVAL);
+	expect("map_beyond", lend_range(fd, IOCTL_PRIVCMD_LEND_MAP, 0, 0, 64, 1, NULL), EINVAL);
+	expect("map_too_many", lend_range(fd, IOCTL_PRIVCMD_LEND_MAP, 0, 0, 1, 64, NULL), EINVAL);
+	expect("map_absent_slot", lend_range(fd, IOCTL_PRIVCMD_LEND_MAP, 7, 0, 0, 1, NULL), EINVAL);
+	e = lend_range(fd, IOCTL_PRIVCMD_LEND_MAP, 0, 0, 3, 0, &done);
+	report(e == 0 && done == 0, "map_nothing", "count 0: %s, done %" PRIu64, en(e), done);
+	expect("unmap_flags", lend_range(fd, IOCTL_PRIVCMD_LEND_UNMAP, 0, 1, 0, 1, NULL), EINVAL);
+	expect("unmap_unmapped", lend_range(fd, IOCTL_PRIVCMD_LEND_UNMAP, 0, 0, 0, 64, NULL), 0);
+
+	/*
+	 * The pages resolve; the hypercall refuses: stock Xen has no lend_map
+	 * (EOPNOTSUPP), a lending Xen has no domain NO_DOMID (ESRCH).
+	 */
+	e = lend_range(fd, IOCTL_PRIVCMD_LEND_MAP, 0, 0, 0, 64, &done);
+	report(e == (want_version < 0 ? EOPNOTSUPP : ESRCH) && done == 0, "map_refused_by_xen",
+	       "%s, done %" PRIu64, en(e), done);
+
+	/* Another process (mm) than the one that set the slot: EIO. */
+	pid = fork();
+	if (pid == 0) {
+		int r = 0;
+
+		r |= (lend_range(fd, IOCTL_PRIVCMD_LEND_MAP, 0, 0, 0, 1, NULL) != EIO) << 0;
+		r |= (lend_range(fd, IOCTL_PRIVCMD_LEND_UNMAP, 0, 0, 0, 1, NULL) != EIO) << 1;
+		r |= (set_slot(fd, 0, 0, 0x100000, mem, 64) != EIO) << 2;
+		r |= (set_slot(fd, 0, 0, 0, NULL, 0) != EIO) << 3;
+		_exit(r);
+	}
+	waitpid(pid, &status, 0);
+	report(WIFEXITED(status) && WEXITSTATUS(status) == 0, "other_mm_eio",
+	       "child map/unmap/set/delete not EIO: mask %#x", WEXITSTATUS(status));
+
+	/* Pages that cannot be faulted in while the mapping covers them: ENODATA. */
+	if (ftruncate(mfd, 48 * PAGE) == 0) {
+		e = lend_range(fd, IOCTL_PRIVCMD_LEND_MAP, 1, 0, 48, 16, &done);
+		report(e == ENODATA && done == 0, "map_truncated_enodata",
+		       "pages beyond EOF: %s, done %" PRIu64, en(e), done);
+		/* The first 48 resolve, then the hypercall decides (as above). */
+		e = lend_range(fd, IOCTL_PRIVCMD_LEND_MAP, 1, 0, 40, 16, &done);
+		report(e == (want_version < 0 ? EOPNOTSUPP : ESRCH) && done == 0,
+		       "map_before_truncated", "pages 40..55 (48.. beyond EOF): %s, done %" PRIu64,
+		       en(e), done);
+		if (ftruncate(mfd, 64 * PAGE) < 0)
+			perror("ftruncate");
+	}
+	{
+		int pfd;
+		char *p = memfd_pages(4, PROT_READ | PROT_WRITE, &pfd);
+
+		p[PAGE] = 1;
+		if (madvise(p + PAGE, PAGE, MADV_HWPOISON) == 0) {
+			expect("slot_poisoned", set_slot(fd, 2, 0, 0x300000, p, 4), 0);
+			e = lend_range(fd, IOCTL_PRIVCMD_LEND_MAP, 2, 0, 1, 2, &done);
+			report(e == ENODATA && done == 0, "map_hwpoison_enodata",
+			       "a poisoned page: %s, done %" PRIu64, en(e), done);
+			expect("slot_poisoned_delete", set_slot(fd, 2, 0, 0, NULL, 0), 0);
+		} else {
+			printf("skip map_hwpoison_enodata MADV_HWPOISON: %s\n", strerror(errno));
+		}
+	}
+
+	/* Mappings that cannot be lent: EFAULT. */
+	{
+		char *ro = mmap(NULL, 4 * PAGE, PROT_READ, MAP_SHARED, mfd, 0);
+		char *io = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+		expect("slot_readonly_mapping", set_slot(fd, 3, 0, 0x400000, ro, 4), 0);
+		e = lend_range(fd, IOCTL_PRIVCMD_LEND_MAP, 3, 0, 0, 4, &done);
+		report(e == EFAULT && done == 0, "map_writable_slot_on_readonly_mapping",
+		       "%s, done %" PRIu64, en(e), done);
+		expect("slot_readonly_delete", set_slot(fd, 3, 0, 0, NULL, 0), 0);
+		expect("slot_readonly_lend", set_slot(fd, 3, LEND_SLOT_F_READONLY, 0x400000, ro, 4), 0);
+		e = lend_range(fd, IOCTL_PRIVCMD_LEND_MAP, 3, 0, 0, 4, &done);
+		report(e == (want_version < 0 ? EOPNOTSUPP : ESRCH) && done == 0,
+		       "map_readonly_slot_resolves", "%s, done %" PRIu64, en(e), done);
+		if (io != MAP_FAILED) {
+			/* privcmd's own mmap is VM_IO | VM_PFNMAP. */
+			expect("slot_pfnmap", set_slot(fd, 4, 0, 0x500000, io, 4), 0);
+			e = lend_range(fd, IOCTL_PRIVCMD_LEND_MAP, 4, 0, 0, 4, &done);
+			report(e == EFAULT && done == 0, "map_pfnmap_efault", "%s, done %" PRIu64,
+			       en(e), done);
+			expect("slot_pfnmap_delete", set_slot(fd, 4, 0, 0, NULL, 0), 0);
+			munmap(io, 4 * PAGE); /* it holds the file: release needs it gone */
+		} else {
+			report(false, "map_pfnmap_efault", "mmap of privcmd: %s", strerror(errno));
+		}
+		munmap(ro, 4 * PAGE);
+	}
+
+	/* The mapping behind a slot goes away: the slot is dead until set again. */
+	munmap(mem, 64 * PAGE);
+	e = lend_range(fd, IOCTL_PRIVCMD_LEND_MAP, 0, 0, 0, 1, &done);
+	report(e == EFAULT && done == 0, "map_after_munmap_efault", "%s, done %" PRIu64, en(e), done);
+	/* Nothing was ever mapped, so none of this produced an event. */
+	e = drain(fd, ev, 4);
+	report(e == -EAGAIN, "no_events_without_mapped_pages", "read: %s",
+	       e < 0 ? en(-e) : "records");
+	mem = mmap(mem, 64 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, mfd, 0);
+	expect("dead_slot_set_again", set_slot(fd, 0, 0, 0x100000, mem, 64), 0);
+	e = lend_range(fd, IOCTL_PRIVCMD_LEND_MAP, 0, 0, 0, 8, &done);
+	report(e == (want_version < 0 ? EOPNOTSUPP : ESRCH) && done == 0, "map_after_set_again",
+	       "%s, done %" PRIu64, en(e), done);
+
+	/* Close with slots set: release removes them; the device still works. */
+	close(fd);
+	rfd = open_restricted(NO_DOMID);
+	expect("reopen_slot", set_slot(rfd, 0, 0, 0x100000, mem, 64), 0);
+	close(rfd);
+	return failures ? 1 : 0;
+}
+
+/* The start of the daemon's mapping of its memfd ("/memfd:ioreq-lend"). */
+static unsigned long daemon_base(const char *pid)
+{
+	char path[64], line[512];
+	unsigned long lo = 0, hi;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%s/maps", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, "/memfd:ioreq-lend") && sscanf(line, "%lx-%lx", &lo, &hi) == 2)
+			break;
+		else
+			lo = 0;
+	fclose(f);
+	return lo;
+}
+
+static int open_daemon_fd(const char *pid, const char *fdn)
+{
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%s/fd/%s", pid, fdn);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		fprintf(stderr, "%s: %s\n", path, strerror(errno));
+	return fd;
+}
+
+int main(int argc, char **argv)
+{
+	unsigned long off, len, base;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc == 3 && !strcmp(argv[1], "ioctl") &&
+	    (!strcmp(argv[2], "lend") || !strcmp(argv[2], "stock")))
+		return cmd_ioctl(!strcmp(argv[2], "stock"));
+	if (argc == 5 && !strcmp(argv[1], "pageout")) {
+		int pidfd = syscall(SYS_pidfd_open, atoi(argv[2]), 0);
+		struct iovec iov;
+		long n;
+
+		off = strtoul(argv[3], NULL, 0);
+		len = strtoul(argv[4], NULL, 0);
+		base = daemon_base(argv[2]);
+		if (pidfd < 0 || !base) {
+			fprintf(stderr, "pageout: pidfd %d, base %#lx\n", pidfd, base);
+			return 1;
+		}
+		iov = (struct iovec){ .iov_base = (void *)(base + off), .iov_len = len };
+		n = syscall(SYS_process_madvise, pidfd, &iov, 1, MADV_PAGEOUT, 0);
+		printf("pageout %#lx+%#lx: %ld%s%s\n", base + off, len, n,
+		       n < 0 ? " " : "", n < 0 ? strerror(errno) : "");
+		return n == (long)len ? 0 : 1;
+	}
+	if (argc == 6 && (!strcmp(argv[1], "soft-offline") || !strcmp(argv[1], "punch"))) {
+		int fd = open_daemon_fd(argv[2], argv[3]);
+		int rc;
+
+		off = strtoul(argv[4], NULL, 0);
+		len = strtoul(argv[5], NULL, 0);
+		if (fd < 0)
+			return 1;
+		if (argv[1][0] == 'p') {
+			rc = fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, len);
+		} else {
+			char *p = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, off);
+
+			/* Soft offline migrates mapped pages: ours must be present. */
+			for (unsigned long i = 0; p != MAP_FAILED && i < len; i += PAGE)
+				(void)*(volatile char *)(p + i);
+			rc = p == MAP_FAILED ? -1 : madvise(p, len, MADV_SOFT_OFFLINE);
+		}
+		printf("%s %#lx+%#lx: %s\n", argv[1], off, len, rc ? strerror(errno) : "ok");
+		return rc ? 1 : 0;
+	}
+	if (argc == 5 && !strcmp(argv[1], "pfns")) {
+		char path[64];
+		uint64_t e;
+		int fd;
+
+		off = strtoul(argv[3], NULL, 0);
+		len = strtoul(argv[4], NULL, 0);
+		base = daemon_base(argv[2]);
+		snprintf(path, sizeof(path), "/proc/%s/pagemap", argv[2]);
+		fd = open(path, O_RDONLY);
+		if (fd < 0 || !base)
+			return 1;
+		for (unsigned long a = base + off; a < base + off + len; a += PAGE) {
+			if (pread(fd, &e, sizeof(e), a / PAGE * sizeof(e)) != sizeof(e))
+				return 1;
+			/* bit 63 present, 62 swapped; PFN in bits 0-54 */
+			printf("%#lx %s %#" PRIx64 "\n", a - base, e >> 63 ? "present" :
+			       (e >> 62 & 1) ? "swapped" : "none", e & (((uint64_t)1 << 55) - 1));
+		}
+		return 0;
+	}
+	fprintf(stderr, "usage: lend-test ioctl lend|stock | pageout PID OFF LEN | soft-offline PID FD OFF LEN |\n"
+			"       punch PID FD OFF LEN | pfns PID OFF LEN\n");
+	return 2;
+}
