@@ -2,7 +2,8 @@
 # Build (or reuse) the images the real-Xen end-to-end harness boots under QEMU:
 #
 #   cache/host-KEY/      xen (multiboot ELF), vmlinuz, the dom0 kernel modules we need
-#   cache/lendmod-KEY/   xen-privcmd.ko with the lending ioctls (upstream/linux/build.sh)
+#   cache/lendmod-KEY/   xen-privcmd.ko with the lending ioctls (upstream/linux/build.sh),
+#                        and fake-xen/xen-privcmd.ko, its test build that needs no lending Xen
 #   cache/dom0-KEY/      dom0.cpio: Debian bookworm minbase + Xen 4.17 tools + qemu-system-xen
 #   cache/guest-KEY/     guest.cpio.gz (busybox + the static test program), e2e-guest
 #   cache/overlay-KEY.cpio   dom0's /init, the cases, lendtest, the guest kernel and initramfs
@@ -234,6 +235,7 @@ if [ ! -f "$OVERLAY" ]; then
     install -m 755 "$HERE"/cases/*.sh "$O/e2e/cases/"
     # dom0-init.sh loads it instead of Debian's privcmd unless run.sh --privcmd stock.
     install -m 644 "$LENDD/xen-privcmd.ko" "$O/e2e/modules/xen-privcmd.ko"
+    install -D -m 644 "$LENDD/fake-xen/xen-privcmd.ko" "$O/e2e/modules/fake-xen/xen-privcmd.ko"
     # dom0's test programs: static, against the host's libxen-dev (= dom0's tools).
     gcc -static -O2 -g0 -Wall -Wextra -Werror -o "$O/e2e/bin/lendtest" "$HERE/dom0/lendtest.c" \
         -lxenctrl -lxenforeignmemory -lxendevicemodel -lxenevtchn -lxencall -lxengnttab \

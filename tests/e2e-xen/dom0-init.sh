@@ -31,7 +31,7 @@ exec </dev/null
 
 . "$E2E/lib.sh"
 # Per-run settings from run.sh's injected archive; defaults for a bare image.
-E2E_CASES="lend-ioctl hvm-basic xl-create hvm-large-bar destroy-mid-traffic pvh xen-lend"
+E2E_CASES="lend-ioctl lend-events hvm-basic xl-create hvm-large-bar destroy-mid-traffic pvh xen-lend"
 E2E_CASE_TIMEOUT=300
 [ -f "$E2E/run.env" ] && . "$E2E/run.env"
 E2E_CASES=${E2E_CASES//,/ }
@@ -49,10 +49,13 @@ infra_error=""
 # dom0's privcmd (run.sh --privcmd): upstream/linux/'s module with the lending ioctls,
 # loaded before the modprobes so that xenfs binds to it, or Debian's own.
 export E2E_PRIVCMD=${E2E_PRIVCMD:-lend}
-if [ "$E2E_PRIVCMD" = lend ]; then
-    if ! insmod "$E2E/modules/xen-privcmd.ko" 2>> "$D/modprobe.err"; then
-        infra_error="insmod of the lending xen-privcmd.ko failed: $(tail -1 "$D/modprobe.err")"
-    fi
+case $E2E_PRIVCMD in
+lend) ko=$E2E/modules/xen-privcmd.ko ;;
+fake) ko=$E2E/modules/fake-xen/xen-privcmd.ko ;;
+*) ko="" ;;
+esac
+if [ -n "$ko" ] && ! insmod "$ko" 2>> "$D/modprobe.err"; then
+    infra_error="insmod $ko failed: $(tail -1 "$D/modprobe.err")"
 fi
 rec_str privcmd "$E2E_PRIVCMD"
 for m in xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs xen-blkback xen-netback; do
@@ -79,7 +82,6 @@ rec_str xen_commandline "$(xi xen_commandline)"
 rec xen_free_mb "$(xi free_memory || echo null)"
 rec_str dom0_kernel "$(uname -r)"
 rec_str xenstored "$(pgrep -x xenstored >/dev/null && echo running || echo absent)"
-rec_str privcmd_srcversion "$(cat /sys/module/xen_privcmd/srcversion 2>/dev/null)"
 rec_str privcmd_taint "$(cat /sys/module/xen_privcmd/taint 2>/dev/null)"
 [ -n "$infra_error" ] && rec_str infra_error "$infra_error"
 progress "xen $(xi xen_version) virt_caps '$(xi virt_caps)' free $(xi free_memory) MiB, xenstored $(pgrep -x xenstored >/dev/null && echo up || echo DOWN), privcmd $E2E_PRIVCMD${infra_error:+, ERROR: $infra_error}"

@@ -19,7 +19,9 @@
 #                 of a hypervisor image (xen/xen of a development tree) taken as lend; cases
 #                 see E2E_XEN_FLAVOUR, the JSON's xen object says which ran
 #   --privcmd     dom0's xen-privcmd.ko: lend (default), upstream/linux/'s module with the
-#                 lending ioctls, loaded instead of Debian's; or stock, Debian's own
+#                 lending ioctls, loaded instead of Debian's; stock, Debian's own; or fake,
+#                 the module's test build whose hypercalls succeed without Xen (for the
+#                 lend-events case only: it lends nothing to a guest)
 #   --verbose     print the whole serial console, not just progress
 #   --set         pass VAR=VALUE to the cases (e.g. E2E_THREADS_BYTES=8M, E2E_LOG_LEVEL=debug)
 # Environment: E2E_DAEMON (default build/ioreq-lend), E2E_XENSIM (default build/xensim, for
@@ -40,7 +42,7 @@ XENSIM=${E2E_XENSIM:-$ROOT/build/xensim}
 export E2E_T0=${EPOCHREALTIME/,/.}
 
 # The case list: extend by adding cases/NAME.sh (and its name here to fix its order).
-ALL_CASES=(lend-ioctl hvm-basic xl-create hvm-large-bar destroy-mid-traffic pvh xen-lend)
+ALL_CASES=(lend-ioctl lend-events hvm-basic xl-create hvm-large-bar destroy-mid-traffic pvh xen-lend)
 
 CASES="" TIMEOUT=590 CASE_TIMEOUT=420 DOM0_VCPUS=1 QEMU_SMP=1 BUILD=1 VERBOSE=0 SETS=() XEN_FLAVOUR=stock
 PRIVCMD=lend
@@ -54,7 +56,7 @@ while [ $# -gt 0 ]; do
     --no-build) BUILD=0 ;;
     --xen) XEN_FLAVOUR=$2; shift ;;
     --privcmd)
-        case $2 in lend|stock) PRIVCMD=$2 ;; *) echo "run.sh: --privcmd lend|stock" >&2; exit 2 ;; esac
+        case $2 in lend|stock|fake) PRIVCMD=$2 ;; *) echo "run.sh: --privcmd lend|stock|fake" >&2; exit 2 ;; esac
         shift ;;
     --verbose|-v) VERBOSE=1 ;;
     --set) SETS+=("$2"); shift ;;

@@ -8,7 +8,8 @@
 #
 # usage: build.sh KVER OUTDIR [SRCDIR]
 #   KVER    e.g. 6.1.0-57-amd64 (the dom0 kernel)
-#   OUTDIR  receives xen-privcmd.ko and build.log
+#   OUTDIR  receives xen-privcmd.ko, build.log, and fake-xen/xen-privcmd.ko: a
+#           test build whose hypercalls never reach Xen (see privcmd-lend.c)
 #   SRCDIR  cache for the Debian sources (default OUTDIR/src): the 139 MB
 #           linux-source deb is downloaded once per version, only three
 #           files and checkpatch are kept
@@ -70,8 +71,19 @@ perl "$SRC/scripts/checkpatch.pl" --no-tree --quiet --show-types --ignore ENOSYS
     -f "$HERE/privcmd-lend.c" "$HERE/privcmd-lend-uapi.h" > "$B/checkpatch.log" 2>&1 ||
     { cat "$B/checkpatch.log" >&2; die "checkpatch found problems"; }
 
-make -C "$HDR" M="$B" W=1 modules > "$OUT/build.log" 2>&1 || { tail -30 "$OUT/build.log" >&2; die "module build failed"; }
-if grep -n 'privcmd-lend.*warning:' "$OUT/build.log" >&2; then die "warnings in privcmd-lend.c"; fi
-strip --strip-debug -o "$OUT/xen-privcmd.ko" "$B/xen-privcmd.ko"
-grep -aq "vermagic=$KVER " "$OUT/xen-privcmd.ko" || die "xen-privcmd.ko lacks vermagic $KVER"
-echo "build.sh: $OUT/xen-privcmd.ko for $KVER (Debian $VER)" >&2
+# The module, and a test build whose hypercalls never reach Xen (fake-xen/):
+# the same sources with PRIVCMD_LEND_FAKE_XEN, for tests on a stock hypervisor.
+cp -a "$B" "$B.fake"
+trap 'rm -rf "$B" "$B.fake"' EXIT
+mkdir -p "$OUT/fake-xen"
+for v in "" fake; do
+    dir=$B${v:+.$v} ko=$OUT/${v:+fake-xen/}xen-privcmd.ko log=$OUT/build${v:+-$v}.log
+    make -C "$HDR" M="$dir" W=1 ${v:+PRIVCMD_LEND_FAKE_XEN=y} modules > "$log" 2>&1 ||
+        { tail -30 "$log" >&2; die "module build failed (see $log)"; }
+    if grep -n 'privcmd-lend.*warning:' "$log" >&2; then die "warnings in privcmd-lend.c"; fi
+    strip --strip-debug -o "$ko" "$dir/xen-privcmd.ko"
+    grep -aq "vermagic=$KVER " "$ko" || die "$ko lacks vermagic $KVER"
+done
+grep -aq fake_lent "$OUT/fake-xen/xen-privcmd.ko" && ! grep -aq fake_lent "$OUT/xen-privcmd.ko" ||
+    die "the fake-xen switch did not take"
+echo "build.sh: $OUT/xen-privcmd.ko (and fake-xen/) for $KVER (Debian $VER)" >&2

@@ -30,6 +30,7 @@
 #include <linux/hmm.h>
 #include <linux/mm.h>
 #include <linux/mmu_notifier.h>
+#include <linux/moduleparam.h>
 #include <linux/mutex.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
@@ -101,6 +102,7 @@ struct privcmd_lend {
 	struct privcmd_lend_event ev[LEND_EVENT_QUEUE];
 };
 
+#ifndef PRIVCMD_LEND_FAKE_XEN
 static long xen_lend(unsigned int op, domid_t domid, u64 gfn, unsigned long nr,
 		     u16 flags, xen_pfn_t *frames)
 {
@@ -114,6 +116,44 @@ static long xen_lend(unsigned int op, domid_t domid, u64 gfn, unsigned long nr,
 	set_xen_guest_handle(arg.frames, frames);
 	return HYPERVISOR_memory_op(op, &arg);
 }
+#else
+/*
+ * Test builds only (build.sh's fake-xen/xen-privcmd.ko): the hypercalls
+ * answer as a lending Xen would, without Xen, so that the fault protocol, the
+ * notifier and the event queue can be tested in a dom0 whose hypervisor
+ * cannot lend. Nothing reaches a guest: never serve one with this build.
+ * fake_lent counts the entries a real Xen would hold (its 'q' key's "lent
+ * entries"); a frame must be one of ours (Xen's owner check, EPERM).
+ */
+static atomic_long_t fake_lent;
+
+static int fake_lent_get(char *buf, const struct kernel_param *kp)
+{
+	return sysfs_emit(buf, "%ld\n", atomic_long_read(&fake_lent));
+}
+
+static const struct kernel_param_ops fake_lent_ops = { .get = fake_lent_get };
+module_param_cb(fake_lent, &fake_lent_ops, NULL, 0444);
+MODULE_PARM_DESC(fake_lent, "Entries the fake hypervisor holds (test builds)");
+
+static long xen_lend(unsigned int op, domid_t domid, u64 gfn, unsigned long nr,
+		     u16 flags, xen_pfn_t *frames)
+{
+	unsigned long i;
+
+	if (!nr || nr > XENLEND_MAX_BATCH)
+		return -EINVAL;
+	if (op == XENMEM_lend_unmap) {
+		atomic_long_sub(nr, &fake_lent);
+		return 0;
+	}
+	for (i = 0; i < nr; i++)
+		if (!pfn_valid(gfn_to_pfn(frames[i])))
+			return -EPERM;
+	atomic_long_add(nr, &fake_lent);
+	return 0;
+}
+#endif
 
 /* An fd's lending state, created by its first use. */
 static struct privcmd_lend *lend_get(struct privcmd_data *data)

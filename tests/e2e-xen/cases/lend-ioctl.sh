@@ -13,6 +13,10 @@
 case_begin lend-ioctl
 T=$E2E/bin/lend-test
 rec_str privcmd "$E2E_PRIVCMD"
+if [ "$E2E_PRIVCMD" = fake ]; then
+    skip "the fake-xen privcmd answers for Xen: this case checks the real one (lend-events is for fake)"
+    finish
+fi
 if [ ! -x "$T" ]; then
     check lend_test_present false "$T missing from the image"
     finish

@@ -8,6 +8,12 @@
  *   lend-test ioctl lend|stock   the ioctls' error paths, the event queue,
  *                       release (lend); or that Debian's privcmd answers
  *                       ENOTTY (stock)
+ *   lend-test events    with the fake-xen build of the module (its hypercalls
+ *                       succeed without Xen and count what Xen would hold):
+ *                       real MM events (reclaim, soft offline, hole punch,
+ *                       mprotect, hwpoison, munmap) produce the right events
+ *                       and revoke exactly the pages mapped; merging,
+ *                       overflow, delete, close and kill -9 revoke everything
  *
  * And the tools a lending case uses on a running daemon (PID, FD: the
  * daemon's memfd as /proc/PID/fd/FD; OFF, LEN in bytes):
@@ -399,6 +405,312 @@ static int cmd_ioctl(bool stock)
 	return failures ? 1 : 0;
 }
 
+/* ------------------------------------------------------------------ events (fake Xen) */
+
+/* The entries the fake hypervisor holds (fake-xen build's parameter), -1 if none. */
+static long fake_lent(void)
+{
+	FILE *f = fopen("/sys/module/xen_privcmd/parameters/fake_lent", "r");
+	long n = -1;
+
+	if (f) {
+		if (fscanf(f, "%ld", &n) != 1)
+			n = -1;
+		fclose(f);
+	}
+	return n;
+}
+
+/* Read every pending record into ev (at most max); the count, or -errno. */
+static int events(int fd, struct privcmd_lend_event *ev, int max)
+{
+	int n = 0, got;
+
+	while (n < max && (got = drain(fd, ev + n, max - n)) > 0)
+		n += got;
+	return n ? n : got;
+}
+
+static char evbuf[512];
+
+static const char *evstr(const struct privcmd_lend_event *ev, int n)
+{
+	size_t o = 0;
+
+	evbuf[0] = 0;
+	if (n < 0)
+		snprintf(evbuf, sizeof(evbuf), "read: %s", en(-n));
+	for (int i = 0; i < n && o < sizeof(evbuf) - 64; i++)
+		o += snprintf(evbuf + o, sizeof(evbuf) - o, "%s{slot %u reason %u [%llu,+%llu)}",
+			      i ? " " : "", ev[i].slot, ev[i].reason,
+			      (unsigned long long)ev[i].first_page, (unsigned long long)ev[i].count);
+	return n == 0 ? "none" : evbuf;
+}
+
+/* One record of slot 0 with this reason and range, and nothing else. */
+static void expect_one(const char *name, int fd, uint32_t reason, uint64_t first, uint64_t count)
+{
+	struct privcmd_lend_event ev[8];
+	int n = events(fd, ev, 8);
+
+	report(n == 1 && ev[0].slot == 0 && ev[0].reason == reason && ev[0].first_page == first &&
+	       ev[0].count == count, name, "%s; want {slot 0 reason %u [%" PRIu64 ",+%" PRIu64 ")}",
+	       evstr(ev, n), reason, first, count);
+}
+
+/*
+ * The events after an operation that must revoke [first, first + count):
+ * records of slot 0 that cover that range, add up to exactly the entries the
+ * fake Xen lost (each revoked page reported once), and have the given reason
+ * (UNMAPPED records must also lie inside the range). Splitting a VMA inside a
+ * 2 MiB range (mprotect or munmap of part of it) makes Linux 6.1 invalidate
+ * the whole 2 MiB first (__split_huge_pmd(), THP or not), so neighbours may be
+ * reported too, as MIGRATED.
+ */
+static void expect_cover(const char *name, int fd, uint32_t reason, uint64_t first,
+			 uint64_t count, long lent_before)
+{
+	static struct privcmd_lend_event ev[64];
+	static unsigned char seen[1 << 16];
+	uint64_t sum = 0, covered = 0;
+	bool ok, reason_ok = true;
+	int n = events(fd, ev, 64);
+
+	memset(seen, 0, sizeof(seen));
+	for (int i = 0; i < n; i++) {
+		sum += ev[i].count;
+		if (ev[i].slot != 0 || ev[i].first_page + ev[i].count > sizeof(seen))
+			reason_ok = false;
+		else
+			memset(seen + ev[i].first_page, 1, ev[i].count);
+		if (ev[i].reason == LEND_EV_UNMAPPED)
+			reason_ok &= ev[i].first_page >= first &&
+				     ev[i].first_page + ev[i].count <= first + count;
+		reason_ok &= ev[i].reason == reason || ev[i].reason == LEND_EV_MIGRATED;
+	}
+	for (uint64_t i = first; i < first + count && i < sizeof(seen); i++)
+		covered += seen[i];
+	ok = n > 0 && reason_ok && covered == count && (long)sum == lent_before - fake_lent();
+	if (reason != LEND_EV_MIGRATED) {
+		bool any = false;
+
+		for (int i = 0; i < n; i++)
+			any |= ev[i].reason == reason;
+		ok &= any;
+	}
+	report(ok, name, "%s; %llu of [%llu,+%llu) covered, %llu reported, fake Xen lost %ld",
+	       evstr(ev, n), (unsigned long long)covered, (unsigned long long)first,
+	       (unsigned long long)count, (unsigned long long)sum, lent_before - fake_lent());
+}
+
+static void expect_lent(const char *name, long want)
+{
+	long got = fake_lent();
+
+	report(got == want, name, "fake Xen holds %ld entries, want %ld", got, want);
+}
+
+static void expect_map(const char *name, int fd, uint64_t first, uint64_t count, int want,
+		       uint64_t want_done)
+{
+	uint64_t done;
+	int e = lend_range(fd, IOCTL_PRIVCMD_LEND_MAP, 0, 0, first, count, &done);
+
+	report(e == want && done == want_done, name, "map [%" PRIu64 ",+%" PRIu64 "): %s, done %" PRIu64
+	       " (want %s, %" PRIu64 ")", first, count, en(e), done, en(want), want_done);
+}
+
+static int punch(int mfd, uint64_t page, uint64_t n)
+{
+	return fallocate(mfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, page * PAGE, n * PAGE) ? errno : 0;
+}
+
+static uint64_t own_pfn(const void *p)
+{
+	static int fd = -1;
+	uint64_t e = 0;
+
+	if (fd < 0)
+		fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	if (pread(fd, &e, sizeof(e), (uintptr_t)p / PAGE * sizeof(e)) != sizeof(e))
+		return 0;
+	return e & (((uint64_t)1 << 55) - 1);
+}
+
+/*
+ * The notifier, the fault protocol and the event queue with real MM events,
+ * on the fake-xen build (its hypercalls succeed without Xen and count the
+ * entries a real Xen would hold): what a lending Xen would see, minus Xen.
+ */
+static int cmd_events(void)
+{
+	enum { N = 4096 };
+	struct privcmd_lend_event ev[64];
+	long base = fake_lent();
+	int fd, mfd, n, e, moved, pipefd[2];
+	uint64_t pfn[64], sum;
+	char *mem, c;
+	pid_t pid;
+
+	if (base < 0) {
+		report(false, "fake_xen_module", "no /sys/module/xen_privcmd/parameters/fake_lent: "
+		       "not the fake-xen build");
+		return 1;
+	}
+	fd = open_restricted(NO_DOMID);
+	mem = memfd_pages(N, PROT_READ | PROT_WRITE, &mfd);
+	expect("slot_create", set_slot(fd, 0, 0, 0x100000, mem, N), 0);
+	expect_map("map_all", fd, 0, N, 0, N);
+	expect_lent("map_all_lent", base + N);
+	expect_map("map_again_counts_done", fd, 0, N, 0, N);
+	expect_lent("map_again_lent", base + N);
+	n = events(fd, ev, 64);
+	report(n == -EAGAIN, "no_events_before_invalidation", "%s", evstr(ev, n));
+
+	/* Reclaim (no swap): shmem pages are unmapped, then kept dirty. */
+	if (madvise(mem, 64 * PAGE, MADV_PAGEOUT)) {
+		report(false, "pageout", "madvise(MADV_PAGEOUT): %s", strerror(errno));
+	} else {
+		n = events(fd, ev, 64);
+		sum = 0;
+		for (int i = 0; i < n; i++)
+			sum += ev[i].reason == LEND_EV_MIGRATED && ev[i].slot == 0 &&
+			       ev[i].first_page + ev[i].count <= 64 ? ev[i].count : 1000000;
+		report(n > 0 && sum > 0 && (long)sum == base + N - fake_lent(), "pageout_migrated",
+		       "%s; fake Xen lost %ld entries", evstr(ev, n), base + N - fake_lent());
+		expect_map("pageout_map_again", fd, 0, 64, 0, 64);
+		expect_lent("pageout_map_again_lent", base + N);
+	}
+
+	/* The device model's own UNMAP is silent, and unmapped pages give no event. */
+	e = lend_range(fd, IOCTL_PRIVCMD_LEND_UNMAP, 0, 0, 0, 64, NULL);
+	expect("unmap", e, 0);
+	expect_lent("unmap_lent", base + N - 64);
+	punch(mfd, 0, 64);
+	n = events(fd, ev, 64);
+	report(n == -EAGAIN, "no_event_for_unmapped_pages", "unmap, then punch: %s", evstr(ev, n));
+	expect_map("unmap_map_again", fd, 0, 64, 0, 64);
+
+	/* Migration: soft offline moves the pages to new frames. */
+	for (int i = 0; i < 64; i++)
+		pfn[i] = own_pfn(mem + (64 + i) * PAGE);
+	if (madvise(mem + 64 * PAGE, 64 * PAGE, MADV_SOFT_OFFLINE)) {
+		report(false, "soft_offline", "madvise(MADV_SOFT_OFFLINE): %s", strerror(errno));
+	} else {
+		expect_one("soft_offline_migrated", fd, LEND_EV_MIGRATED, 64, 64);
+		expect_lent("soft_offline_lent", base + N - 64);
+		moved = 0;
+		for (int i = 0; i < 64; i++) {
+			(void)*(volatile char *)(mem + (64 + i) * PAGE); /* fault it back in */
+			moved += own_pfn(mem + (64 + i) * PAGE) != pfn[i];
+		}
+		report(moved == 64, "soft_offline_new_frames", "%d of 64 pages at a new PFN", moved);
+		expect_map("soft_offline_map_again", fd, 64, 64, 0, 64);
+	}
+
+	/* A hole punched: zeros at the next map. */
+	expect("punch", punch(mfd, 128, 64), 0);
+	expect_one("punch_migrated", fd, LEND_EV_MIGRATED, 128, 64);
+	expect_map("punch_map_again", fd, 128, 64, 0, 64);
+
+	/* A protection change revokes too; a writable slot cannot map read-only memory. */
+	mprotect(mem + 192 * PAGE, 64 * PAGE, PROT_READ);
+	expect_cover("mprotect_migrated", fd, LEND_EV_MIGRATED, 192, 64, base + N);
+	expect_map("mprotect_map_efault", fd, 192, 64, EFAULT, 0);
+	mprotect(mem + 192 * PAGE, 64 * PAGE, PROT_READ | PROT_WRITE);
+	events(fd, ev, 64); /* the split's neighbours again, if they were mapped */
+	expect_map("mprotect_back_map", fd, 0, N, 0, N);
+	expect_lent("all_mapped_again", base + N);
+
+	/* Merging: adjacent records of a slot and reason become one. */
+	punch(mfd, 300, 1);
+	punch(mfd, 302, 1);
+	punch(mfd, 304, 1);
+	punch(mfd, 310, 1);
+	punch(mfd, 311, 1);
+	punch(mfd, 312, 1);
+	n = events(fd, ev, 64);
+	report(n == 4 && ev[0].first_page == 300 && ev[0].count == 1 && ev[1].first_page == 302 &&
+	       ev[2].first_page == 304 && ev[3].first_page == 310 && ev[3].count == 3, "merge_adjacent",
+	       "%s", evstr(ev, n));
+	expect_map("merge_map_again", fd, 0, N, 0, N);
+
+	/* Overflow: 2048 separate records for a ring of 1024. */
+	for (int i = 0; i < N; i += 2)
+		punch(mfd, i, 1);
+	{
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+
+		e = poll(&p, 1, 0);
+		report(e == 1 && (p.revents & POLLIN), "poll_pending", "poll: %d, revents %#x", e, p.revents);
+	}
+	expect_lent("overflow_revoked_all", base + N - N / 2);
+	n = events(fd, ev, 64);
+	report(n == 1 && ev[0].reason == LEND_EV_OVERFLOW && ev[0].slot == 0 && ev[0].first_page == 0 &&
+	       ev[0].count == 0, "overflow_one_record", "%s", evstr(ev, n));
+	expect_map("overflow_map_again", fd, 0, N, 0, N);
+
+	/* The hardware poisons a lent page: it leaves the guest, and cannot come back. */
+	if (madvise(mem + 400 * PAGE, PAGE, MADV_HWPOISON) == 0) {
+		expect_one("hwpoison_migrated", fd, LEND_EV_MIGRATED, 400, 1);
+		expect_map("hwpoison_map_enodata", fd, 399, 2, ENODATA, 1);
+	} else {
+		printf("skip hwpoison_migrated MADV_HWPOISON: %s\n", strerror(errno));
+	}
+	/* The mapping goes away: UNMAPPED, and the slot is dead. */
+	{
+		long before = fake_lent();
+
+		munmap(mem + 1024 * PAGE, 1024 * PAGE);
+		expect_cover("munmap_unmapped", fd, LEND_EV_UNMAPPED, 1024, 1024, before);
+	}
+	expect_map("dead_slot_map_efault", fd, 0, 1, EFAULT, 0);
+	/* Deleting revokes the rest, silently. */
+	expect("slot_delete", set_slot(fd, 0, 0, 0, NULL, 0), 0);
+	expect_lent("slot_delete_lent", base);
+	n = events(fd, ev, 64);
+	report(n == -EAGAIN, "slot_delete_silent", "%s", evstr(ev, n));
+
+	/* Close revokes everything. */
+	munmap(mem, N * PAGE);
+	mem = memfd_pages(256, PROT_READ | PROT_WRITE, NULL);
+	expect("close_slot", set_slot(fd, 0, 0, 0x100000, mem, 256), 0);
+	expect_map("close_map", fd, 0, 256, 0, 256);
+	close(fd);
+	expect_lent("close_revokes", base);
+
+	/* kill -9 of a process with lent pages: exit revokes everything. */
+	if (pipe(pipefd) < 0) {
+		perror("pipe");
+		return 1;
+	}
+	pid = fork();
+	if (pid == 0) {
+		int cfd = open_restricted(NO_DOMID);
+		char *cm = memfd_pages(512, PROT_READ | PROT_WRITE, NULL);
+		uint64_t done = 0;
+
+		set_slot(cfd, 0, 0, 0x100000, cm, 512);
+		lend_range(cfd, IOCTL_PRIVCMD_LEND_MAP, 0, 0, 0, 512, &done);
+		c = done == 512 ? 'y' : 'n';
+		if (write(pipefd[1], &c, 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	close(pipefd[1]);
+	c = 0;
+	e = read(pipefd[0], &c, 1) == 1 && c == 'y';
+	report(e, "kill_child_mapped", "the child mapped 512 pages: %c", c ? c : '-');
+	expect_lent("kill_child_lent", base + 512);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	expect_lent("kill_revokes", base);
+
+	munmap(mem, 256 * PAGE);
+	return failures ? 1 : 0;
+}
+
 /* The start of the daemon's mapping of its memfd ("/memfd:ioreq-lend"). */
 static unsigned long daemon_base(const char *pid)
 {
@@ -436,6 +748,8 @@ int main(int argc, char **argv)
 	unsigned long off, len, base;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc == 2 && !strcmp(argv[1], "events"))
+		return cmd_events();
 	if (argc == 3 && !strcmp(argv[1], "ioctl") &&
 	    (!strcmp(argv[2], "lend") || !strcmp(argv[2], "stock")))
 		return cmd_ioctl(!strcmp(argv[2], "stock"));
@@ -499,7 +813,7 @@ int main(int argc, char **argv)
 		}
 		return 0;
 	}
-	fprintf(stderr, "usage: lend-test ioctl lend|stock | pageout PID OFF LEN | soft-offline PID FD OFF LEN |\n"
+	fprintf(stderr, "usage: lend-test ioctl lend|stock | events | pageout PID OFF LEN | soft-offline PID FD OFF LEN |\n"
 			"       punch PID FD OFF LEN | pfns PID OFF LEN\n");
 	return 2;
 }
