@@ -136,6 +136,12 @@ e2e-xen-lend: $(BUILD)/ioreq-lend $(BUILD)/ioreq-lend-qemu $(BUILD)/ioreq-lend-x
 	$(Q)scripts/ensure-deps.sh e2e
 	$(Q)tests/e2e-xen/run.sh --xen lend --case hvm-basic,pvh,xen-lend
 
+# The lending privcmd's notifier and event queue under real MM events, on its fake-xen
+# test build (tests/e2e-xen/cases/lend-events.sh): one dom0 boot, about a minute.
+e2e-xen-lend-events:
+	$(Q)scripts/ensure-deps.sh e2e
+	$(Q)tests/e2e-xen/run.sh --privcmd fake --case lend-events
+
 format:
 	clang-format -i ioreq-lend/*.[ch] tests/sim/*/*.[ch] tests/sim/*.h tests/unit/*.c
 

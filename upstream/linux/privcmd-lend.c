@@ -266,30 +266,32 @@ ssize_t privcmd_lend_read(struct file *file, char __user *buf, size_t count,
 	l = lend_get(data);
 	if (!l)
 		return -ENOMEM;
-	while (!lend_has_events(l)) {
+	for (;;) {
+		while (n + sizeof(ev) <= count) {
+			spin_lock(&l->ev_lock);
+			if (!lend_pop_event(l, &ev)) {
+				spin_unlock(&l->ev_lock);
+				break;
+			}
+			spin_unlock(&l->ev_lock);
+			if (copy_to_user(buf + n, &ev, sizeof(ev))) {
+				/* That record is lost: the reader must learn it. */
+				spin_lock(&l->ev_lock);
+				l->ev_overflow = true;
+				spin_unlock(&l->ev_lock);
+				return n ? n : -EFAULT;
+			}
+			n += sizeof(ev);
+		}
+		if (n)
+			return n;
 		if (file->f_flags & O_NONBLOCK)
 			return -EAGAIN;
+		/* Another reader may take what woke us: then wait again. */
 		ret = wait_event_interruptible(l->ev_wait, lend_has_events(l));
 		if (ret)
 			return ret;
 	}
-	while (n + sizeof(ev) <= count) {
-		spin_lock(&l->ev_lock);
-		if (!lend_pop_event(l, &ev)) {
-			spin_unlock(&l->ev_lock);
-			break;
-		}
-		spin_unlock(&l->ev_lock);
-		if (copy_to_user(buf + n, &ev, sizeof(ev))) {
-			/* That record is lost: the reader must learn it. */
-			spin_lock(&l->ev_lock);
-			l->ev_overflow = true;
-			spin_unlock(&l->ev_lock);
-			return n ? n : -EFAULT;
-		}
-		n += sizeof(ev);
-	}
-	return n;
 }
 
 __poll_t privcmd_lend_poll(struct file *file, poll_table *wait)
