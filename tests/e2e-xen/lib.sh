@@ -336,16 +336,18 @@ guest_unpause() {
 # stdout). The guest's console is followed with tail -F; see bounded poll #1 at the
 # top. With IDLE, also give up when the console has been silent for IDLE seconds.
 wait_console() {
-    local re=$1 end=$((SECONDS + $2)) idle=${3:-0} last=$SECONDS line fd tp rc
+    local re=$1 end=$((SECONDS + $2)) idle=${3:-0} last=$SECONDS line fd tp rc part=""
     exec {fd}< <(exec tail -n +1 -F "$GUEST_CONSOLE" 2>/dev/null) || return 2
     tp=$!
     rc=1
     while [ $SECONDS -lt $end ]; do
+        # A read that times out mid-line has consumed that part: keep it (under load a
+        # line reaches the file in pieces seconds apart).
         if IFS= read -r -t 5 -u "$fd" line; then
             last=$SECONDS
-            line=${line%$'\r'}
+            line=$part${line%$'\r'}; part=""
             if [[ $line =~ $re ]]; then printf '%s\n' "$line"; rc=0; break; fi
-        elif ! xl list "$GUEST" >/dev/null 2>&1; then
+        elif part+=$line; ! xl list "$GUEST" >/dev/null 2>&1; then
             # The domain is gone: one last look at what it printed.
             line=$(grep -a -m1 -E "$re" "$GUEST_CONSOLE" | tr -d '\r') && { printf '%s\n' "$line"; rc=0; }
             break
@@ -390,7 +392,7 @@ start_guest() {
         fi
         guest_unpause
         t0=$(now)
-        if wait_console '^E2E-GUEST-BOOT' "${E2E_BOOT_TIMEOUT:-240}" "${E2E_BOOT_IDLE:-120}" >/dev/null; then
+        if wait_console 'E2E-GUEST-BOOT uptime=' "${E2E_BOOT_TIMEOUT:-240}" "${E2E_BOOT_IDLE:-120}" >/dev/null; then
             rec boot_s "$(since "$t0")"
             progress "guest booted in $(since "$t0")s (attempt $attempt)"
             return 0
