@@ -31,7 +31,7 @@ exec </dev/null
 
 . "$E2E/lib.sh"
 # Per-run settings from run.sh's injected archive; defaults for a bare image.
-E2E_CASES="lend-ioctl lend-events hvm-basic xl-create hvm-large-bar destroy-mid-traffic pvh xen-lend"
+E2E_CASES="lend-ioctl lend-events lend-mm hvm-basic xl-create hvm-large-bar destroy-mid-traffic pvh xen-lend"
 E2E_CASE_TIMEOUT=300
 [ -f "$E2E/run.env" ] && . "$E2E/run.env"
 E2E_CASES=${E2E_CASES//,/ }

@@ -24,6 +24,8 @@
  *                                      mapping of the memfd (pages migrate)
  *   lend-test punch PID FD OFF LEN     fallocate(PUNCH_HOLE) on the memfd
  *   lend-test pfns PID OFF LEN         the daemon's PFNs there (pagemap)
+ *   lend-test probe                    "lending" or "stock": Xen's answer to
+ *                                      XENMEM_lend_unmap (ENOSYS: stock)
  *
  * Output (ioctl): one line per check, "ok NAME DETAIL" or "FAIL NAME DETAIL",
  * "skip NAME REASON" where a prerequisite is missing; exit 1 if any failed.
@@ -750,6 +752,15 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc == 2 && !strcmp(argv[1], "events"))
 		return cmd_events();
+	if (argc == 2 && !strcmp(argv[1], "probe")) {
+		/* Does Xen have XENMEM_lend_*? Asked directly (stock Xen: ENOSYS). */
+		struct xen_lend_map probe = { .domid = NO_DOMID };
+		int fd = open_privcmd(0);
+		int e = hypercall(fd, __HYPERVISOR_memory_op, XENMEM_lend_unmap, &probe);
+
+		printf("%s\n", e == ENOSYS ? "stock" : "lending");
+		return 0;
+	}
 	if (argc == 3 && !strcmp(argv[1], "ioctl") &&
 	    (!strcmp(argv[2], "lend") || !strcmp(argv[2], "stock")))
 		return cmd_ioctl(!strcmp(argv[2], "stock"));
@@ -814,6 +825,6 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	fprintf(stderr, "usage: lend-test ioctl lend|stock | events | pageout PID OFF LEN | soft-offline PID FD OFF LEN |\n"
-			"       punch PID FD OFF LEN | pfns PID OFF LEN\n");
+			"       punch PID FD OFF LEN | pfns PID OFF LEN | probe\n");
 	return 2;
 }
