@@ -108,7 +108,10 @@
  */
 #define IOREQ_TYPE_ACCESS 9
 
-/* Answers to IOREQ_TYPE_ACCESS, in the response's data field. */
+/*
+ * Answers to IOREQ_TYPE_ACCESS, in the response's data field. An access by a
+ * vCPU the selected server has no slot for gets #GP(0) without a request.
+ */
 #define IOREQ_ACCESS_RETRY 0 /* the mapping is fixed: re-execute the access */
 #define IOREQ_ACCESS_FAIL  1 /* cannot be fixed: Xen injects #GP(0) */
 /*
@@ -140,7 +143,8 @@
  *    guest (decrease_reservation: EPERM), never in the guest's IOMMU tables;
  *  - executable; a write to a _ro entry injects #GP(0);
  *  - removed when the borrower dies (relinquish, before the p2m is freed).
- * Lending is refused (EOPNOTSUPP) for a borrower without HAP, with altp2m,
+ * Lending is refused (EOPNOTSUPP) for a borrower without HAP, with an
+ * altp2m mode configured at creation (it could be switched on after lending),
  * nested virtualisation or memory sharing, or whose IOMMU shares the p2m's
  * page tables (lent pages would be DMA-able).
  *
@@ -152,8 +156,9 @@
  * 4 KiB per MiB of RAM. When the pool is exhausted lend_map fails with
  * ENOMEM and the guest's access is answered FAIL.
  *
- * Xen's 'q' debug key prints "lent entries: N" per domain (0 once nothing
- * is lent), so a test can check that nothing leaked.
+ * Xen's 'q' debug key prints "lent entries: N" per HVM domain (0 once
+ * nothing is lent), so a test can check that nothing leaked; relinquishing a
+ * dying domain's entries logs "dN: relinquished M lent entries, K left".
  */
 
 /*
@@ -163,14 +168,18 @@
  * Frames are named as the caller's kernel names them: machine frames from a
  * PV caller, its own gfns from a translated (PVH) caller. The caller must
  * own each frame (EPERM otherwise). Each gfn must lie inside an access-only
- * range of an ioreq server that the caller runs for `domid` (EPERM), and
+ * range of an ioreq server that the caller runs for `domid`, enabled or not
+ * (a device model may fill the window before it enables its server; EPERM
+ * otherwise), and
  * must hold nothing or a lent entry (EBUSY otherwise: guest RAM is never
  * replaced). All or nothing per call; at most LEND_MAX_BATCH entries per
  * call, so every call takes bounded time. lend_unmap removes lent entries
  * only (other types are skipped, so RAM is never touched), needs no range
  * check (the kernel must always be able to revoke), and flushes every TLB
  * that could hold the entries before it returns. Both return ESRCH once the
- * borrower is dying (its entries are then gone or going).
+ * borrower is dying (its entries are then gone or going), before any other
+ * check: its servers are already gone, so the range check would answer
+ * EPERM first. lend_unmap with flags or frames set is EINVAL.
  * Other errors: EINVAL (nr 0 or > LEND_MAX_BATCH, unknown flags, a gfn
  * beyond the guest's address width), ENOMEM (the borrower's paging pool),
  * EOPNOTSUPP (see above). Stock Xen: ENOSYS. lend_unmap with nr 0 answers
@@ -184,8 +193,9 @@ struct xen_lend_map {
     uint16_t flags;           /* lend_map: LEND_MAP_F_READONLY; lend_unmap: 0 */
     uint32_t nr;              /* 1 .. LEND_MAX_BATCH */
     uint64_t first_gfn;       /* the borrower's gfns first_gfn .. first_gfn + nr - 1 */
-    uint64_t frames;          /* XEN_GUEST_HANDLE_64(xen_pfn_t): nr frames; lend_unmap: 0 */
+    uint64_t frames;          /* XEN_GUEST_HANDLE(xen_pfn_t): nr frames; lend_unmap: 0 */
 };
+/* Xen's public memory.h spells these XENMEM_LEND_READONLY and XENMEM_LEND_MAX_BATCH. */
 #define LEND_MAP_F_READONLY (1u << 0)
 #define LEND_MAX_BATCH      512
 
