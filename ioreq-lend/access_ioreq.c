@@ -466,3 +466,23 @@ void ioreq_srv_serve_pending(struct ioreq_srv *s)
             handle_slot(s, v, true);
     }
 }
+
+void ioreq_srv_log_slots(const struct ioreq_srv *s)
+{
+    unsigned int idle = 0;
+
+    if (!s->iopage)
+        return;
+    for (unsigned int v = 0; v < s->nr_vcpus; v++) {
+        const volatile ioreq_t *slot = &s->iopage->vcpu_ioreq[v];
+        unsigned int state = slot->state;
+
+        if (state == STATE_IOREQ_NONE) {
+            idle++;
+            continue;
+        }
+        log_info("vCPU %u: slot state %u, type %u, addr 0x%llx, port %u", v, state,
+                 (unsigned int)slot->type, (unsigned long long)slot->addr, s->vcpu_port[v]);
+    }
+    log_info("%u of %u vCPU slots idle", idle, s->nr_vcpus);
+}

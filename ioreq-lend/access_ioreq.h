@@ -99,6 +99,9 @@ int ioreq_srv_renew(struct ioreq_srv *s, char *err, size_t errlen);
  * notify those it answered without notifying. Drains the buffered ring.
  */
 void ioreq_srv_serve_pending(struct ioreq_srv *s);
+
+/* Log every vCPU slot that is not idle (SIGUSR1: where is a stuck vCPU?). */
+void ioreq_srv_log_slots(const struct ioreq_srv *s);
 /* SRV_ENABLED, SRV_PORTS_BOUND, SRV_PCI_CLAIMED: enable, bind, claim the function. */
 int ioreq_srv_start(struct ioreq_srv *s, uint16_t seg, uint8_t bus, uint8_t dev, uint8_t fn,
                     const struct ioreq_srv_ops *ops, void *opaque, char *err, size_t errlen);

@@ -615,6 +615,7 @@ static void on_usr1(struct ev_loop *loop, ev_signal *w, int revents)
     (void)loop;
     (void)revents;
     counters_log(&d->cnt);
+    ioreq_srv_log_slots(&d->srv);
     write_stats(d);
 }
 
