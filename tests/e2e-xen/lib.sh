@@ -266,7 +266,7 @@ name = "$name"
 type = "hvm"
 kernel = "$E2E/guest/vmlinuz"
 ramdisk = "$E2E/guest/guest.cpio.gz"
-extra = "console=ttyS0 ${E2E_GUEST_KARGS-quiet} e2e.args=${args// /,}"
+extra = "console=${HVM_CONSOLE:-ttyS0} ${E2E_GUEST_KARGS-quiet} e2e.args=${args// /,}"
 memory = $mem
 vcpus = $vcpus
 serial = "file:$D/console.log"
@@ -285,6 +285,9 @@ EOF
     local l; for l in "$@"; do echo "$l" >> "$f"; done
     GUEST=$name
     GUEST_CONSOLE=$D/console.log
+    # HVM_CONSOLE=hvc0: the guest's console is its PV console (xenconsoled logs it),
+    # not QEMU's emulated UART; the serial file then has the firmware's output only.
+    [ "${HVM_CONSOLE:-ttyS0}" = hvc0 ] && GUEST_CONSOLE=/var/log/xen/console/guest-$name.log
 }
 
 # pvh_cfg FILE NAME VCPUS MEMORY GUEST-ARGS [EXTRA xl LINES...]

@@ -124,6 +124,31 @@ my %dm = $main && $cases{$main}{full}{dm} ? %{ $cases{$main}{full}{dm} } : ();
 my %guest = $main ? %{ $cases{$main}{guest} // {} } : ();
 $guest{case} = $main if $main;
 
+# The lending cases' figures (each records a `lend` object, see cases/lend-mm.sh): counts
+# summed, Xen's lent entries left as the worst case, timings from the case that measured
+# them (null: not measured in this run). Absent when no lending case ran.
+my %lend;
+for my $c (grep { $cases{$_} && ref $cases{$_}{full}{lend} eq 'HASH' } @cases) {
+    my $l = $cases{$c}{full}{lend};
+    $lend{cases_passed} += $cases{$c}{status} eq 'pass' ? 1 : 0;
+    for my $k (qw(access emulated_bytes invalidated_pages frames_changed integrity_errors stale_reads)) {
+        $lend{$k} += $l->{$k} // 0;
+    }
+    my $left = $l->{lent_entries_left};
+    $lend{lent_entries_left} = $left
+        if defined $left && (!defined $lend{lent_entries_left} || $left > $lend{lent_entries_left});
+    for my $k (qw(access_us_p50 access_us_p99 emulated_read_us_p50 qemu_read_us_p50 uffd_us_p50 lend_vs_emulate)) {
+        $lend{$k} //= $l->{$k} if defined $l->{$k};
+    }
+}
+if (%lend) {
+    $lend{xen_version} = $env->{xen_version};
+    for my $k (qw(access_us_p50 access_us_p99 emulated_read_us_p50 qemu_read_us_p50 uffd_us_p50 lend_vs_emulate
+                  lent_entries_left)) {
+        $lend{$k} //= undef;
+    }
+}
+
 unshift @failures, "harness: $kv{error}" if $kv{error};
 my $ok = ($nfail == 0 && $npass > 0 && !$kv{error}) ? JSON::PP::true : JSON::PP::false;
 my %summary = (
@@ -142,6 +167,7 @@ my %summary = (
              (defined $kv{xen_flavour} ? (flavour => $kv{xen_flavour}) : ()) },
     daemon => $env->{daemon} // $kv{daemon} // 'unknown',
 );
+$summary{lend} = \%lend if %lend;
 $summary{error} = $kv{error} if $kv{error};
 
 # Human-readable table.

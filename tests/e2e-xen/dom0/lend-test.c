@@ -23,6 +23,10 @@
  *   lend-test soft-offline PID FD OFF LEN   MADV_SOFT_OFFLINE on our own
  *                                      mapping of the memfd (pages migrate)
  *   lend-test punch PID FD OFF LEN     fallocate(PUNCH_HOLE) on the memfd
+ *   lend-test fill PID FD OFF LEN VALUE   every 8-byte word of the memfd there
+ *                                      set to VALUE through our own mapping
+ *                                      (the fresh pattern a stale p2m entry
+ *                                      would hide from the guest)
  *   lend-test pfns PID OFF LEN         the daemon's PFNs there (pagemap)
  *   lend-test probe                    "lending" or "stock": Xen's answer to
  *                                      XENMEM_lend_unmap (ENOSYS: stock)
@@ -803,6 +807,26 @@ int main(int argc, char **argv)
 		printf("%s %#lx+%#lx: %s\n", argv[1], off, len, rc ? strerror(errno) : "ok");
 		return rc ? 1 : 0;
 	}
+	if (argc == 7 && !strcmp(argv[1], "fill")) {
+		int fd = open_daemon_fd(argv[2], argv[3]);
+		uint64_t value = strtoull(argv[6], NULL, 0);
+		volatile uint64_t *p;
+
+		off = strtoul(argv[4], NULL, 0);
+		len = strtoul(argv[5], NULL, 0);
+		if (fd < 0)
+			return 1;
+		p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, off);
+		if (p == MAP_FAILED) {
+			printf("fill %#lx+%#lx: %s\n", off, len, strerror(errno));
+			return 1;
+		}
+		for (unsigned long i = 0; i < len / 8; i++)
+			p[i] = value;
+		munmap((void *)p, len);
+		printf("fill %#lx+%#lx: %#" PRIx64 "\n", off, len, value);
+		return 0;
+	}
 	if (argc == 5 && !strcmp(argv[1], "pfns")) {
 		char path[64];
 		uint64_t e;
@@ -825,6 +849,6 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	fprintf(stderr, "usage: lend-test ioctl lend|stock | events | pageout PID OFF LEN | soft-offline PID FD OFF LEN |\n"
-			"       punch PID FD OFF LEN | pfns PID OFF LEN | probe\n");
+			"       punch PID FD OFF LEN | fill PID FD OFF LEN VALUE | pfns PID OFF LEN | probe\n");
 	return 2;
 }

@@ -25,7 +25,13 @@
  *             digest   : BAR [0, N+R+4K) read back a page per rep movsq, FNV-1a;
  *             config   : the 256 bytes of config space through sysfs, as hex.
  *   loop      find and map the function, print "E2E-GUEST-MARK traffic-started",
- *             then write/verify BAR [0, N) from both vCPUs forever (the destroy case).
+ *             then write/verify BAR [0, N) from both vCPUs forever (the destroy case),
+ *             reporting the pass count at most every 0.25 s per vCPU.
+ *             With --watch-bytes W, vCPU 0 also reads BAR [N, N+W) when it reports
+ *             and reports how many of its pages hold, in every word, the value of
+ *             the first page's first word: dom0 fills that range through its own
+ *             mapping after a memory-management operation, and a stale p2m entry
+ *             would show the old value.
  *   probe     find the function and dump its config space; no BAR traffic.
  *   selftest  on the host: anonymous RAM stands in for the BAR (checks the phases).
  *   raw       for guests whose kernel does not probe PCI (PVH): report what Linux
@@ -67,6 +73,7 @@ static struct {
     uint64_t threads_bytes; /* N */
     uint64_t rep_bytes;     /* R */
     uint64_t plain_bytes;   /* of each thread range, with plain 8-byte accesses */
+    uint64_t watch_bytes;   /* loop: BAR [N, N+W) only read, each page's words reported */
     int expect_vcpus;
 } opt = {
     .mode = "traffic",
@@ -417,12 +424,37 @@ static void *thread_phase(void *arg)
     return NULL;
 }
 
+/*
+ * Read BAR [N, N+W) a page per rep movsq; print the first page's first word and
+ * how many pages hold it in every word ("uniform" pages with another value, and
+ * pages whose words differ, are the rest).
+ */
+static void watch_report(uint64_t pass)
+{
+    uint64_t first = 0, same = 0, pages = opt.watch_bytes / 4096;
+
+    thread_buf();
+    for (uint64_t p = 0; p < pages; p++) {
+        bool uniform = true;
+
+        rep_movsq(tbuf, bar + opt.threads_bytes + p * 4096, 512);
+        if (p == 0)
+            first = tbuf[0];
+        for (unsigned i = 0; i < 512 && uniform; i++)
+            uniform = tbuf[i] == first;
+        same += uniform;
+    }
+    printf("E2E-GUEST-MARK watch pass=%" PRIu64 " first=0x%" PRIx64 " same=%" PRIu64 " pages=%" PRIu64 "\n",
+           pass, first, same, pages);
+}
+
 static void *thread_loop(void *arg)
 {
     int t = (int)(intptr_t)arg;
     struct tstat *s = &tstats[t];
     uint64_t half = opt.threads_bytes / 2;
     uint64_t mine = t * half;
+    double last_print = 0;
     pin(s, t);
     pthread_barrier_wait(&tbarrier);
     for (uint64_t pass = 0;; pass++) {
@@ -436,6 +468,12 @@ static void *thread_loop(void *arg)
             }
         }
         verify_range(seed, mine, mine + half, s);
+        /* At most 4 lines a second: a console flood would slow dom0's readers down. */
+        if (now_s() - last_print < 0.25)
+            continue;
+        last_print = now_s();
+        if (t == 0 && opt.watch_bytes)
+            watch_report(pass);
         printf("E2E-GUEST-MARK loop vcpu=%d pass=%" PRIu64 " written=%" PRIu64 " errors=%" PRIu64 "\n",
                s->cpu_seen, pass, s->written, s->errors);
     }
@@ -666,7 +704,8 @@ static void usage(void)
 {
     fprintf(stderr, "usage: e2e-guest [--mode traffic|loop|probe|raw] [--vendor V] [--device D]\n"
                     "                 [--bdf BB:DD.F] [--seed S] [--threads-bytes SIZE] [--rep-bytes SIZE]\n"
-                    "                 [--plain-bytes SIZE] [--vcpus N]   (SIZE: bytes, or K, M, G)\n");
+                    "                 [--plain-bytes SIZE] [--watch-bytes SIZE] [--vcpus N]\n"
+                    "                 (SIZE: bytes, or K, M, G)\n");
     exit(2);
 }
 
@@ -675,7 +714,7 @@ static void parse_args(int argc, char **argv)
     static const struct option lo[] = {
         {"mode", 1, 0, 'm'}, {"vendor", 1, 0, 'v'}, {"device", 1, 0, 'd'}, {"bdf", 1, 0, 'b'},
         {"seed", 1, 0, 's'}, {"threads-bytes", 1, 0, 'n'}, {"rep-bytes", 1, 0, 'r'}, {"vcpus", 1, 0, 'c'},
-        {"plain-bytes", 1, 0, 'p'}, {"selftest-corrupt", 1, 0, 'x'},
+        {"plain-bytes", 1, 0, 'p'}, {"selftest-corrupt", 1, 0, 'x'}, {"watch-bytes", 1, 0, 'w'},
         {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -693,6 +732,7 @@ static void parse_args(int argc, char **argv)
         case 'c': opt.expect_vcpus = atoi(optarg); break;
         case 'x': corrupt_off = parse_size(optarg); break;
         case 'p': opt.plain_bytes = parse_size(optarg) & ~7ULL; break;
+        case 'w': opt.watch_bytes = parse_size(optarg) & ~(4 * KIB - 1); break;
         default: usage();
         }
     }
@@ -869,8 +909,9 @@ int main(int argc, char **argv)
 
     /* ---- map the BAR ---- */
     if (!first_error && !probe && bar_size) {
-        uint64_t need = opt.threads_bytes + (loop ? 0 : opt.rep_bytes + 4096);
+        uint64_t need = opt.threads_bytes + (loop ? opt.watch_bytes : opt.rep_bytes + 4096);
         if (need > bar_size) {
+            opt.watch_bytes = 0;
             /* Shrink the phases to fit a small BAR. */
             opt.threads_bytes = (bar_size / 2) & ~(8 * KIB - 1);
             opt.rep_bytes = ((bar_size - opt.threads_bytes) / 2) & ~(4 * KIB - 1);
@@ -901,6 +942,7 @@ int main(int argc, char **argv)
     ju64("threads_bytes", opt.threads_bytes);
     ju64("rep_bytes", opt.rep_bytes);
     ju64("plain_bytes", opt.plain_bytes);
+    ju64("watch_bytes", opt.watch_bytes);
 
     if (!selftest)
         latency_probe();
