@@ -127,7 +127,7 @@ demo: $(PROGRAMS)
 # with the lending series (upstream/xen/, built from Debian's source as image layer
 # xenlend) with the lending privcmd (upstream/linux/), where --mode auto lends. The
 # second run's JSON line carries the `lend` object.
-E2E_LEND_CASES = lend-ioctl,lend-mm,xen-lend
+E2E_LEND_CASES = lend-ioctl,lend-mm,lend-copy,xen-lend
 e2e-xen: $(BUILD)/ioreq-lend $(BUILD)/ioreq-lend-qemu $(BUILD)/ioreq-lend-xl-create \
 		$(BUILD)/ioreq-lend-sim $(BUILD)/xensim
 	$(Q)scripts/ensure-deps.sh e2e

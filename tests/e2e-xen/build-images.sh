@@ -77,7 +77,7 @@ GUEST_KEY=$(hash_str "busybox=$BUSYBOXVER" "gcc=$GCCVER" "$(hash_files "${GUEST_
 LENDMOD_SRCS=(../../upstream/linux/{build.sh,Kbuild,privcmd-glue.patch,privcmd-lend.c,privcmd-lend-uapi.h,check-abi.c}
               ../../ioreq-lend/lend_abi.h)
 LENDMOD_KEY=$(hash_str "kernel=$KPKG=$KPKGVER" "gcc=$GCCVER" "$(hash_files "${LENDMOD_SRCS[@]}")" "$(layer_hash lendmod)")
-mapfile -t OVERLAY_SRCS < <(cd "$HERE" && ls dom0-init.sh lib.sh cases/*.sh dom0/*.c)
+mapfile -t OVERLAY_SRCS < <(cd "$HERE" && ls dom0-init.sh lib.sh cases/*.sh dom0/*.c ../../bench/uffd_anchor.c)
 OVERLAY_KEY=$(hash_str "$HOST_KEY" "$GUEST_KEY" "$LENDMOD_KEY" "gcc=$GCCVER" "$(hash_files "${OVERLAY_SRCS[@]}")" \
     "$(layer_hash 4)")
 
@@ -242,6 +242,9 @@ if [ ! -f "$OVERLAY" ]; then
         -lxentoolcore -lxentoollog
     gcc -static -O2 -g0 -Wall -Wextra -Werror -I"$HERE/../../upstream/linux" \
         -o "$O/e2e/bin/lend-test" "$HERE/dom0/lend-test.c"
+    # The benchmarks' userfaultfd anchor, for lend-mm's same-boot comparison.
+    gcc -static -O2 -g0 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror \
+        -o "$O/e2e/bin/uffd-anchor" "$HERE/../../bench/uffd_anchor.c" -lpthread
     cp "$HOSTD/vmlinuz" "$O/e2e/guest/vmlinuz"
     cp "$GUESTD/guest.cpio.gz" "$O/e2e/guest/guest.cpio.gz"
     printf 'host=%s dom0=%s guest=%s lendmod=%s overlay=%s\n' "$HOST_KEY" "$DOM0_KEY" "$GUEST_KEY" \

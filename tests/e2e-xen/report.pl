@@ -124,13 +124,12 @@ my %dm = $main && $cases{$main}{full}{dm} ? %{ $cases{$main}{full}{dm} } : ();
 my %guest = $main ? %{ $cases{$main}{guest} // {} } : ();
 $guest{case} = $main if $main;
 
-# The lending cases' figures (each records a `lend` object, see cases/lend-mm.sh): counts
+# The lending cases' figures (lend-mm and lend-copy record a `lend` object): counts
 # summed, Xen's lent entries left as the worst case, timings from the case that measured
 # them (null: not measured in this run). Absent when no lending case ran.
 my %lend;
 for my $c (grep { $cases{$_} && ref $cases{$_}{full}{lend} eq 'HASH' } @cases) {
     my $l = $cases{$c}{full}{lend};
-    $lend{cases_passed} += $cases{$c}{status} eq 'pass' ? 1 : 0;
     for my $k (qw(access emulated_bytes invalidated_pages frames_changed integrity_errors stale_reads)) {
         $lend{$k} += $l->{$k} // 0;
     }
@@ -142,6 +141,8 @@ for my $c (grep { $cases{$_} && ref $cases{$_}{full}{lend} eq 'HASH' } @cases) {
     }
 }
 if (%lend) {
+    # Every lending case that passed, whether it records figures or only checks.
+    $lend{cases_passed} = scalar grep { /^(lend-|xen-lend|fidelity-lend)/ && $cases{$_} && $cases{$_}{status} eq 'pass' } @cases;
     $lend{xen_version} = $env->{xen_version};
     for my $k (qw(access_us_p50 access_us_p99 emulated_read_us_p50 qemu_read_us_p50 uffd_us_p50 lend_vs_emulate
                   lent_entries_left)) {

@@ -42,7 +42,7 @@ XENSIM=${E2E_XENSIM:-$ROOT/build/xensim}
 export E2E_T0=${EPOCHREALTIME/,/.}
 
 # The case list: extend by adding cases/NAME.sh (and its name here to fix its order).
-ALL_CASES=(lend-ioctl lend-events lend-mm hvm-basic xl-create hvm-large-bar destroy-mid-traffic pvh xen-lend)
+ALL_CASES=(lend-ioctl lend-events lend-mm lend-copy hvm-basic xl-create hvm-large-bar destroy-mid-traffic pvh xen-lend)
 
 CASES="" TIMEOUT=590 CASE_TIMEOUT=420 DOM0_VCPUS=1 QEMU_SMP=1 BUILD=1 VERBOSE=0 SETS=() XEN_FLAVOUR=stock
 PRIVCMD=lend
@@ -238,6 +238,12 @@ if [[ " $CASES " == *" hvm-basic "* ]]; then
         say "fidelity: $XENSIM missing (make build/xensim): the check fails"
     fi
     SUMMARY_CASES+=" fidelity"
+fi
+# The differential of lending: lend-copy's lent run replayed on the simulator, lending.
+if [[ " $CASES " == *" lend-copy "* ]] && jq -e '.lend_run' "$OUT/results/lend-copy.json" >/dev/null 2>&1; then
+    say "fidelity-lend: replaying lend-copy's lent run on the simulator ($XENSIM)"
+    perl "$HERE/fidelity.pl" "$OUT" lend-copy "$XENSIM" lend_run lend
+    SUMMARY_CASES+=" fidelity-lend"
 fi
 perl "$HERE/report.pl" summary "$OUT" cases="${SUMMARY_CASES// /,}" elapsed_s="$(elapsed)" build_s="$BUILD_S" \
     qemu_rc="$QEMU_RC" timeout_s="$TIMEOUT" daemon="$DAEMON_STATE" xen_flavour="$XEN_FLAVOUR"

@@ -21,6 +21,8 @@
 #     its data and the watch range are intact (the memfd outlived the daemon);
 #  4. xl destroy mid-traffic: the daemon exits 0, Xen relinquishes 0 lent entries
 #     with 0 left, its free memory comes back, no zombie domain.
+# Timed in the same boot: the ACCESS round trip of a first touch, an emulated 4-byte
+# config read through the daemon and through QEMU, a userfaultfd minor fault in dom0.
 # The case records a `lend` object that run.sh's JSON sums over lending cases.
 . /e2e/lib.sh
 case_begin lend-mm
@@ -42,12 +44,17 @@ else
     rec_str swap none
 fi
 
+# The anchor of the timings: a userfaultfd minor fault on shmem in dom0, in this boot,
+# before the guest exists (bench/uffd_anchor.c, as make bench runs it).
+UFFD_P50=$("$E2E/bin/uffd-anchor" --pages 256 --rounds 3 2>/dev/null | jq -r '.p50_us // empty')
+rec_str uffd_p50_us "${UFFD_P50:-none}"
+
 NV=${E2E_LEND_VCPUS:-2}
 WATCH=0x200000 WATCH_LEN=0x10000 WATCH_PAGES=16
 rec vcpus "$NV"
 # The guest's console is its PV console: on its emulated UART, one vCPU in two ended up
 # waiting for good on QEMU (tests/e2e-xen/README.md, "open: the UART stall").
-HVM_CONSOLE=${E2E_LEND_CONSOLE:-hvc0} hvm_cfg "$D/guest.cfg" e2e-lend-mm "$NV" 256 "--mode loop --threads-bytes 2M --watch-bytes 64K --vcpus $NV"
+HVM_CONSOLE=${E2E_LEND_CONSOLE:-hvc0} hvm_cfg "$D/guest.cfg" e2e-lend-mm "$NV" 256 "--mode loop --threads-bytes 2M --watch-bytes 64K --probe-groups 20 --vcpus $NV"
 require_daemon
 DARGS=(--mode auto --on-lost fault --fault-around 64K --window 1536K --log-level "${E2E_LOG_LEVEL:-info}")
 start_guest "$D/guest.cfg" "${DARGS[@]}" || { cleanup_case; finish; }
@@ -155,6 +162,17 @@ if line=$(wait_console 'E2E-GUEST-MARK traffic-started' 300); then
 else
     check traffic_started false "no traffic-started mark"
 fi
+# The timings, in the guest: first touches of 20 fresh 64 KiB groups (an ACCESS request
+# and a remap each; p99 of 20 is their maximum), and a 4-byte config read through our
+# daemon and through QEMU (conf1: a CF8 write Xen latches, then a CFC read that
+# Xen forwards to the ioreq server as a request), medians of 50.
+probe=$(grep -a -m1 'E2E-GUEST-MARK access-probe' "$GUEST_CONSOLE" | tr -d '\r')
+lat=$(grep -a -m1 'E2E-GUEST-MARK latency' "$GUEST_CONSOLE" | tr -d '\r')
+num_of() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p" <<< "$2"; }
+ACC50=$(num_of first_p50 "$probe") ACC99=$(num_of first_p99 "$probe")
+EMU50=$(num_of conf1_daemon "$lat") QEMU50=$(num_of conf1_qemu "$lat")
+check access_timed "$([ -n "$ACC50" ] && [ -n "$EMU50" ] && echo true || echo false)" \
+    "ACCESS round trip p50 ${ACC50:-?} us p99 ${ACC99:-?} us; emulated config read: ours ${EMU50:-?} us, QEMU's ${QEMU50:-?} us; dom0 userfaultfd minor fault p50 ${UFFD_P50:-?} us"
 wait_passes 2 || abandon guest_loops "the guest did not complete 2 passes on every vCPU: $(last_pass 0) / $(last_pass 1)"
 # vCPU 1's pass and errors ("0 0" for a 1-vCPU guest).
 pass1() { if [ "$NV" -gt 1 ]; then last_pass 1; else echo "0 0"; fi; }
@@ -236,7 +254,18 @@ mv "$DLOG" "$D/daemon-1.log"; mv "$DSTATS" "$D/stats-1.json" 2>/dev/null
 if daemon_start "$DOMID" "${DARGS[@]}"; then
     adopted=$(wait_stat takeover.adopted 1)
     check takeover "$([ "$adopted" = 1 ] && echo true || echo false)" "takeover.adopted=$adopted"
-    wait_passes 2 || abandon guest_loops_after_restart "the guest did not resume: $(last_pass 0) / $(pass1)"
+    # The timings, in the guest: first touches of 20 fresh 64 KiB groups (an ACCESS request
+# and a remap each; p99 of 20 is their maximum), and a 4-byte config read through our
+# daemon and through QEMU (conf1: a CF8 write Xen latches, then a CFC read that
+# Xen forwards to the ioreq server as a request), medians of 50.
+probe=$(grep -a -m1 'E2E-GUEST-MARK access-probe' "$GUEST_CONSOLE" | tr -d '\r')
+lat=$(grep -a -m1 'E2E-GUEST-MARK latency' "$GUEST_CONSOLE" | tr -d '\r')
+num_of() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p" <<< "$2"; }
+ACC50=$(num_of first_p50 "$probe") ACC99=$(num_of first_p99 "$probe")
+EMU50=$(num_of conf1_daemon "$lat") QEMU50=$(num_of conf1_qemu "$lat")
+check access_timed "$([ -n "$ACC50" ] && [ -n "$EMU50" ] && echo true || echo false)" \
+    "ACCESS round trip p50 ${ACC50:-?} us p99 ${ACC99:-?} us; emulated config read: ours ${EMU50:-?} us, QEMU's ${QEMU50:-?} us; dom0 userfaultfd minor fault p50 ${UFFD_P50:-?} us"
+wait_passes 2 || abandon guest_loops_after_restart "the guest did not resume: $(last_pass 0) / $(pass1)"
     read -r r0 g0 <<< "$(last_pass 0)"; read -r r1 g1 <<< "$(pass1)"
     read -r w first same <<< "$(last_watch)"
     check data_survives_restart "$([ "${g0:-1}" = 0 ] && [ "${g1:-1}" = 0 ] && [ "$((first))" = "$((0x4444444444444444))" ] &&
@@ -267,8 +296,10 @@ errors=$(( ${g0:-${f0:-0}} + ${g1:-${f1:-0}} ))
 emulated=$(( ${emulated_before_kill:-0} + $(stat dm.emulated_bytes || echo 0) ))
 rec lend "$(jq -cn --argjson a "$(( access_before_kill + access2 ))" --argjson e "${emulated:-0}" \
     --argjson i "${inval1:-0}" --argjson m "$MOVED" --argjson ie "$errors" --argjson s "$STALE" \
-    --argjson l "${left:-null}" \
+    --argjson l "${left:-null}" --argjson a50 "${ACC50:-null}" --argjson a99 "${ACC99:-null}" \
+    --argjson e50 "${EMU50:-null}" --argjson q50 "${QEMU50:-null}" --argjson u50 "${UFFD_P50:-null}" \
     '{access: $a, emulated_bytes: $e, invalidated_pages: $i, frames_changed: $m, integrity_errors: $ie,
-      stale_reads: $s, lent_entries_left: $l}')"
+      stale_reads: $s, lent_entries_left: $l, access_us_p50: $a50, access_us_p99: $a99,
+      emulated_read_us_p50: $e50, qemu_read_us_p50: $q50, uffd_us_p50: $u50}')"
 leak_checks
 finish

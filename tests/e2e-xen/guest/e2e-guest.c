@@ -27,6 +27,10 @@
  *   loop      find and map the function, print "E2E-GUEST-MARK traffic-started",
  *             then write/verify BAR [0, N) from both vCPUs forever (the destroy case),
  *             reporting the pass count at most every 0.25 s per vCPU.
+ *             First, with --probe-groups P, one 8-byte read of each 64 KiB group of
+ *             BAR [N+W, N+W+64K*P), timed: in lending mode a first touch is an
+ *             access-only request and a remap (the daemon's --fault-around 64K);
+ *             then the same reads again, native (p50/p99 of each, in us).
  *             With --watch-bytes W, vCPU 0 also reads BAR [N, N+W) when it reports
  *             and reports how many of its pages hold, in every word, the value of
  *             the first page's first word: dom0 fills that range through its own
@@ -74,6 +78,7 @@ static struct {
     uint64_t rep_bytes;     /* R */
     uint64_t plain_bytes;   /* of each thread range, with plain 8-byte accesses */
     uint64_t watch_bytes;   /* loop: BAR [N, N+W) only read, each page's words reported */
+    unsigned probe_groups;  /* loop: first touches of BAR [N+W, N+W+64K*P), timed */
     int expect_vcpus;
 } opt = {
     .mode = "traffic",
@@ -424,6 +429,47 @@ static void *thread_phase(void *arg)
     return NULL;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The q-quantile (0..1) of n samples, sorted in place. */
+static double quantile(double *v, int n, double q)
+{
+    if (n <= 0)
+        return -1;
+    qsort(v, (size_t)n, sizeof(*v), cmp_double);
+    int i = (int)(q * (n - 1) + 0.5);
+    return v[i];
+}
+
+/* --probe-groups: first touches of fresh groups, then the same reads again. */
+static void access_probe(void)
+{
+    static double first[256], again[256];
+    uint64_t base = opt.threads_bytes + opt.watch_bytes;
+    int n = (int)opt.probe_groups;
+
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; i < n; i++) {
+            volatile uint64_t *a = (volatile uint64_t *)(bar + base + 64 * KIB * (uint64_t)i);
+            double t0 = now_s();
+            (void)*a;
+            (pass ? again : first)[i] = (now_s() - t0) * 1e6;
+        }
+    }
+    double f50 = quantile(first, n, 0.5), f99 = quantile(first, n, 0.99);
+    double a50 = quantile(again, n, 0.5);
+    jobj_begin("access_probe_us");
+    jdbl("first_p50", f50);
+    jdbl("first_p99", f99);
+    jdbl("again_p50", a50);
+    jobj_end();
+    printf("E2E-GUEST-MARK access-probe n=%d first_p50=%.1f first_p99=%.1f again_p50=%.2f\n", n, f50, f99, a50);
+}
+
 /*
  * Read BAR [N, N+W) a page per rep movsq; print the first page's first word and
  * how many pages hold it in every word ("uniform" pages with another value, and
@@ -634,42 +680,51 @@ static uint64_t probe_bytes_read; /* the BAR loads below: part of what the guest
 
 static void latency_probe(void)
 {
+    enum { N = 50 };
+    static double pus[N], cqs[N], cds[N], mrs[N];
     double pu = -1, cq = -1, cd = -1, mr = -1;
-    const int n = 50;
     if (ioperm(0xcf8, 8, 1) == 0 && ioperm(0x5000, 4, 1) == 0) {
-        double t0 = now_s();
-        for (int i = 0; i < n; i++)
+        for (int i = 0; i < N; i++) {
+            double t0 = now_s();
             (void)inb(0x5000);
-        pu = (now_s() - t0) * 1e6 / n;
+            pus[i] = (now_s() - t0) * 1e6;
+        }
+        pu = quantile(pus, N, 0.5);
         /* conf1 reads of the host bridge (QEMU's) and of our function (the daemon's). */
-        t0 = now_s();
-        for (int i = 0; i < n; i++) {
+        for (int i = 0; i < N; i++) {
+            double t0 = now_s();
             outl(0x80000000u, 0xcf8);
             (void)inl(0xcfc);
+            cqs[i] = (now_s() - t0) * 1e6;
         }
-        cq = (now_s() - t0) * 1e6 / n;
+        cq = quantile(cqs, N, 0.5);
         if (fn.found || !strcmp(opt.mode, "raw")) {
-            t0 = now_s();
-            for (int i = 0; i < n; i++)
+            for (int i = 0; i < N; i++) {
+                double t0 = now_s();
                 (void)conf1_read32(0);
-            cd = (now_s() - t0) * 1e6 / n;
+                cds[i] = (now_s() - t0) * 1e6;
+            }
+            cd = quantile(cds, N, 0.5);
         }
         outl(0, 0xcf8);
     }
     if (bar) {
-        double t0 = now_s();
-        for (int i = 0; i < n; i++)
+        for (int i = 0; i < N; i++) {
+            double t0 = now_s();
             (void)*(volatile uint64_t *)(bar + 8 * (i % 64));
-        mr = (now_s() - t0) * 1e6 / n;
-        probe_bytes_read = 8 * (uint64_t)n;
+            mrs[i] = (now_s() - t0) * 1e6;
+        }
+        mr = quantile(mrs, N, 0.5);
+        probe_bytes_read = 8 * (uint64_t)N;
     }
+    /* Medians of 50 (they were means of 50 before; medians resist a preempted sample). */
     jobj_begin("latency_us");
     jdbl("pio_unclaimed", pu);
     jdbl("conf1_qemu", cq);
     jdbl("conf1_daemon", cd);
     jdbl("mmio_read8", mr);
     jobj_end();
-    printf("E2E-GUEST-MARK latency (us, each = 2 port accesses for conf1) pio_unclaimed=%.1f conf1_qemu=%.1f "
+    printf("E2E-GUEST-MARK latency (us, median of 50; conf1 = 2 port accesses) pio_unclaimed=%.1f conf1_qemu=%.1f "
            "conf1_daemon=%.1f mmio_read8_daemon=%.1f\n", pu, cq, cd, mr);
 }
 
@@ -704,7 +759,8 @@ static void usage(void)
 {
     fprintf(stderr, "usage: e2e-guest [--mode traffic|loop|probe|raw] [--vendor V] [--device D]\n"
                     "                 [--bdf BB:DD.F] [--seed S] [--threads-bytes SIZE] [--rep-bytes SIZE]\n"
-                    "                 [--plain-bytes SIZE] [--watch-bytes SIZE] [--vcpus N]\n"
+                    "                 [--plain-bytes SIZE] [--watch-bytes SIZE] [--probe-groups N (<= 256)]\n"
+                    "                 [--vcpus N]\n"
                     "                 (SIZE: bytes, or K, M, G)\n");
     exit(2);
 }
@@ -715,6 +771,7 @@ static void parse_args(int argc, char **argv)
         {"mode", 1, 0, 'm'}, {"vendor", 1, 0, 'v'}, {"device", 1, 0, 'd'}, {"bdf", 1, 0, 'b'},
         {"seed", 1, 0, 's'}, {"threads-bytes", 1, 0, 'n'}, {"rep-bytes", 1, 0, 'r'}, {"vcpus", 1, 0, 'c'},
         {"plain-bytes", 1, 0, 'p'}, {"selftest-corrupt", 1, 0, 'x'}, {"watch-bytes", 1, 0, 'w'},
+        {"probe-groups", 1, 0, 'g'},
         {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -733,6 +790,7 @@ static void parse_args(int argc, char **argv)
         case 'x': corrupt_off = parse_size(optarg); break;
         case 'p': opt.plain_bytes = parse_size(optarg) & ~7ULL; break;
         case 'w': opt.watch_bytes = parse_size(optarg) & ~(4 * KIB - 1); break;
+        case 'g': opt.probe_groups = (unsigned)strtoul(optarg, NULL, 0) % 257; break;
         default: usage();
         }
     }
@@ -909,9 +967,11 @@ int main(int argc, char **argv)
 
     /* ---- map the BAR ---- */
     if (!first_error && !probe && bar_size) {
-        uint64_t need = opt.threads_bytes + (loop ? opt.watch_bytes : opt.rep_bytes + 4096);
+        uint64_t need = opt.threads_bytes +
+                        (loop ? opt.watch_bytes + 64 * KIB * opt.probe_groups : opt.rep_bytes + 4096);
         if (need > bar_size) {
             opt.watch_bytes = 0;
+            opt.probe_groups = 0;
             /* Shrink the phases to fit a small BAR. */
             opt.threads_bytes = (bar_size / 2) & ~(8 * KIB - 1);
             opt.rep_bytes = ((bar_size - opt.threads_bytes) / 2) & ~(4 * KIB - 1);
@@ -948,6 +1008,8 @@ int main(int argc, char **argv)
         latency_probe();
 
     if (bar && loop) {
+        if (opt.probe_groups)
+            access_probe();
         pthread_barrier_init(&tbarrier, NULL, 2);
         pthread_t th[2];
         for (int t = 0; t < 2; t++)
