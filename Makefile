@@ -62,7 +62,7 @@ XENSIM_MAIN := $(OBJ)/tests/sim/harness/xensim.o
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
-PROGRAMS := $(BUILD)/ioreq-lend $(BUILD)/ioreq-lend-sim $(BUILD)/xensim
+PROGRAMS := $(BUILD)/ioreq-lend $(BUILD)/ioreq-lend-sim $(BUILD)/xensim $(BUILD)/ioreq-lend-ctl
 
 .PHONY: all check check-build demo bench fuzz e2e-xen e2e-xen-lend install clean format deps
 
@@ -100,6 +100,11 @@ $(BUILD)/ioreq-lend-sim: $(OBJ)/ioreq-lend/main.o $(BUILD)/libdaemon.a $(BUILD)/
 	@[ "$(V)" != 0 ] || echo "  LD      $@"
 	$(Q)$(CC) $(OPT) $(SANLDFLAGS) -o $@ $< -Wl,--start-group $(filter %.a,$^) -Wl,--end-group \
 		$(PCI_LIBS) $(EV_LIBS) $(SYS_LIBS)
+
+# The control socket's client (--backing none): only control_client.o and util.o of the archive.
+$(BUILD)/ioreq-lend-ctl: $(OBJ)/ioreq-lend/ctl/ioreq-lend-ctl.o $(BUILD)/libdaemon.a
+	@[ "$(V)" != 0 ] || echo "  LD      $@"
+	$(Q)$(CC) $(OPT) $(SANLDFLAGS) -o $@ $^ $(PCI_LIBS) $(SYS_LIBS)
 
 $(BUILD)/xensim: $(XENSIM_MAIN) $(BUILD)/libxensim.a $(BUILD)/libdaemon.a
 	@[ "$(V)" != 0 ] || echo "  LD      $@"
@@ -220,17 +225,19 @@ $(BUILD)/ioreq-lend.8.txt: docs/ioreq-lend.8
 	$(Q)MANWIDTH=80 MAN_KEEP_FORMATTING=0 man -l docs/ioreq-lend.8 2>/dev/null | col -b >$@
 	@echo "  MAN     $@"
 
-install: $(BUILD)/ioreq-lend $(LAUNCHER_PROGRAMS)
+install: $(BUILD)/ioreq-lend $(BUILD)/ioreq-lend-ctl $(LAUNCHER_PROGRAMS)
 	$(INSTALL) -d $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \
 		$(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(SYSTEMDUNITDIR)
 	$(INSTALL) -m 0755 $(BUILD)/ioreq-lend $(BUILD)/ioreq-lend-qemu \
 		$(BUILD)/ioreq-lend-xl-create $(DESTDIR)$(LIBEXECDIR)/
 	ln -sfr $(DESTDIR)$(LIBEXECDIR)/ioreq-lend $(DESTDIR)$(SBINDIR)/ioreq-lend
 	ln -sfr $(DESTDIR)$(LIBEXECDIR)/ioreq-lend-xl-create $(DESTDIR)$(SBINDIR)/ioreq-lend-xl-create
+	$(INSTALL) -m 0755 $(BUILD)/ioreq-lend-ctl $(DESTDIR)$(SBINDIR)/
 	sed -e 's|/usr/local/|$(PREFIX)/|g' docs/ioreq-lend.8 >$(DESTDIR)$(MANDIR)/man8/ioreq-lend.8
 	chmod 0644 $(DESTDIR)$(MANDIR)/man8/ioreq-lend.8
 	printf '.so man8/ioreq-lend.8\n' >$(DESTDIR)$(MANDIR)/man8/ioreq-lend-qemu.8
 	printf '.so man8/ioreq-lend.8\n' >$(DESTDIR)$(MANDIR)/man8/ioreq-lend-xl-create.8
+	printf '.so man8/ioreq-lend.8\n' >$(DESTDIR)$(MANDIR)/man8/ioreq-lend-ctl.8
 	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@LIBEXECDIR@|$(LIBEXECDIR)|g' \
 		$(LAUNCHER_SRC)/ioreq-lend@.service.in >$(DESTDIR)$(SYSTEMDUNITDIR)/ioreq-lend@.service
 	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/ioreq-lend@.service
