@@ -3,6 +3,7 @@
 #include "control.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -103,10 +104,6 @@ static void do_map(struct regions *rs, const struct ctl_request *req, int *fd,
 
     if (req->flags & ~CTL_MAP_FLAGS || req->index) {
         reply_msg(rep, EINVAL, "map: unknown flags 0x%x or a list index", req->flags);
-        return;
-    }
-    if (*fd < 0) {
-        reply_msg(rep, EBADF, "map: no fd passed (SCM_RIGHTS)");
         return;
     }
     rc = regions_map(rs, *fd, req->bar_offset, req->fd_offset, req->length,
@@ -238,14 +235,8 @@ static void on_client(struct ev_loop *loop, ev_io *w, int revents)
         client_drop(cl);
 }
 
-static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
+static bool client_add(struct control *c, struct ev_loop *loop, int s)
 {
-    struct control *c = w->data;
-    int s = accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-
-    (void)revents;
-    if (s < 0)
-        return;
     for (unsigned int i = 0; i < CONTROL_MAX_CLIENTS; i++) {
         struct control_client *cl = &c->clients[i];
 
@@ -257,9 +248,49 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
         cl->watch.data = cl;
         ev_io_start(loop, &cl->watch);
         c->cnt->ctl_clients++;
-        return;
+        return true;
     }
-    /* Full: this one learns it from the closed socket. */
+    return false;
+}
+
+/*
+ * Drop the clients that hung up but whose EOF the loop has not reached yet,
+ * serving what they sent first (bounded: their socket buffer, and no more
+ * can come). Returns how many went.
+ */
+static unsigned int reap_hung_up(struct control *c)
+{
+    struct pollfd pfd[CONTROL_MAX_CLIENTS];
+    unsigned int n = 0;
+
+    for (unsigned int i = 0; i < CONTROL_MAX_CLIENTS; i++)
+        pfd[i] = (struct pollfd){.fd = c->clients[i].fd, .events = POLLRDHUP};
+    if (poll(pfd, CONTROL_MAX_CLIENTS, 0) <= 0)
+        return 0;
+    for (unsigned int i = 0; i < CONTROL_MAX_CLIENTS; i++) {
+        struct control_client *cl = &c->clients[i];
+
+        if (cl->fd < 0 || !(pfd[i].revents & (POLLHUP | POLLRDHUP | POLLERR)))
+            continue;
+        for (unsigned int k = 0; k < 64 && cl->fd >= 0; k++)
+            on_client(c->loop, &cl->watch, EV_READ);
+        client_drop(cl);
+        n++;
+    }
+    return n;
+}
+
+static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
+{
+    struct control *c = w->data;
+    int s = accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+    (void)revents;
+    if (s < 0)
+        return;
+    if (client_add(c, loop, s) || (reap_hung_up(c) && client_add(c, loop, s)))
+        return;
+    /* Full of live clients: this one learns it from the closed socket. */
     c->cnt->ctl_clients_refused++;
     log_guest(LOG_LVL_WARN, "control: %u clients already: connection refused", CONTROL_MAX_CLIENTS);
     close(s);

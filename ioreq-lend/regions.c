@@ -220,6 +220,9 @@ int regions_map(struct regions *rs, int fd, uint64_t off, uint64_t fd_off, uint6
     if (fd_off & (XC_PAGE_SIZE - 1))
         return err_fmt(err, errlen, -EINVAL, "map: fd offset 0x%llx is not a multiple of 4K",
                        (unsigned long long)fd_off);
+    if (fd_off > (uint64_t)INT64_MAX - len)
+        return err_fmt(err, errlen, -EINVAL, "map: fd offset 0x%llx is too large",
+                       (unsigned long long)fd_off);
     i = first_ending_after(rs, off);
     if (i < rs->n && rs->r[i].off < off + len)
         return err_fmt(err, errlen, -EEXIST,
@@ -228,6 +231,8 @@ int regions_map(struct regions *rs, int fd, uint64_t off, uint64_t fd_off, uint6
                        (unsigned long long)rs->r[i].off, (unsigned long long)rs->r[i].len);
     if (rs->n >= rs->max)
         return err_fmt(err, errlen, -ENOSPC, "map: %u regions already (--max-regions)", rs->max);
+    if (fd < 0)
+        return err_fmt(err, errlen, -EBADF, "map: no fd passed (SCM_RIGHTS)");
     flags = fcntl(fd, F_GETFL);
     if (flags < 0 || fstat(fd, &st) < 0)
         return err_fmt(err, errlen, -EBADF, "map: not a usable fd: %s", strerror(errno));
@@ -243,8 +248,8 @@ int regions_map(struct regions *rs, int fd, uint64_t off, uint64_t fd_off, uint6
         return err_fmt(
             err, errlen, -EINVAL, "map: the fd holds 0x%llx bytes, less than 0x%llx+0x%llx",
             (unsigned long long)have, (unsigned long long)fd_off, (unsigned long long)len);
-    if (fd_off > (uint64_t)INT64_MAX || len > SIZE_MAX)
-        return err_fmt(err, errlen, -EINVAL, "map: offset too large");
+    if (len > SIZE_MAX)
+        return err_fmt(err, errlen, -EINVAL, "map: too long for this host");
     if (!ro) {
         rc = check_seals(fd, err, errlen);
         if (rc)

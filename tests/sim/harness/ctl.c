@@ -394,7 +394,8 @@ int ctl_directive(struct harness *h, int ntok, char **tok)
         const char *kind = kv(ntok, tok, "fd");
         const char *ro = kv(ntok, tok, "ro");
 
-        if (len == 0 || len > (1ULL << 30) || fd_off > (1ULL << 30)) {
+        if (!(kind && strcmp(kind, "none") == 0) &&
+            (len == 0 || len > (1ULL << 30) || fd_off > (1ULL << 30))) {
             h_fail(h, "line %u: ctl map: len= from 1 to 1G (the harness's buffer), fd-off <= 1G",
                    h->lineno);
             return -EINVAL;
