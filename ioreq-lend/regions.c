@@ -170,10 +170,23 @@ static int check_range(const struct regions *rs, uint64_t off, uint64_t len, con
     return 0;
 }
 
+/* True if fd is a memfd (its /proc link reads "/memfd:NAME (deleted)"). */
+static bool is_memfd(int fd)
+{
+    char path[64], link[16];
+    ssize_t n;
+
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+    n = readlink(path, link, sizeof(link));
+    return n >= 7 && memcmp(link, "/memfd:", 7) == 0;
+}
+
 /*
- * A memfd (any fd with seals) must not shrink under the mapping: add
- * F_SEAL_SHRINK where it is missing, refuse where it cannot be added. Files
- * without seals may still be truncated by their owner: SIGBUS is caught.
+ * A memfd must not shrink under the mapping: add F_SEAL_SHRINK where it is
+ * missing, refuse where it cannot be added (created without
+ * MFD_ALLOW_SEALING, or F_SEAL_SEAL set, or open read-only). Other files
+ * (tmpfs files report F_SEAL_SEAL too) may be truncated by their owner:
+ * SIGBUS is caught (ctl.bus_errors).
  */
 static int check_seals(int fd, char *err, size_t errlen)
 {
@@ -181,10 +194,10 @@ static int check_seals(int fd, char *err, size_t errlen)
 
     if (seals < 0 || (seals & F_SEAL_SHRINK))
         return 0;
-    if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK) == 0)
+    if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK) == 0 || !is_memfd(fd))
         return 0;
     return err_fmt(err, errlen, -EINVAL,
-                   "map: the memfd may shrink and cannot be sealed (F_SEAL_SHRINK: %s)",
+                   "the memfd may shrink and cannot be sealed F_SEAL_SHRINK (%s): seal it",
                    strerror(errno));
 }
 
@@ -250,14 +263,9 @@ int regions_map(struct regions *rs, int fd, uint64_t off, uint64_t fd_off, uint6
             (unsigned long long)have, (unsigned long long)fd_off, (unsigned long long)len);
     if (len > SIZE_MAX)
         return err_fmt(err, errlen, -EINVAL, "map: too long for this host");
-    if (!ro) {
-        rc = check_seals(fd, err, errlen);
-        if (rc)
-            return rc;
-    } else if (check_seals(fd, NULL, 0)) {
-        /* A read-only fd cannot take a seal; it must come sealed. */
-        return err_fmt(err, errlen, -EINVAL, "map: the memfd may shrink (seal it F_SEAL_SHRINK)");
-    }
+    rc = check_seals(fd, err, errlen);
+    if (rc)
+        return rc;
     p = mmap(NULL, (size_t)len, ro ? PROT_READ : PROT_READ | PROT_WRITE, MAP_SHARED, fd,
              (off_t)fd_off);
     if (p == MAP_FAILED)

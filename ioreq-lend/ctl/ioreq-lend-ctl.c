@@ -96,7 +96,8 @@ static int call(int sock, const char *cmd, const struct ctl_request *req, int fd
     if (rc)
         return bad("%s: no answer from the daemon: %s", cmd, strerror(-rc));
     if (rep->status) {
-        fprintf(stderr, "ioreq-lend-ctl: %s: %s (%s)\n", cmd, rep->msg, errno_name(rep->status));
+        /* The daemon's message names the request already. */
+        fprintf(stderr, "ioreq-lend-ctl: %s (%s)\n", rep->msg, errno_name(rep->status));
         return EXIT_REFUSED;
     }
     return 0;

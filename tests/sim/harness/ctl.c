@@ -14,6 +14,8 @@
  *   ctl raw kind=garbage|short|long|version|reserved|fd-on-list|unknown-op expect=ERRNO
  *   ctl disconnect off=A len=L [seed=S]   send a map and close before the answer
  *   ctl hold n=N | ctl release             keep N idle connections open, close them
+ *   ctl cli exit=N [match="text"] ARGS...  run ioreq-lend-ctl (beside the daemon binary) with
+ *                              --socket and ARGS: its exit status, and text in its output
  *   [socket=PATH] on any: the daemon's --control (default: its default under --state-dir)
  *
  * expect=EPIPE means the daemon closed the connection without answering.
@@ -29,6 +31,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "control_client.h"
@@ -370,6 +373,49 @@ static int do_raw(struct harness *h, const char *sockp, const char *kind, int ex
     return rc;
 }
 
+/* ioreq-lend-ctl, as a person or a script runs it. */
+static int do_cli(struct harness *h, int ntok, char **tok)
+{
+    const char *match = kv(ntok, tok, "match"), *slash = strrchr(h->dm_path, '/');
+    char cmd[2048], sock[128], out[4096];
+    uint64_t want = 0;
+    size_t used, n;
+    FILE *p;
+    int first = 2, status;
+
+    if ((kv(ntok, tok, "exit") && parse_u64(kv(ntok, tok, "exit"), 255, &want)) ||
+        ctl_path(h, kv(ntok, tok, "socket"), sock, sizeof(sock)))
+        return -EINVAL;
+    while (first < ntok &&
+           (strncmp(tok[first], "exit=", 5) == 0 || strncmp(tok[first], "match=", 6) == 0 ||
+            strncmp(tok[first], "socket=", 7) == 0))
+        first++;
+    used = (size_t)snprintf(cmd, sizeof(cmd), "'%.*sioreq-lend-ctl' --socket '%s'",
+                            slash ? (int)(slash - h->dm_path + 1) : 0, h->dm_path, sock);
+    for (int i = first; i < ntok && used < sizeof(cmd); i++)
+        used += (size_t)snprintf(cmd + used, sizeof(cmd) - used, " '%s'", tok[i]);
+    if (used + 8 >= sizeof(cmd))
+        return -E2BIG;
+    strcat(cmd, " 2>&1");
+    p = popen(cmd, "r");
+    if (!p)
+        return -errno;
+    n = fread(out, 1, sizeof(out) - 1, p);
+    out[n] = '\0';
+    status = pclose(p);
+    if (h->verbose)
+        fprintf(stderr, "xensim: %s -> %d: %s", cmd, status, out);
+    h->nr_expects++;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != (int)want || (match && !strstr(out, match)) ||
+        (want != 0 && strchr(out, '\n') && strchr(out, '\n')[1] != '\0')) {
+        h->nr_expects_failed++;
+        h_fail(h, "line %u: ioreq-lend-ctl exited %d, expected %llu%s%s (one line): %s", h->lineno,
+               WIFEXITED(status) ? WEXITSTATUS(status) : -1, (unsigned long long)want,
+               match ? " with " : "", match ? match : "", out);
+    }
+    return 0;
+}
+
 int ctl_directive(struct harness *h, int ntok, char **tok)
 {
     const char *what = ntok > 1 ? tok[1] : "";
@@ -437,6 +483,8 @@ int ctl_directive(struct harness *h, int ntok, char **tok)
         }
         return 0;
     }
+    if (strcmp(what, "cli") == 0)
+        return do_cli(h, ntok, tok);
     if (strcmp(what, "release") == 0) {
         ctl_release_all(h);
         return 0;
