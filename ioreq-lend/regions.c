@@ -39,7 +39,7 @@ static void on_sigbus(int sig, siginfo_t *si, void *uc)
     signal(sig, SIG_DFL);
 }
 
-static void sigbus_install(void)
+void regions_catch_sigbus(void)
 {
     struct sigaction sa;
 
@@ -103,7 +103,7 @@ int regions_init(struct regions *rs, uint64_t bar_size, unsigned int max, struct
     rs->max = max;
     rs->bar_size = bar_size;
     rs->cnt = cnt;
-    sigbus_install();
+    regions_catch_sigbus();
     return 0;
 }
 

@@ -51,6 +51,13 @@ struct regions {
 
 /* The table, for a window of bar_size bytes; nothing mapped. 0 or -ENOMEM. */
 int regions_init(struct regions *rs, uint64_t bar_size, unsigned int max, struct counters *cnt);
+/*
+ * Install the SIGBUS handler that turns an access to a shrunk fd into a
+ * hole (regions_init() does; a test harness that installs its own handlers
+ * calls it again). A SIGBUS outside a region access stays fatal.
+ */
+void regions_catch_sigbus(void);
+
 /* Unmap and close every region, free the table. Safe on a zeroed struct. */
 void regions_destroy(struct regions *rs);
 
