@@ -264,7 +264,7 @@ install: $(BUILD)/ioreq-lend $(BUILD)/ioreq-lend-ctl $(LAUNCHER_PROGRAMS)
 FUZZ_BUILD    ?= build/fuzz
 FUZZ_CC       ?= clang
 FUZZ_SECONDS  ?= 60
-FUZZ_TARGETS  := fuzz_dispatch fuzz_config fuzz_options fuzz_backing_spec \
+FUZZ_TARGETS  := fuzz_dispatch fuzz_config fuzz_options fuzz_backing_spec fuzz_control \
                  $(if $(wildcard ioreq-lend/launcher/lend_spec.h),fuzz_lend_spec)
 FUZZ_SAN      := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_CFLAGS    = $(CSTD) $(WARN) -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN) -MMD -MP
