@@ -45,6 +45,7 @@ struct workload {
     unsigned int size;   /* access size: 1, 2, 4, 8 */
     bool df;
     bool nocheck;        /* memcpy-in/out check=off: no pattern fill or check, the copy alone */
+    bool allow_zero;     /* verify-pattern allow-zero=1: zeros are accepted too */
     uint64_t bar_base;   /* resolved when the workload starts */
     /* raw ioreq */
     ioreq_t raw;

@@ -573,6 +573,9 @@ static int do_vcpu(struct harness *h, struct line *l)
         }
         w.nocheck = strcmp(c, "off") == 0;
     }
+    /* allow-zero=1: verify-pattern accepts zeros too (a guest streaming across an unmap). */
+    if (kv(l, 3, "allow-zero"))
+        w.allow_zero = strcmp(kv(l, 3, "allow-zero"), "0") != 0;
     if (kv(l, 3, "label")) {
         if (strlen(kv(l, 3, "label")) >= sizeof(w.label)) {
             h_fail(h, "line %u: label too long", h->lineno);
