@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -402,6 +403,15 @@ static void socket_setup(void **state)
     /* A stale socket there is replaced (the caller holds the slot's lock). */
     assert_int_equal(control_listen(&c, path, NULL, &f->rs, &f->cnt, err, sizeof(err)), 0);
     control_close(&c);
+    /* --runas: the socket is the unprivileged user's (only root can give it away). */
+    struct passwd *pw = getpwnam("nobody");
+    if (geteuid() == 0 && pw) {
+        assert_int_equal(control_listen(&c, path, "nobody", &f->rs, &f->cnt, err, sizeof(err)), 0);
+        assert_int_equal(stat(path, &st), 0);
+        assert_int_equal(st.st_uid, pw->pw_uid);
+        assert_int_equal(st.st_mode & 0777, 0600);
+        control_close(&c);
+    }
     assert_int_equal(
         control_listen(&c, "/nonexistent/dir/c.ctl", NULL, &f->rs, &f->cnt, err, sizeof(err)),
         -ENOENT);
