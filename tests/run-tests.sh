@@ -189,6 +189,8 @@ if [ $rc -eq 0 ]; then
         usr/local/libexec/ioreq-lend/ioreq-lend-xl-create usr/local/sbin/ioreq-lend \
         usr/local/sbin/ioreq-lend-xl-create usr/local/sbin/ioreq-lend-ctl \
         usr/local/share/man/man8/ioreq-lend.8 usr/local/share/man/man8/ioreq-lend-ctl.8 \
+        usr/local/include/ioreq-lend/control_client.h usr/local/lib/libioreq-lend-control.a \
+        usr/local/lib/pkgconfig/ioreq-lend-control.pc usr/local/share/doc/ioreq-lend/examples/ctl-example.c \
         usr/local/lib/systemd/system/ioreq-lend@.service \
         usr/local/share/doc/ioreq-lend/examples/README.md; do
         [ -e "$inst/$f" ] || { rc=1; out="missing $f"; }

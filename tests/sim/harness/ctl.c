@@ -14,8 +14,9 @@
  *   ctl raw kind=garbage|short|long|version|reserved|fd-on-list|unknown-op expect=ERRNO
  *   ctl disconnect off=A len=L [seed=S]   send a map and close before the answer
  *   ctl hold n=N | ctl release             keep N idle connections open, close them
- *   ctl cli exit=N [match="text"] ARGS...  run ioreq-lend-ctl (beside the daemon binary) with
- *                              --socket and ARGS: its exit status, and text in its output
+ *   ctl cli exit=N [match="text"] [prog=P] ARGS...  run ioreq-lend-ctl (beside the daemon
+ *                              binary) with --socket and ARGS: its exit status, and text in
+ *                              its output; prog=P: program P there, the socket its argument
  *   [socket=PATH] on any: the daemon's --control (default: its default under --state-dir)
  *
  * expect=EPIPE means the daemon closed the connection without answering.
@@ -377,6 +378,7 @@ static int do_raw(struct harness *h, const char *sockp, const char *kind, int ex
 static int do_cli(struct harness *h, int ntok, char **tok)
 {
     const char *match = kv(ntok, tok, "match"), *slash = strrchr(h->dm_path, '/');
+    const char *prog = kv(ntok, tok, "prog");
     char cmd[2048], sock[128], out[4096];
     uint64_t want = 0;
     size_t used, n;
@@ -388,10 +390,14 @@ static int do_cli(struct harness *h, int ntok, char **tok)
         return -EINVAL;
     while (first < ntok &&
            (strncmp(tok[first], "exit=", 5) == 0 || strncmp(tok[first], "match=", 6) == 0 ||
-            strncmp(tok[first], "socket=", 7) == 0))
+            strncmp(tok[first], "socket=", 7) == 0 || strncmp(tok[first], "prog=", 5) == 0))
         first++;
-    used = (size_t)snprintf(cmd, sizeof(cmd), "'%.*sioreq-lend-ctl' --socket '%s'",
-                            slash ? (int)(slash - h->dm_path + 1) : 0, h->dm_path, sock);
+    /* prog=P: another program beside the daemon's binary, given the socket as its argument. */
+    if (prog && (strchr(prog, '\'') || strstr(prog, "..")))
+        return -EINVAL;
+    used = (size_t)snprintf(cmd, sizeof(cmd), "'%.*s%s' %s'%s'",
+                            slash ? (int)(slash - h->dm_path + 1) : 0, h->dm_path,
+                            prog ? prog : "ioreq-lend-ctl", prog ? "" : "--socket ", sock);
     for (int i = first; i < ntok && used < sizeof(cmd); i++)
         used += (size_t)snprintf(cmd + used, sizeof(cmd) - used, " '%s'", tok[i]);
     if (used + 8 >= sizeof(cmd))
