@@ -210,9 +210,14 @@ static int fd_bytes(int fd, const struct stat *st, uint64_t *out)
         *out = (uint64_t)st->st_size;
         return 0;
     }
+    /* The fd's offset is shared with the client that passed it: put it back. */
+    off_t cur = lseek(fd, 0, SEEK_CUR);
+
     end = lseek(fd, 0, SEEK_END);
     if (end < 0)
         return -errno;
+    if (cur >= 0)
+        (void)lseek(fd, cur, SEEK_SET);
     *out = (uint64_t)end;
     return 0;
 }
