@@ -14,6 +14,7 @@
  *   ctl raw kind=garbage|short|long|version|reserved|fd-on-list|unknown-op expect=ERRNO
  *   ctl disconnect off=A len=L [seed=S]   send a map and close before the answer
  *   ctl hold n=N | ctl release             keep N idle connections open, close them
+ *   ctl flood                  requests without reading a reply, until the daemon drops it
  *   ctl cli exit=N [match="text"] [prog=P] ARGS...  run ioreq-lend-ctl (beside the daemon
  *                              binary) with --socket and ARGS: its exit status, and text in
  *                              its output; prog=P: program P there, the socket its argument
@@ -489,13 +490,36 @@ int ctl_directive(struct harness *h, int ntok, char **tok)
         }
         return 0;
     }
+    if (strcmp(what, "flood") == 0) {
+        /* Requests, never reading a reply: the daemon must drop this client, not block. */
+        struct ctl_request req;
+        int s = ctl_open(h, sockp);
+        uint64_t i;
+
+        if (s < 0) {
+            h_fail(h, "line %u: ctl flood: %s", h->lineno, strerror(-s));
+            return s;
+        }
+        ctl_request_init(&req, CTL_OP_STATS);
+        for (i = 0; i < 100000; i++)
+            if (msg_send_fd(s, &req, sizeof(req), -1) != sizeof(req))
+                break;
+        close(s);
+        h->nr_expects++;
+        if (i == 100000) {
+            h->nr_expects_failed++;
+            h_fail(h, "line %u: ctl flood: the daemon kept a client that reads no replies",
+                   h->lineno);
+        }
+        return 0;
+    }
     if (strcmp(what, "cli") == 0)
         return do_cli(h, ntok, tok);
     if (strcmp(what, "release") == 0) {
         ctl_release_all(h);
         return 0;
     }
-    h_fail(h, "line %u: ctl map|unmap|raw|disconnect|hold|release", h->lineno);
+    h_fail(h, "line %u: ctl map|unmap|raw|disconnect|hold|release|flood|cli", h->lineno);
     return -EINVAL;
 }
 
