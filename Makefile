@@ -62,7 +62,7 @@ XENSIM_MAIN := $(OBJ)/tests/sim/harness/xensim.o
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
-PROGRAMS := $(BUILD)/ioreq-lend $(BUILD)/ioreq-lend-sim $(BUILD)/xensim
+PROGRAMS := $(BUILD)/ioreq-lend $(BUILD)/ioreq-lend-sim $(BUILD)/xensim $(BUILD)/ioreq-lend-ctl
 
 .PHONY: all check check-build demo bench fuzz e2e-xen e2e-xen-lend install clean format deps
 
@@ -101,6 +101,27 @@ $(BUILD)/ioreq-lend-sim: $(OBJ)/ioreq-lend/main.o $(BUILD)/libdaemon.a $(BUILD)/
 	$(Q)$(CC) $(OPT) $(SANLDFLAGS) -o $@ $< -Wl,--start-group $(filter %.a,$^) -Wl,--end-group \
 		$(PCI_LIBS) $(EV_LIBS) $(SYS_LIBS)
 
+# The control socket's client (--backing none): only control_client.o and util.o of the archive.
+$(BUILD)/ioreq-lend-ctl: $(OBJ)/ioreq-lend/ctl/ioreq-lend-ctl.o $(BUILD)/libdaemon.a
+	@[ "$(V)" != 0 ] || echo "  LD      $@"
+	$(Q)$(CC) $(OPT) $(SANLDFLAGS) -o $@ $^ $(PCI_LIBS) $(SYS_LIBS)
+
+# The control socket's client library (control_client.h): control_client.o with the fd
+# passing of util.o, linked into one object whose only global symbols are ctl_*, so a
+# backend linking it meets none of the daemon's helper names.
+CTL_LIB_SYMBOLS := ctl_default_path ctl_connect ctl_request_init ctl_call
+$(BUILD)/libioreq-lend-control.a: $(OBJ)/ioreq-lend/control_client.o $(OBJ)/ioreq-lend/util.o
+	@[ "$(V)" != 0 ] || echo "  AR      $@"
+	$(Q)$(LD) -r -o $(OBJ)/ioreq-lend-control.o $^
+	$(Q)objcopy $(addprefix --keep-global-symbol=,$(CTL_LIB_SYMBOLS)) $(OBJ)/ioreq-lend-control.o
+	$(Q)rm -f $@ && ar rcs $@ $(OBJ)/ioreq-lend-control.o
+
+# The library's example, built against it so that it cannot rot.
+$(BUILD)/tests/ctl-example: docs/examples/ctl-example.c $(BUILD)/libioreq-lend-control.a | $(DEPS_STAMP)
+	$(Q)mkdir -p $(@D)
+	@[ "$(V)" != 0 ] || echo "  CC      $@"
+	$(Q)$(CC) -Iioreq-lend $(CSTD) $(WARN) $(OPT) $(SANLDFLAGS) -o $@ $< $(BUILD)/libioreq-lend-control.a
+
 $(BUILD)/xensim: $(XENSIM_MAIN) $(BUILD)/libxensim.a $(BUILD)/libdaemon.a
 	@[ "$(V)" != 0 ] || echo "  LD      $@"
 	$(Q)$(CC) $(OPT) $(SANLDFLAGS) -o $@ $^ $(SYS_LIBS)
@@ -112,7 +133,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libdaemon.a $(BUILD)/libsimclient.a $(
 		-Wl,--start-group $(BUILD)/libdaemon.a $(BUILD)/libxensim.a $(BUILD)/libsimclient.a \
 		-Wl,--end-group $(SANLDFLAGS) $(CMOCKA_LIBS) $(PCI_LIBS) $(EV_LIBS) $(SYS_LIBS)
 
-check-build: $(PROGRAMS) $(UNIT_BINS)
+check-build: $(PROGRAMS) $(UNIT_BINS) $(BUILD)/tests/ctl-example
 
 # Everything a reviewer would run; tests/run-tests.sh prints "N passed, N failed".
 check: $(DEPS_STAMP)
@@ -167,6 +188,8 @@ SBINDIR        ?= $(PREFIX)/sbin
 MANDIR         ?= $(PREFIX)/share/man
 DOCDIR         ?= $(PREFIX)/share/doc/ioreq-lend
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+INCLUDEDIR     ?= $(PREFIX)/include
+LIBDIR         ?= $(PREFIX)/lib
 INSTALL        ?= install
 
 LAUNCHER_SRC      := ioreq-lend/launcher
@@ -224,17 +247,29 @@ $(BUILD)/ioreq-lend.8.txt: docs/ioreq-lend.8
 	$(Q)MANWIDTH=80 MAN_KEEP_FORMATTING=0 man -l docs/ioreq-lend.8 2>/dev/null | col -b >$@
 	@echo "  MAN     $@"
 
-install: $(BUILD)/ioreq-lend $(LAUNCHER_PROGRAMS)
+install: $(BUILD)/ioreq-lend $(BUILD)/ioreq-lend-ctl $(BUILD)/libioreq-lend-control.a \
+		$(LAUNCHER_PROGRAMS)
 	$(INSTALL) -d $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \
-		$(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(SYSTEMDUNITDIR)
+		$(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(SYSTEMDUNITDIR) \
+		$(DESTDIR)$(INCLUDEDIR)/ioreq-lend $(DESTDIR)$(LIBDIR)/pkgconfig
+	$(INSTALL) -m 0644 ioreq-lend/control_proto.h ioreq-lend/control_client.h \
+		$(DESTDIR)$(INCLUDEDIR)/ioreq-lend/
+	$(INSTALL) -m 0644 $(BUILD)/libioreq-lend-control.a $(DESTDIR)$(LIBDIR)/
+	printf 'prefix=%s\nincludedir=%s\nlibdir=%s\n\nName: ioreq-lend-control\nDescription: %s\nVersion: %s\nCflags: -I$${includedir}/ioreq-lend\nLibs: -L$${libdir} -lioreq-lend-control\n' \
+		'$(PREFIX)' '$(INCLUDEDIR)' '$(LIBDIR)' \
+		'the control socket of ioreq-lend --backing none (map and unmap buffers)' \
+		'$(VERSION)' >$(DESTDIR)$(LIBDIR)/pkgconfig/ioreq-lend-control.pc
+	$(INSTALL) -m 0644 docs/examples/ctl-example.c $(DESTDIR)$(DOCDIR)/examples/
 	$(INSTALL) -m 0755 $(BUILD)/ioreq-lend $(BUILD)/ioreq-lend-qemu \
 		$(BUILD)/ioreq-lend-xl-create $(DESTDIR)$(LIBEXECDIR)/
 	ln -sfr $(DESTDIR)$(LIBEXECDIR)/ioreq-lend $(DESTDIR)$(SBINDIR)/ioreq-lend
 	ln -sfr $(DESTDIR)$(LIBEXECDIR)/ioreq-lend-xl-create $(DESTDIR)$(SBINDIR)/ioreq-lend-xl-create
+	$(INSTALL) -m 0755 $(BUILD)/ioreq-lend-ctl $(DESTDIR)$(SBINDIR)/
 	sed -e 's|/usr/local/|$(PREFIX)/|g' docs/ioreq-lend.8 >$(DESTDIR)$(MANDIR)/man8/ioreq-lend.8
 	chmod 0644 $(DESTDIR)$(MANDIR)/man8/ioreq-lend.8
 	printf '.so man8/ioreq-lend.8\n' >$(DESTDIR)$(MANDIR)/man8/ioreq-lend-qemu.8
 	printf '.so man8/ioreq-lend.8\n' >$(DESTDIR)$(MANDIR)/man8/ioreq-lend-xl-create.8
+	printf '.so man8/ioreq-lend.8\n' >$(DESTDIR)$(MANDIR)/man8/ioreq-lend-ctl.8
 	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@LIBEXECDIR@|$(LIBEXECDIR)|g' \
 		$(LAUNCHER_SRC)/ioreq-lend@.service.in >$(DESTDIR)$(SYSTEMDUNITDIR)/ioreq-lend@.service
 	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/ioreq-lend@.service
@@ -261,7 +296,7 @@ install: $(BUILD)/ioreq-lend $(LAUNCHER_PROGRAMS)
 FUZZ_BUILD    ?= build/fuzz
 FUZZ_CC       ?= clang
 FUZZ_SECONDS  ?= 60
-FUZZ_TARGETS  := fuzz_dispatch fuzz_config fuzz_options fuzz_backing_spec \
+FUZZ_TARGETS  := fuzz_dispatch fuzz_config fuzz_options fuzz_backing_spec fuzz_control \
                  $(if $(wildcard ioreq-lend/launcher/lend_spec.h),fuzz_lend_spec)
 FUZZ_SAN      := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_CFLAGS    = $(CSTD) $(WARN) -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN) -MMD -MP

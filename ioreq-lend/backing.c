@@ -194,12 +194,17 @@ static int parse_spec(const char *spec, struct backing_spec *out, char *err, siz
     out->fd = -1;
     if (!spec || !*spec)
         return err_fmt(err, errlen, -EINVAL,
-                       "empty backing (want memfd:SIZE, file:PATH, pci:SSSS:BB:DD.F/barN "
-                       "or fd:N)");
+                       "empty backing (want memfd:SIZE, file:PATH, pci:SSSS:BB:DD.F/barN, "
+                       "fd:N or none)");
+    if (strcmp(spec, "none") == 0) {
+        out->kind = BACKING_NONE;
+        return 0;
+    }
     colon = strchr(spec, ':');
     if (!colon)
         return err_fmt(err, errlen, -EINVAL,
-                       "backing '%s': want memfd:SIZE, file:PATH, pci:SSSS:BB:DD.F/barN or fd:N",
+                       "backing '%s': want memfd:SIZE, file:PATH, pci:SSSS:BB:DD.F/barN, fd:N "
+                       "or none",
                        spec);
     klen = (size_t)(colon - spec);
     for (size_t i = 0; i < ARRAY_SIZE(kinds); i++) {
@@ -241,6 +246,9 @@ static const char *spec_name(const struct backing_spec *s, char *buf, size_t len
         break;
     case BACKING_FD:
         snprintf(buf, len, "fd:%d", s->fd);
+        break;
+    case BACKING_NONE:
+        snprintf(buf, len, "none");
         break;
     default:
         snprintf(buf, len, "kind %d", (int)s->kind);
@@ -499,6 +507,9 @@ static void describe(const struct backing_spec *s, struct backing *b)
     case BACKING_FD:
         snprintf(b->desc, sizeof(b->desc), "fd %d (%s)", s->fd, sz);
         break;
+    case BACKING_NONE:
+        snprintf(b->desc, sizeof(b->desc), "none (regions mapped through the control socket)");
+        break;
     }
 }
 
@@ -515,6 +526,14 @@ static int open_spec(const struct backing_spec *s, uint64_t size, const char *sy
         return err_fmt(err, errlen, -EINVAL, "backing %s: the BAR size %s is not a multiple of 4K",
                        name, format_size(size, need, sizeof(need)));
     b->kind = s->kind;
+    if (s->kind == BACKING_NONE) {
+        /* Nothing to open: the window is as large as the BAR, and empty. */
+        if (size == 0)
+            return err_fmt(err, errlen, -EINVAL, "backing none needs a BAR size");
+        b->size = size;
+        describe(s, b);
+        return 0;
+    }
     switch (s->kind) {
     case BACKING_MEMFD:
         rc = open_memfd(s, name, b, &natural, err, errlen);

@@ -9,6 +9,9 @@
  *   fd:N                    an inherited fd (a dma-buf, a memfd); size from
  *                           fstat, or lseek(SEEK_END) for objects fstat
  *                           reports as size 0 (dma-bufs)
+ *   none                    an empty window: nothing is opened or mapped
+ *                           here; a backend fills it at run time through the
+ *                           control socket (regions.c, control.c)
  *
  * The mapping is always MAP_SHARED read/write of exactly the BAR size, and
  * the fd stays open: lending mode registers the mapping with the kernel,
@@ -25,6 +28,7 @@ enum backing_kind {
     BACKING_FILE,
     BACKING_PCI,
     BACKING_FD,
+    BACKING_NONE,
 };
 
 #define BACKING_PATH_MAX 4096
@@ -45,7 +49,7 @@ struct backing {
     int fd;             /* owned: closed by backing_close() (fd:N included) */
     uint64_t fd_offset; /* where the window starts in fd */
     uint64_t size;      /* bytes mapped at base */
-    void *base;         /* MAP_SHARED, PROT_READ | PROT_WRITE */
+    void *base;         /* MAP_SHARED, PROT_READ | PROT_WRITE; NULL for none */
     char desc[160];     /* for log lines, e.g. "memfd 256M", "pci 0000:03:00.0 BAR2" */
 };
 

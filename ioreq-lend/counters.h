@@ -48,7 +48,18 @@
     X(remap_outside_window, "remap.outside_window", "access-only requests the BAR no longer decodes: retried") \
     X(remap_faults, "remap.faults", "accesses answered with a fault for the guest")                \
     X(remap_map_failures, "remap.map_failures", "map calls that failed for good")                  \
-    X(remap_stale_events, "remap.stale_events", "events for pages no longer resident")
+    X(remap_stale_events, "remap.stale_events", "events for pages no longer resident")            \
+    X(ctl_regions, "ctl.regions", "regions mapped now (--backing none)")                           \
+    X(ctl_mapped_bytes, "ctl.mapped_bytes", "BAR bytes mapped by regions now")                     \
+    X(ctl_maps, "ctl.maps", "control requests that mapped a region")                               \
+    X(ctl_unmaps, "ctl.unmaps", "regions unmapped, their fds closed")                              \
+    X(ctl_refused, "ctl.refused", "control requests answered with an error")                       \
+    X(ctl_clients, "ctl.clients", "control clients connected now")                                \
+    X(ctl_clients_refused, "ctl.clients_refused", "control connections closed at once: too many")   \
+    X(ctl_hole_reads, "ctl.hole_reads", "guest reads of a hole: zeros")                            \
+    X(ctl_hole_writes, "ctl.hole_writes", "guest writes to a hole: dropped")                       \
+    X(ctl_ro_writes, "ctl.ro_writes", "guest writes to a read-only region: dropped")               \
+    X(ctl_bus_errors, "ctl.bus_errors", "accesses that met a truncated fd (SIGBUS): served as a hole")
 
 struct counters {
 #define X(field, name, help) uint64_t field;

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "control_client.h"
 #include "emulate.h"
 #include "log.h"
 #include "util.h"
@@ -49,6 +50,43 @@ static int slot_lock(struct daemon *d, char *err, size_t errlen)
         return rc;
     d->st = d->pred;
     d->stage = DAEMON_LOCKED;
+    return 0;
+}
+
+/*
+ * Backing none: the regions table and the control socket, before any Xen
+ * resource, so a bad --control leaves nothing half-created. The socket is
+ * the slot's (its default name is the state file's stem), and we hold the
+ * slot's lock: a socket already there is a dead predecessor's. Regions do
+ * not survive a restart: their fds died with the predecessor.
+ */
+static int control_setup(struct daemon *d, char *err, size_t errlen)
+{
+    const struct dm_options *o = &d->opt;
+    char path[sizeof(d->ctl.path)];
+    int rc;
+
+    if (!o->backing || strcmp(o->backing, "none") != 0)
+        return 0;
+    if (o->control_path) {
+        snprintf(path, sizeof(path), "%.*s", (int)sizeof(path) - 1, o->control_path);
+        if (strlen(o->control_path) >= sizeof(path))
+            return err_fmt(err, errlen, -ENAMETOOLONG,
+                           "--control: longer than a socket path may be (%zu bytes)",
+                           sizeof(path) - 1);
+    } else if (ctl_default_path(path, sizeof(path), o->state_dir, o->domid, o->pci_seg, o->pci_bus,
+                                o->pci_dev, o->pci_fn)) {
+        return err_fmt(err, errlen, -ENAMETOOLONG,
+                       "--state-dir is too long for the control socket: give --control");
+    }
+    rc = regions_init(&d->regions, o->bar_size, o->max_regions, &d->cnt);
+    if (rc)
+        return err_fmt(err, errlen, rc, "cannot allocate %u regions", o->max_regions);
+    d->have_regions = true;
+    rc = control_listen(&d->ctl, path, o->runas, &d->regions, &d->cnt, err, errlen);
+    if (rc)
+        return rc;
+    d->stage = DAEMON_CONTROL;
     return 0;
 }
 
@@ -159,7 +197,11 @@ static int mode_setup(struct daemon *d, char *err, size_t errlen)
     int rc;
 
     d->mode = MODE_EMULATE;
-    if (o->mode != MODE_EMULATE) {
+    if (d->backing.kind == BACKING_NONE) {
+        /* options.c refused --mode lend: lending regions needs lend_abi.h revision 3. */
+        if (o->mode == MODE_AUTO)
+            log_info("backing none: emulating the BAR (lending regions is the next stage)");
+    } else if (o->mode != MODE_EMULATE) {
         rc = lend_probe(d, why, sizeof(why));
         if (rc && o->mode == MODE_LEND)
             return err_fmt(err, errlen, rc, "--mode lend: lending is unavailable: %s", why);
@@ -352,7 +394,8 @@ void daemon_handle_request(void *opaque, unsigned int vcpu, ioreq_t *req)
          */
         if (d->mode == MODE_LEND)
             d->cnt.ioreqs_copy_lent++;
-        emulate_copy(&d->backing, &d->pci.window, &d->ram, &d->cnt, req);
+        emulate_copy(&d->backing, d->have_regions ? &d->regions : NULL, &d->pci.window, &d->ram,
+                     &d->cnt, req);
         return;
     case IOREQ_TYPE_INVALIDATE:
         d->cnt.ioreqs_invalidate++;
@@ -385,7 +428,8 @@ void daemon_handle_buffered(void *opaque, ioreq_t *req)
     } else if (req->type == IOREQ_TYPE_COPY && req->dir == IOREQ_WRITE) {
         if (d->mode == MODE_LEND)
             d->cnt.ioreqs_copy_lent++; /* as for a synchronous one: an emulated access */
-        emulate_copy(&d->backing, &d->pci.window, &d->ram, &d->cnt, req);
+        emulate_copy(&d->backing, d->have_regions ? &d->regions : NULL, &d->pci.window, &d->ram,
+                     &d->cnt, req);
     } else {
         d->cnt.reject_type++;
         d->cnt.ioreqs_rejected++;
@@ -485,7 +529,10 @@ int daemon_setup(struct daemon *d, const struct dm_options *opt, char *err, size
     d->state = (struct state_file)STATE_FILE_INIT;
     d->keeper = (struct keeper)KEEPER_INIT;
     d->backing = (struct backing)BACKING_INIT;
+    control_init(&d->ctl);
     rc = slot_lock(d, err, errlen);
+    if (rc == 0)
+        rc = control_setup(d, err, errlen);
     if (rc == 0)
         rc = backing_setup(d, err, errlen);
     if (rc == 0)
@@ -544,6 +591,11 @@ void daemon_teardown(struct daemon *d)
     if (d->lend)
         xenlend_close(d->lend);
     d->lend = NULL;
+    /* The guest can reach no region now: their fds close. */
+    control_close(&d->ctl);
+    if (d->have_regions)
+        regions_destroy(&d->regions);
+    d->have_regions = false;
     backing_close(&d->backing);
     /*
      * Served and leaving cleanly: nothing to take over, so the guest's memory
@@ -677,6 +729,7 @@ int daemon_run(struct daemon *d)
         d->lend_watch.data = d;
         ev_io_start(d->loop, &d->lend_watch);
     }
+    control_start(&d->ctl, d->loop);
     signal_watch(d, &d->sigterm_watch, SIGTERM, on_stop_signal);
     signal_watch(d, &d->sigint_watch, SIGINT, on_stop_signal);
     signal_watch(d, &d->sigusr1_watch, SIGUSR1, on_usr1);
@@ -693,6 +746,7 @@ int daemon_run(struct daemon *d)
     d->exit_status = 1;
     ev_run(d->loop, 0);
     write_stats(d);
+    control_stop(&d->ctl);
     ev_loop_destroy(d->loop);
     d->loop = NULL;
     return d->exit_status;

@@ -17,10 +17,12 @@
 #include "access_ioreq.h"
 #include "backing.h"
 #include "bar.h"
+#include "control.h"
 #include "counters.h"
 #include "guest_ram.h"
 #include "keeper.h"
 #include "options.h"
+#include "regions.h"
 #include "remap.h"
 #include "state_file.h"
 #include "xenlend.h"
@@ -31,9 +33,10 @@
  */
 enum daemon_stage {
     DAEMON_NONE = 0,
-    DAEMON_LOCKED, /* the PCI slot of the domain is ours: its state file is locked */
-    DAEMON_BACKED, /* backing memory open and mapped (a memfd's keeper attached) */
-    DAEMON_MODE,   /* lending decided (handle and remap set up) or emulation chosen */
+    DAEMON_LOCKED,  /* the PCI slot of the domain is ours: its state file is locked */
+    DAEMON_CONTROL, /* backing none: the regions table and the control socket */
+    DAEMON_BACKED,  /* backing memory open and mapped (a memfd's keeper attached) */
+    DAEMON_MODE,    /* lending decided (handle and remap set up) or emulation chosen */
 };
 
 struct daemon {
@@ -49,6 +52,10 @@ struct daemon {
     struct counters cnt;
     struct state_file state;
     struct keeper keeper; /* memfd backings: the process that keeps the guest's data */
+    /* Backing none: the regions a backend maps through the control socket. */
+    bool have_regions;
+    struct regions regions;
+    struct control ctl;
     /* What the state file says; written before every change of Xen's claims. */
     struct dm_state st;
     /* What a crashed predecessor left in it, for taking over. */

@@ -69,8 +69,8 @@ static int refuse(ioreq_t *req, uint64_t *counter, struct counters *cnt, int err
     return err;
 }
 
-int emulate_copy(const struct backing *b, const struct bar_window *w, struct guest_ram *ram,
-                 struct counters *cnt, ioreq_t *req)
+int emulate_copy(const struct backing *b, struct regions *rs, const struct bar_window *w,
+                 struct guest_ram *ram, struct counters *cnt, ioreq_t *req)
 {
     unsigned int size = req->size;
     bool df = req->df, ptr = req->data_is_ptr;
@@ -90,16 +90,20 @@ int emulate_copy(const struct backing *b, const struct bar_window *w, struct gue
     for (uint32_t i = 0; i < req->count; i++) {
         uint64_t step = (uint64_t)i * size;
         /* The offset first: base + guest address would overflow the pointer for a high BAR. */
-        uint8_t *bar = (uint8_t *)b->base + ((df ? req->addr - step : req->addr + step) - w->base);
+        uint64_t off = (df ? req->addr - step : req->addr + step) - w->base;
+        uint8_t *bar = rs ? NULL : (uint8_t *)b->base + off;
         uint64_t gpa = df ? req->data - step : req->data + step;
 
         if (req->dir == IOREQ_WRITE) {
             value = ptr ? 0 : req->data & size_mask(size);
             if (ptr && guest_ram_copy(ram, gpa, &value, size, IOREQ_READ))
                 return refuse(req, &cnt->reject_guest_buffer, cnt, -EFAULT);
-            backing_store(bar, size, value);
+            if (rs)
+                regions_write(rs, off, size, value);
+            else
+                backing_store(bar, size, value);
         } else {
-            value = backing_load(bar, size);
+            value = rs ? regions_read(rs, off, size) : backing_load(bar, size);
             if (ptr && guest_ram_copy(ram, gpa, &value, size, IOREQ_WRITE))
                 return refuse(req, &cnt->reject_guest_buffer, cnt, -EFAULT);
         }

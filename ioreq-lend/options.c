@@ -8,6 +8,7 @@
 
 #include "bar.h"
 #include "backing.h"
+#include "regions.h"
 #include "util.h"
 
 #include <errno.h>
@@ -54,6 +55,8 @@ enum {
     OPT_WINDOW,
     OPT_ON_LOST,
     OPT_DOMAIN_POLL_MS,
+    OPT_CONTROL,
+    OPT_MAX_REGIONS,
 };
 
 static const struct option long_options[] = {
@@ -78,6 +81,8 @@ static const struct option long_options[] = {
     {"window", required_argument, NULL, OPT_WINDOW},
     {"on-lost", required_argument, NULL, OPT_ON_LOST},
     {"domain-poll-ms", required_argument, NULL, OPT_DOMAIN_POLL_MS},
+    {"control", required_argument, NULL, OPT_CONTROL},
+    {"max-regions", required_argument, NULL, OPT_MAX_REGIONS},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -210,6 +215,7 @@ static void options_defaults(struct dm_options *o)
     o->on_lost = ON_LOST_ZERO;
     o->domain_poll_ms = OPT_DEFAULT_DOMAIN_POLL_MS;
     o->state_dir = OPT_DEFAULT_STATE_DIR;
+    o->max_regions = REGIONS_DEFAULT_MAX;
 }
 
 /* What one --backing tells the cross-checks: the memfd size, or 0 for other kinds. */
@@ -225,7 +231,7 @@ static int parse_backing(const char *s, uint64_t *memfd_size, char *err, size_t 
 }
 
 static int parse_one(int c, const char *arg, struct dm_options *o, bool *subsys_given,
-                     uint64_t *memfd_size, char *err, size_t errlen)
+                     bool *max_regions_given, uint64_t *memfd_size, char *err, size_t errlen)
 {
     uint64_t v;
     uint32_t x, y;
@@ -347,6 +353,15 @@ static int parse_one(int c, const char *arg, struct dm_options *o, bool *subsys_
                            arg, OPT_MIN_DOMAIN_POLL_MS, OPT_MAX_DOMAIN_POLL_MS);
         o->domain_poll_ms = (unsigned int)v;
         return 0;
+    case OPT_CONTROL:
+        return parse_string("control", arg, &o->control_path, err, errlen);
+    case OPT_MAX_REGIONS:
+        if (parse_u64(arg, REGIONS_MAX_MAX, &v) || v == 0)
+            return err_fmt(err, errlen, -EINVAL, "--max-regions: '%s' is not between 1 and %u", arg,
+                           REGIONS_MAX_MAX);
+        o->max_regions = (unsigned int)v;
+        *max_regions_given = true;
+        return 0;
     default:
         /* An entry in long_options without a case here. */
         return err_fmt(err, errlen, -EINVAL, "option '--%s' is not handled", option_name(c));
@@ -354,13 +369,27 @@ static int parse_one(int c, const char *arg, struct dm_options *o, bool *subsys_
 }
 
 /* Rules between options, once all are known (repeated options: the last one counts). */
-static int cross_check(struct dm_options *o, uint64_t memfd_size, char *err, size_t errlen)
+static int cross_check(struct dm_options *o, uint64_t memfd_size, bool max_regions_given, char *err,
+                       size_t errlen)
 {
+    bool none = o->backing && strcmp(o->backing, "none") == 0;
     char a[32], b[32];
     uint64_t bar;
 
     if (o->domid == 0)
         return err_fmt(err, errlen, -EINVAL, "--domid is required");
+    if (none && o->mode == MODE_LEND)
+        return err_fmt(err, errlen, -EINVAL,
+                       "--backing none is emulation only for now (lending its regions needs "
+                       "lend_abi.h revision 3): use --mode emulate or auto");
+    if (!none && (o->control_path || max_regions_given))
+        return err_fmt(err, errlen, -EINVAL, "--%s needs --backing none",
+                       o->control_path ? "control" : "max-regions");
+    if (none && o->window)
+        return err_fmt(err, errlen, -EINVAL, "--window is for lend mode, not --backing none");
+    /* An empty window has no size of its own. */
+    if (none && !o->bar_size)
+        o->bar_size = OPT_DEFAULT_BAR_SIZE;
     if (memfd_size && o->bar_size && memfd_size < o->bar_size)
         return err_fmt(err, errlen, -EINVAL, "--backing memfd:%s is smaller than --bar-size %s",
                        format_size(memfd_size, a, sizeof(a)),
@@ -385,7 +414,7 @@ static int cross_check(struct dm_options *o, uint64_t memfd_size, char *err, siz
 
 static int parse_argv(int argc, char *const argv[], struct dm_options *o, char *err, size_t errlen)
 {
-    bool subsys_given = false;
+    bool subsys_given = false, max_regions_given = false;
     uint64_t memfd_size = 0;
     int c, rc;
 
@@ -409,7 +438,8 @@ static int parse_argv(int argc, char *const argv[], struct dm_options *o, char *
         case '?':
             return bad_option(argc, argv, err, errlen);
         default:
-            rc = parse_one(c, optarg, o, &subsys_given, &memfd_size, err, errlen);
+            rc = parse_one(c, optarg, o, &subsys_given, &max_regions_given, &memfd_size, err,
+                           errlen);
             if (rc)
                 return rc;
             break;
@@ -421,7 +451,7 @@ static int parse_argv(int argc, char *const argv[], struct dm_options *o, char *
         o->subsys_vendor_id = o->vendor_id;
         o->subsys_id = o->device_id;
     }
-    return cross_check(o, memfd_size, err, errlen);
+    return cross_check(o, memfd_size, max_regions_given, err, errlen);
 }
 
 int options_parse(int argc, char *const argv[], struct dm_options *o, char *err, size_t errlen)
@@ -469,6 +499,9 @@ void options_usage(FILE *out)
           "                                                   BAR, N from 0 to 5\n"
           "                          fd:N                     an inherited fd (a dma-buf, a\n"
           "                                                   memfd), N 3 or more\n"
+          "                          none                     an empty window that a\n"
+          "                                                   backend fills at run time\n"
+          "                                                   through the control socket\n"
           "  --mode MODE           emulate, lend or auto (default auto: lend if Xen and the\n"
           "                        kernel can, else emulate, with one warning)\n"
           "  --window SIZE         lend mode: bytes kept mapped into the guest at once, a\n"
@@ -478,6 +511,10 @@ void options_usage(FILE *out)
           "  --on-lost POLICY      when backing memory is lost: zero (map a zero-filled\n"
           "                        page, the guest goes on) or fault (the guest takes a\n"
           "                        fault) (default zero)\n"
+          "  --control PATH        backing none: the control socket (default\n"
+          "                        STATE_DIR/domN-SSSS:BB:DD.F.ctl, mode 0600)\n"
+          "  --max-regions N       backing none: regions mapped at once, 1 to 65536\n"
+          "                        (default 4096)\n"
           "  --pci-sysfs-path DIR  where libpci finds PCI devices for pci: backings\n"
           "                        (default /sys/bus/pci; tests use a fake tree)\n"
           "\n"

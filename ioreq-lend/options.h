@@ -59,6 +59,8 @@ struct dm_options {
     uint64_t window;                /* --window SIZE: resident bytes in lend mode; 0: BAR size */
     enum on_lost_policy on_lost;    /* --on-lost zero|fault */
     unsigned int domain_poll_ms;    /* --domain-poll-ms N: domain liveness check period */
+    const char *control_path;       /* --control PATH (backing none); NULL: the default */
+    unsigned int max_regions;       /* --max-regions N (backing none) */
 };
 
 enum options_status {

@@ -186,15 +186,20 @@ ssize_t msg_recv_fd(int sock, void *buf, size_t len, int *fd, int flags)
     if (n < 0)
         return -errno;
     for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
-        int got;
+        /* One SCM_RIGHTS message may carry several fds (two fit our buffer's padding). */
+        size_t nfds = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
 
         if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
             continue;
-        memcpy(&got, CMSG_DATA(cm), sizeof(int));
-        if (*fd < 0)
-            *fd = got;
-        else
-            close(got);
+        for (size_t i = 0; i < nfds; i++) {
+            int got;
+
+            memcpy(&got, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+            if (*fd < 0)
+                *fd = got;
+            else
+                close(got);
+        }
     }
     return n;
 }

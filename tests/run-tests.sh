@@ -125,6 +125,29 @@ cli_check no-xen 2 "no Xen here" --domid 1 --state-dir "$state"
 cli_check unknown-option 2 "unknown option '--nope'" --domid 1 --nope
 cli_check missing-domid 2 "domid" --bar-size 1M
 cli_check bad-bar-size 2 "not a power of two" --domid 1 --bar-size 12K
+cli_check backing-none-lend 2 "emulation only for now" --domid 1 --backing none --mode lend
+# ioreq-lend-ctl without a daemon: help, and one line with exit 2 for everything else.
+ctl_check() { # name expected-status pattern args...
+    local name=$1 want=$2 pattern=$3 out lines rc
+    shift 3
+    out=$(build/ioreq-lend-ctl "$@" 2>&1)
+    rc=$?
+    lines=$(printf '%s\n' "$out" | wc -l)
+    if [ "$rc" -eq "$want" ] && printf '%s' "$out" | grep -q -- "$pattern" &&
+        { [ "$want" -eq 0 ] || [ "$lines" -eq 1 ]; }; then
+        note_result "ctl $name" 0
+        echo "ok    ctl $name"
+    else
+        note_result "ctl $name" 1
+        echo "FAIL  ctl $name (exit $rc, $lines lines): $out"
+    fi
+}
+ctl_check help 0 "Usage: ioreq-lend-ctl" --help
+ctl_check no-command 2 "no command" --domid 1
+ctl_check no-socket 2 "give --socket PATH, or --domid N" list
+ctl_check bad-domid 2 "--domid: 'x'" --domid x list
+ctl_check no-daemon 2 "cannot connect to $state/dom1-0000:00:1f.0.ctl" --domid 1 --state-dir "$state" list
+ctl_check unknown-option 2 "unknown option '--nope'" --nope list
 rm -rf "$state"
 
 # ---- The invalidate/map/access protocol, model-checked with spin ----
@@ -164,7 +187,10 @@ rc=$?
 if [ $rc -eq 0 ]; then
     for f in usr/local/libexec/ioreq-lend/ioreq-lend usr/local/libexec/ioreq-lend/ioreq-lend-qemu \
         usr/local/libexec/ioreq-lend/ioreq-lend-xl-create usr/local/sbin/ioreq-lend \
-        usr/local/sbin/ioreq-lend-xl-create usr/local/share/man/man8/ioreq-lend.8 \
+        usr/local/sbin/ioreq-lend-xl-create usr/local/sbin/ioreq-lend-ctl \
+        usr/local/share/man/man8/ioreq-lend.8 usr/local/share/man/man8/ioreq-lend-ctl.8 \
+        usr/local/include/ioreq-lend/control_client.h usr/local/lib/libioreq-lend-control.a \
+        usr/local/lib/pkgconfig/ioreq-lend-control.pc usr/local/share/doc/ioreq-lend/examples/ctl-example.c \
         usr/local/lib/systemd/system/ioreq-lend@.service \
         usr/local/share/doc/ioreq-lend/examples/README.md; do
         [ -e "$inst/$f" ] || { rc=1; out="missing $f"; }
@@ -177,7 +203,8 @@ xl_check "make install DESTDIR" $rc "$out"
 out=$(groff -man -Tutf8 -ww -z docs/ioreq-lend.8 2>&1)
 rc=$?
 [ -z "$out" ] || rc=1
-MANWIDTH=80 man -l docs/ioreq-lend.8 2>/dev/null | grep -q 'ioreq-lend-xl-create - lend host memory' || rc=1
+MANWIDTH=80 man -l docs/ioreq-lend.8 2>/dev/null | sed -n '/^NAME/,/^SYNOPSIS/p' | tr -s ' \n' ' ' |
+    grep -q 'ioreq-lend-xl-create, ioreq-lend-ctl - lend host memory' || rc=1
 xl_check "man page renders without warnings" $rc "$out"
 if command -v systemd-analyze >/dev/null; then
     mkdir -p "$inst/verify"

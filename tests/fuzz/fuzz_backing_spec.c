@@ -65,6 +65,9 @@ static void roundtrip(const struct backing_spec *s)
     case BACKING_FD:
         snprintf(text, sizeof(text), "fd:%d", s->fd);
         break;
+    case BACKING_NONE:
+        snprintf(text, sizeof(text), "none");
+        break;
     default:
         fuzz_fail("accepted spec of kind %d", (int)s->kind);
     }
@@ -83,6 +86,12 @@ static void check_accepted(const char *text, const struct backing_spec *s)
     char bdf[64];
     const char *slash;
 
+    if (s->kind == BACKING_NONE) {
+        if (strcmp(text, "none"))
+            fuzz_fail("'%s' accepted as none", text);
+        roundtrip(s);
+        return;
+    }
     if (!val)
         fuzz_fail("'%s' accepted without a kind", text);
     val++;

@@ -40,7 +40,8 @@ static const struct {
     {"class", true},          {"log-level", true},    {"syslog", false},  {"ready-fd", true},
     {"pidfile", true},        {"stats", true},        {"runas", true},    {"pci-sysfs-path", true},
     {"state-dir", true},      {"fault-around", true}, {"window", true},   {"on-lost", true},
-    {"domain-poll-ms", true}, {"help", false},        {"version", false},
+    {"domain-poll-ms", true}, {"help", false},        {"version", false}, {"control", true},
+    {"max-regions", true},
 };
 #define NDOC (sizeof(documented) / sizeof(documented[0]))
 
@@ -164,6 +165,17 @@ static void check_accepted(const struct dm_options *o, int argc, char **argv)
     }
     if (o->backing && backing_parse(o->backing, &spec, why, sizeof(why)))
         fuzz_fail("--backing '%s' accepted, but backing_parse() refuses it: %s", o->backing, why);
+    /* --backing none: emulation only, a BAR size, the only user of --control/--max-regions. */
+    if (o->max_regions < 1 || o->max_regions > 65536)
+        fuzz_fail("max-regions %u accepted", o->max_regions);
+    if (o->control_path && (!*o->control_path || !points_into(o->control_path, argc, argv)))
+        fuzz_fail("--control is empty or does not point into argv");
+    if (o->backing && strcmp(o->backing, "none") == 0) {
+        if (o->mode == MODE_LEND || !o->bar_size || o->window)
+            fuzz_fail("--backing none accepted with mode lend, no BAR size or a window");
+    } else if (o->control_path || o->max_regions != 4096) {
+        fuzz_fail("--control or --max-regions accepted without --backing none");
+    }
 
     last_values(argc, argv, last);
     check_number("domid", last[0], o->domid, false);

@@ -454,10 +454,38 @@ def lend_seeds():
     return out
 
 
+def control_seeds():
+    """fuzz_control: steps of u8 kind (fd kind | 4 access | 8 framed request), then a request
+    (48 bytes when framed: magic, version and op replaced/kept) or an access (u32 offset, u8 size
+    log2, u8 write, u64 value)."""
+    def req(op, off=0, length=0, fd_off=0, flags=0, index=0, fdkind=1):
+        body = struct.pack("<IHHIIQQQQ", 0x4C54434C, 1, op, flags, index, off, fd_off, length, 0)
+        return bytes([8 | fdkind]) + body
+
+    def acc(off, size_log2, write=0, value=0):
+        return bytes([4]) + u32(off) + u8(size_log2) + u8(write) + struct.pack("<Q", value)
+
+    K = 1024
+    out = {}
+    out["map-read"] = (req(1, 64 * K, 64 * K, 8 * K) + acc(64 * K, 3) + acc(64 * K - 4, 3) +
+                       acc(0, 2))
+    out["map-ro-write"] = (req(1, 0, 4 * K, 0, 1, fdkind=2) + acc(0, 3, 1, 0x1122334455667788) +
+                           acc(0, 3))
+    out["map-unmap"] = (req(1, 0, 64 * K) + req(1, 128 * K, 64 * K, 64 * K) + req(2, 0, 256 * K, fdkind=0) +
+                        acc(128 * K, 3))
+    out["overlap"] = req(1, 0, 64 * K) + req(1, 32 * K, 64 * K) + req(2, 32 * K, 32 * K, fdkind=0)
+    out["list-stats"] = (req(1, 0, 4 * K) + req(1, 8 * K, 4 * K) + req(3, fdkind=0) +
+                         req(3, index=1, fdkind=0) + req(4, fdkind=0))
+    out["cap"] = b"".join(req(1, i * 8 * K, 4 * K) for i in range(9))
+    out["garbage"] = bytes([1, 48]) + bytes(range(48)) + bytes([0, 7]) + b"LCTL\x01\x00\x01"
+    out["pipe"] = req(1, 0, 4 * K, fdkind=3) + req(3, fdkind=3)
+    return out
+
+
 def main():
     sets = {"fuzz_dispatch": dispatch_seeds(), "fuzz_config": config_seeds(),
             "fuzz_options": options_seeds(), "fuzz_backing_spec": backing_seeds(),
-            "fuzz_lend_spec": lend_seeds()}
+            "fuzz_lend_spec": lend_seeds(), "fuzz_control": control_seeds()}
     only = set(sys.argv[1:])
     for target, seeds in sets.items():
         if only and target not in only:

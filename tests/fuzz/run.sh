@@ -24,6 +24,7 @@ target_flags() {
     fuzz_dispatch) echo "-max_len=4096" ;;
     fuzz_config) echo "-max_len=2048" ;;
     fuzz_options) echo "-max_len=1024" ;;
+    fuzz_control) echo "-max_len=4096" ;;
     fuzz_backing_spec) echo "-max_len=4200" ;; # BACKING_PATH_MAX is 4096
     fuzz_lend_spec) echo "-max_len=8300" ;;    # LEND_SPEC_MAX_LEN is 8192
     *) echo "" ;;

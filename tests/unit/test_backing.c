@@ -751,6 +751,31 @@ static void open_pci_bad_sysfs(void **state)
     close_checked(&b);
 }
 
+/* none: nothing opened or mapped, a window of the BAR's size. */
+static void open_none(void **state)
+{
+    struct backing_spec s;
+    struct backing b = BACKING_INIT;
+    int fds = count_fds(), maps = count_maps();
+    (void)state;
+
+    parse_ok("none", &s);
+    assert_int_equal(s.kind, BACKING_NONE);
+    assert_int_equal(backing_parse("none:", &s, err, sizeof(err)), -EINVAL);
+    assert_int_equal(backing_parse("NONE", &s, err, sizeof(err)), -EINVAL);
+    assert_int_equal(open_spec("none", 1 * MB, &b), 0);
+    assert_int_equal(b.kind, BACKING_NONE);
+    assert_null(b.base);
+    assert_int_equal(b.fd, -1);
+    assert_true(b.size == 1 * MB);
+    assert_non_null(strstr(b.desc, "none"));
+    assert_int_equal(count_fds(), fds);
+    assert_int_equal(count_maps(), maps);
+    backing_close(&b);
+    assert_backing_init(&b);
+    expect_open_fails("none", 0, -EINVAL, "needs a BAR size");
+}
+
 static void close_is_idempotent(void **state)
 {
     struct backing b = BACKING_INIT;
@@ -769,15 +794,11 @@ static void close_is_idempotent(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(parse_accepts),
-        cmocka_unit_test(parse_rejects),
-        cmocka_unit_test(parse_bdf_shared),
-        cmocka_unit_test(open_memfd),
-        cmocka_unit_test(open_file),
-        cmocka_unit_test(open_fd),
-        cmocka_unit_test(open_pci),
-        cmocka_unit_test(open_pci_bad_sysfs),
-        cmocka_unit_test(close_is_idempotent),
+        cmocka_unit_test(parse_accepts),    cmocka_unit_test(parse_rejects),
+        cmocka_unit_test(parse_bdf_shared), cmocka_unit_test(open_memfd),
+        cmocka_unit_test(open_file),        cmocka_unit_test(open_fd),
+        cmocka_unit_test(open_pci),         cmocka_unit_test(open_pci_bad_sysfs),
+        cmocka_unit_test(open_none),        cmocka_unit_test(close_is_idempotent),
     };
     return cmocka_run_group_tests_name("backing", tests, setup_tree, teardown_tree);
 }

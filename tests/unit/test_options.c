@@ -395,6 +395,39 @@ static void cross_checks(void **state)
     assert_string_equal(o.backing, "file:/x");
 }
 
+/* --backing none: an empty window, its control socket and region cap; emulation only. */
+static void backing_none(void **state)
+{
+    struct dm_options o;
+    (void)state;
+
+    expect_ok(PARSE(&o, "--domid", "1", "--backing", "none"));
+    assert_string_equal(o.backing, "none");
+    assert_true(o.bar_size == OPT_DEFAULT_BAR_SIZE);
+    assert_null(o.control_path);
+    assert_int_equal(o.max_regions, 4096);
+    expect_ok(PARSE(&o, "--control", "/c.ctl", "--max-regions", "65536", "--backing", "none",
+                    "--bar-size", "1M", "--mode", "emulate", "--domid", "7"));
+    assert_int_equal(o.domid, 7);
+    assert_string_equal(o.control_path, "/c.ctl");
+    assert_int_equal(o.max_regions, 65536);
+    assert_true(o.bar_size == 1ULL << 20);
+    expect_error(PARSE(&o, "--domid", "1", "--backing", "none", "--mode", "lend"),
+                 "--backing none is emulation only for now");
+    expect_error(PARSE(&o, "--domid", "1", "--control", "/c"), "--control needs --backing none");
+    expect_error(PARSE(&o, "--domid", "1", "--max-regions", "9"),
+                 "--max-regions needs --backing none");
+    expect_error(PARSE(&o, "--domid", "1", "--backing", "none", "--max-regions", "0"),
+                 "--max-regions: '0'");
+    expect_error(PARSE(&o, "--domid", "1", "--backing", "none", "--max-regions", "65537"),
+                 "--max-regions: '65537'");
+    expect_error(PARSE(&o, "--domid", "1", "--backing", "none", "--control", ""),
+                 "--control: empty value");
+    expect_error(PARSE(&o, "--domid", "1", "--backing", "none", "--window", "64K"),
+                 "--window is for lend mode");
+    expect_error(PARSE(&o, "--domid", "1", "--backing", "nonE"), "nonE");
+}
+
 static void last_wins(void **state)
 {
     struct dm_options o;
@@ -642,6 +675,7 @@ int main(void)
         cmocka_unit_test(on_lost),
         cmocka_unit_test(domain_poll_ms),
         cmocka_unit_test(cross_checks),
+        cmocka_unit_test(backing_none),
         cmocka_unit_test(last_wins),
         cmocka_unit_test(help_and_version),
         cmocka_unit_test(every_option_then_domid),

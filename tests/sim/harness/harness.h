@@ -45,6 +45,7 @@ struct workload {
     unsigned int size;   /* access size: 1, 2, 4, 8 */
     bool df;
     bool nocheck;        /* memcpy-in/out check=off: no pattern fill or check, the copy alone */
+    bool allow_zero;     /* verify-pattern allow-zero=1: zeros are accepted too */
     uint64_t bar_base;   /* resolved when the workload starts */
     /* raw ioreq */
     ioreq_t raw;
@@ -167,6 +168,14 @@ struct harness {
         bool set;
     } timing[32];
 
+    /* ctl.c: the harness's buffers mapped through the control socket, and idle connections. */
+    struct {
+        uint64_t off, len, size;
+        void *map;
+    } ctl_buf[64];
+    int ctl_held[32];
+    unsigned int nr_ctl_held;
+
     /* host storm */
     pthread_t storm_thread;
     bool storm_running;
@@ -222,6 +231,16 @@ void dm_print_log(struct harness *h, FILE *out);
 int host_directive(struct harness *h, const char *what, uint64_t off, uint64_t len, uint64_t seed,
                    uint64_t rate, uint64_t duration_ms, uint64_t every, uint64_t count);
 void host_storm_join(struct harness *h);
+
+/* ctl.c: the `ctl` directives (the harness as a backend on the control socket). */
+int ctl_directive(struct harness *h, int ntok, char **tok);
+void ctl_release_all(struct harness *h);
+void ctl_forget_buffers(struct harness *h);
+/* The daemon's control STATS asked live: 0 regions, 1 clients, 2 clients_refused,
+ * 3 requests_refused, 4 mapped_bytes; -1 if it does not answer. */
+double ctl_metric(struct harness *h, int which);
+/* The daemon's open fds on harness buffers (/proc/PID/fd), -1 if not running. */
+double ctl_region_fds(struct harness *h);
 
 /* report.c */
 /* Look up a metric by its dotted name. Returns false if unknown. */

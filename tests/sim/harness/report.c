@@ -63,6 +63,8 @@ static double latency_us(struct hv_hist *hist, double pct)
  *   proc.    the daemon's process as the harness sees it
  *   mm.      the host's memory manager (host storms)
  *   daemon.  the daemon's own counters, from its stats file (`dm stats`)
+ *   ctl.     the daemon's control socket as the harness, a client of it, sees it
+ *            (STATS asked live; -1 when no daemon answers; ctl.c)
  * and time_us.L, bytes.L, digest.N belong to labelled workloads. The second
  * column is the name the metric had before these prefixes: `expect` still
  * accepts it (scenario files written elsewhere), nothing in this tree uses
@@ -92,16 +94,19 @@ static double latency_us(struct hv_hist *hist, double pct)
     X(HV_TIMEOFFSET, "hv.ioreq_timeoffset", "ioreqs.timeoffset", HVSTAT(ioreq_timeoffset))         \
     X(HV_OTHER, "hv.ioreq_other", "ioreqs.other", HVSTAT(ioreq_other))                             \
     X(HV_EMULATED, "hv.emulated_bytes", "dm.emulated_bytes", HVSTAT(emulated_bytes))               \
-    X(HV_COPY_P50, "hv.copy_p50_us", "latency_us.copy_p50", st ? latency_us(&st->lat_copy, 50) : 0)  \
-    X(HV_COPY_P99, "hv.copy_p99_us", "latency_us.copy_p99", st ? latency_us(&st->lat_copy, 99) : 0)  \
+    X(HV_COPY_P50, "hv.copy_p50_us", "latency_us.copy_p50",                                        \
+      st ? latency_us(&st->lat_copy, 50) : 0)                                                      \
+    X(HV_COPY_P99, "hv.copy_p99_us", "latency_us.copy_p99",                                        \
+      st ? latency_us(&st->lat_copy, 99) : 0)                                                      \
     X(HV_ACCESS_P50, "hv.access_p50_us", "latency_us.access_p50",                                  \
       st ? latency_us(&st->lat_access, 50) : 0)                                                    \
     X(HV_ACCESS_P99, "hv.access_p99_us", "latency_us.access_p99",                                  \
       st ? latency_us(&st->lat_access, 99) : 0)                                                    \
     X(HV_UNCLAIMED_READS, "hv.unclaimed_reads", "xen.unclaimed_reads", HVSTAT(unclaimed_reads))    \
-    X(HV_UNCLAIMED_WRITES, "hv.unclaimed_writes", "xen.unclaimed_writes", HVSTAT(unclaimed_writes)) \
-    X(HV_FAILURES, "hv.failures", "xen.failures", hv ? hv->nr_failures : 0)                       \
-    X(HV_DOMAIN_STATE, "hv.domain_state", "xen.domain_state", hv ? hv->state : 0)                 \
+    X(HV_UNCLAIMED_WRITES, "hv.unclaimed_writes", "xen.unclaimed_writes",                          \
+      HVSTAT(unclaimed_writes))                                                                    \
+    X(HV_FAILURES, "hv.failures", "xen.failures", hv ? hv->nr_failures : 0)                        \
+    X(HV_DOMAIN_STATE, "hv.domain_state", "xen.domain_state", hv ? hv->state : 0)                  \
     X(HV_EVENTS_TO, "hv.events_to_dom0", "xen.events_to_dom0", HVSTAT(events_to_dom0))             \
     X(HV_EVENTS_FROM, "hv.events_from_dom0", "xen.events_from_dom0",                               \
       hv ? LOAD(hv->evt->events_from_dom0) : 0)                                                    \
@@ -125,8 +130,14 @@ static double latency_us(struct hv_hist *hist, double pct)
     X(PROC_RUNNING, "proc.running", "dm.running", h->dm.running)                                   \
     X(PROC_UID, "proc.uid", "dm.uid", h->dm.running ? dm_uid(h->dm.pid) : -1)                      \
     X(PROC_UNRESTRICTED, "proc.unrestricted_handles", "dm.unrestricted_handles",                   \
-      h->dm.running && hv ? hv_unrestricted_handles(hv, h->dm.pid) : 0)                            \
+      h->dm.running &&hv ? hv_unrestricted_handles(hv, h->dm.pid) : 0)                             \
     X(PROC_KEEPER, "proc.keeper_handles", "dm.keeper_handles", hv ? hv_other_handles(hv) : 0)      \
+    X(PROC_REGION_FDS, "proc.region_fds", NULL, ctl_region_fds(h))                                 \
+    X(CTL_REGIONS, "ctl.regions", NULL, ctl_metric(h, 0))                                          \
+    X(CTL_CLIENTS, "ctl.clients", NULL, ctl_metric(h, 1))                                          \
+    X(CTL_CLIENTS_REFUSED, "ctl.clients_refused", NULL, ctl_metric(h, 2))                          \
+    X(CTL_REFUSED, "ctl.refused", NULL, ctl_metric(h, 3))                                          \
+    X(CTL_MAPPED_BYTES, "ctl.mapped_bytes", NULL, ctl_metric(h, 4))                                \
     X(MM_STORM_INV, "mm.storm_invalidations", "host.storm_invalidations",                          \
       LOAD(h->storm_invalidations))                                                                \
     X(MM_STORM_S, "mm.storm_seconds", "host.storm_seconds", LOAD(h->storm_us) / 1e6)

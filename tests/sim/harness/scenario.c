@@ -42,6 +42,8 @@
  *   expect METRIC OP VALUE    OP: == != < <= > >=; VALUE: a number or another metric
  *   fail OP [skip=N] [count=N] errno=NAME|N   inject failures into the daemon's calls
  *   dm-log match="text" [count=N]   lines of the daemon's log containing text (default 1)
+ *   ctl map|unmap|raw|disconnect|hold|release ...   the harness as a backend on the daemon's
+ *                              control socket (--backing none; see ctl.c)
  *   echo TEXT...
  *
  * $TMP in any word is the run's private temporary directory.
@@ -571,6 +573,9 @@ static int do_vcpu(struct harness *h, struct line *l)
         }
         w.nocheck = strcmp(c, "off") == 0;
     }
+    /* allow-zero=1: verify-pattern accepts zeros too (a guest streaming across an unmap). */
+    if (kv(l, 3, "allow-zero"))
+        w.allow_zero = strcmp(kv(l, 3, "allow-zero"), "0") != 0;
     if (kv(l, 3, "label")) {
         if (strlen(kv(l, 3, "label")) >= sizeof(w.label)) {
             h_fail(h, "line %u: label too long", h->lineno);
@@ -905,6 +910,8 @@ static int run_line(struct harness *h, struct line *l)
         return do_host(h, l);
     if (strcmp(d, "dm-log") == 0)
         return do_dm_log(h, l);
+    if (strcmp(d, "ctl") == 0)
+        return need_domain(h) ? -EINVAL : ctl_directive(h, l->ntok, l->tok);
     if (strcmp(d, "expect") == 0)
         return do_expect(h, l);
     if (strcmp(d, "fail") == 0)
@@ -991,6 +998,8 @@ static void scenario_finish(struct harness *h)
 {
     guest_wait_all(h);
     host_storm_join(h);
+    ctl_release_all(h);
+    ctl_forget_buffers(h);
     if (h->dm.running)
         dm_stop(h, SIGTERM, true);
     if (!h->hv)
