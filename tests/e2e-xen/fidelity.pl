@@ -158,7 +158,13 @@ for my $grp (qw(ioreqs dm reject pci guest_ram), $mode eq 'lend' ? ('remap') : (
 row('guest.bytes_written', $g->{bytes_written}, $sim->{vm}{bytes_written});
 row('guest.bytes_read', $g->{bytes_read}, $sim->{vm}{bytes_read});
 row('guest.integrity_errors', $g->{integrity_errors}, $sim->{vm}{integrity_errors});
-row('guest.digest', lc($g->{digest} // ''), $sim->{digest}{bar});
+# The same 64-bit value, printed with and without leading zeros: compare numbers.
+my $hex64 = sub {
+    no warnings 'portable';
+    my $v = shift;
+    defined $v && $v =~ /^0x[0-9a-f]+$/i ? sprintf('0x%016x', hex $v) : $v;
+};
+row('guest.digest', $hex64->(lc($g->{digest} // '')), $hex64->($sim->{digest}{bar}));
 # Config space: the guest's sysfs read vs the simulated firmware's config cycles.
 my $simcfg = '';
 if (open(my $cf, '<', "$out/$name-config.txt")) {
