@@ -20,10 +20,9 @@
     X(ioreqs_buffered, "ioreqs.buffered", "buffered-ring entries consumed")                        \
     X(ioreqs_timeoffset, "ioreqs.timeoffset", "time-offset notices (ignored)")                     \
     X(ioreqs_access, "ioreqs.access", "access-only requests (lend mode)")                          \
-    X(ioreqs_copy_lent, "ioreqs.copy_lent",                                                        \
-      "of the COPY requests, lend mode's: accesses Xen emulated")                                  \
+    X(ioreqs_copy_lent, "ioreqs.copy_lent", "of the COPY requests, lend mode's: accesses Xen emulated") \
     X(ioreqs_rejected, "ioreqs.rejected", "requests refused: answered, nothing done")              \
-    X(events_spurious, "events.spurious", "wake-ups with no request ready")                        \
+    X(events_spurious, "events.spurious", "wake-ups with no request ready")                         \
     X(emulated_bytes, "dm.emulated_bytes", "guest data bytes read or written for the guest")       \
     X(reject_type, "reject.type", "refused: unknown or unexpected request type")                   \
     X(reject_size, "reject.size", "refused: access size not 1, 2, 4 or 8")                         \
@@ -31,30 +30,26 @@
     X(reject_range, "reject.range", "refused: access outside the decoded BAR window")              \
     X(reject_sbdf, "reject.sbdf", "refused: config cycle for another function")                    \
     X(reject_guest_buffer, "reject.guest_buffer", "data pointer to guest memory not mappable")     \
-    X(reject_ring, "reject.ring", "corrupt buffered-ring pointers")                                \
+    X(reject_ring, "reject.ring", "corrupt buffered-ring pointers")                                 \
     X(config_errors, "pci.config_errors", "misaligned or out-of-range config accesses")            \
     X(window_changes, "pci.window_changes", "BAR window claims moved")                             \
     X(window_change_failures, "pci.window_change_failures", "BAR moves refused and rolled back")   \
-    X(takeover_adopted, "takeover.adopted",                                                        \
-      "crashed predecessors whose server and device were taken over")                              \
-    X(takeover_stale_claims, "takeover.stale_claims",                                              \
-      "window claims a predecessor's unfinished change left, repaired")                            \
+    X(takeover_adopted, "takeover.adopted", "crashed predecessors whose server and device were taken over") \
+    X(takeover_stale_claims, "takeover.stale_claims", "window claims a predecessor's unfinished change left, repaired") \
     X(guest_ram_maps, "guest_ram.maps", "guest pages mapped for data pointers")                    \
     X(guest_ram_hits, "guest_ram.hits", "data-pointer pages found in the map cache")               \
-    X(guest_ram_drops, "guest_ram.drops", "map-cache entries dropped (invalidate, eviction)")      \
+    X(guest_ram_drops, "guest_ram.drops", "map-cache entries dropped (invalidate, eviction)")       \
     X(remap_accesses, "remap.accesses", "access-only requests handled")                            \
     X(remap_pages_mapped, "remap.pages_mapped", "pages installed into the guest")                  \
-    X(remap_pages_invalidated, "remap.pages_invalidated", "pages the host took back")              \
-    X(remap_pages_evicted, "remap.pages_evicted", "pages evicted to keep the resident window")     \
-    X(remap_retries, "remap.retries", "map calls retried after EAGAIN (racing invalidation)")      \
-    X(remap_lost, "remap.lost", "pages found lost when mapped (ENODATA)")                          \
-    X(remap_outside_window, "remap.outside_window",                                                \
-      "access-only requests the BAR no longer decodes: retried")                                   \
+    X(remap_pages_invalidated, "remap.pages_invalidated", "pages the host took back")               \
+    X(remap_pages_evicted, "remap.pages_evicted", "pages evicted to keep the resident window")      \
+    X(remap_retries, "remap.retries", "map calls retried after EAGAIN (racing invalidation)")       \
+    X(remap_lost, "remap.lost", "pages found lost when mapped (ENODATA)")                           \
+    X(remap_outside_window, "remap.outside_window", "access-only requests the BAR no longer decodes: retried") \
     X(remap_faults, "remap.faults", "accesses answered with a fault for the guest")                \
     X(remap_map_failures, "remap.map_failures", "map calls that failed for good")                  \
     X(remap_stale_events, "remap.stale_events", "events for pages no longer resident")             \
-    X(remap_sweeps_deferred, "remap.sweeps_deferred",                                              \
-      "CLOCK sweeps that hit their bound: retried, continued at the next request")
+    X(remap_sweeps_deferred, "remap.sweeps_deferred", "CLOCK sweeps that hit their bound: continued at the next request")
 
 struct counters {
 #define X(field, name, help) uint64_t field;
