@@ -53,6 +53,8 @@ PROFILES = {
         "win_window": "1M", "win_count": 10000,
         "fp_bars": ["1G", "8G", "64G"],
         "storm_bar": "256M", "storm_rounds": 8,
+        # bar_size_cost_ratio: the same faults and config writes at these two BAR sizes.
+        "bs_bars": ["16M", "64G"], "bs_touches": 4096, "bs_window": "1M", "bs_cycles": 8,
     },
     "smoke": {
         "reps": 1,
@@ -65,8 +67,11 @@ PROFILES = {
         "win_window": "256K", "win_count": 4000,
         "fp_bars": ["1G", "8G", "64G"],
         "storm_bar": "32M", "storm_rounds": 2,
+        "bs_bars": ["16M", "64G"], "bs_touches": 1024, "bs_window": "256K", "bs_cycles": 2,
     },
 }
+# Where bar_size moves the BAR: above RAM, aligned for the largest BAR.
+BS_MOVE_TO = 0x2000000000
 
 TRACES = [  # name, kind, working set as a multiple of the window
     ("loop-2x", "loop", 2), ("loop-4x", "loop", 4),
@@ -321,6 +326,42 @@ class Bench:
             "pages_invalidated": d["kern"]["pages_invalidated"],
         })
 
+    def bar_size(self, rep):
+        """The same faults and config writes at a small and a large BAR, same window."""
+        out = {}
+        touches, cycles = self.p["bs_touches"], self.p["bs_cycles"]
+        wbytes = size_bytes(self.p["bs_window"])
+        for bar in self.p["bs_bars"]:
+            nbytes = size_bytes(bar)
+            lines = "\n".join(
+                "config-write bdf=00:1f.0 off=4 size=2 value=0 label=off%d\n"
+                "config-write bdf=00:1f.0 off=4 size=2 value=2 label=on%d" % (i, i)
+                for i in range(cycles))
+            d = self.xensim("bar_size", self.scenario(
+                "bar-size", "bar-size-%s-%d" % (bar, rep), BAR=bar,
+                STRIDE=size_name(nbytes // touches), TOUCHES=touches, FAULTS=2 * touches,
+                WINDOW=self.p["bs_window"], WINDOW_PAGES=wbytes // 4096, CYCLES=cycles,
+                CONFIG_LINES=lines, MOVE_TO="0x%x" % BS_MOVE_TO))
+            if not d:
+                continue
+            t = d["time_us"]
+            out[bar] = {
+                "fault_p50_us": d["hv"]["access_p50_us"],
+                "fault_p99_us": d["hv"]["access_p99_us"],
+                # one off+on pair: decoding off (the slot goes), on (every resident page again)
+                "config_write_us": statistics.median(t["off%d" % i] + t["on%d" % i]
+                                                     for i in range(cycles)) / 2,
+                "config_off_us": statistics.median(t["off%d" % i] for i in range(cycles)),
+                "config_on_us": statistics.median(t["on%d" % i] for i in range(cycles)),
+                "move_us": t["move"],
+            }
+        small, large = self.p["bs_bars"]
+        if small in out and large in out:
+            out["ratio"] = {k: out[large][k] / out[small][k] for k in (
+                "fault_p50_us", "fault_p99_us", "config_write_us", "config_off_us",
+                "config_on_us", "move_us")}
+        self.add("bar_size", out)
+
     # ---- driving ----
 
     def run(self, only):
@@ -332,7 +373,8 @@ class Bench:
         self.offline = {}
         order = [("fault_latency", self.fault_latency), ("cold_scan", self.cold_scan),
                  ("lend_vs_emulate", self.lend_vs_emulate), ("many_vcpus", self.many_vcpus),
-                 ("window", self.window), ("footprint", self.footprint), ("storm", self.storm)]
+                 ("window", self.window), ("footprint", self.footprint), ("storm", self.storm),
+                 ("bar_size", self.bar_size)]
         for rep in range(1, self.reps + 1):
             for name, fn in order:
                 if only and name not in only:
@@ -440,6 +482,15 @@ def build_json(b, mach, elapsed):
     st = R.get("storm", [])
     put("storm_invalidations_per_s", [r["invalidations_per_s"] for r in st], 0)
 
+    bs = [r["ratio"] for r in R.get("bar_size", []) if "ratio" in r]
+    res["bar_size_cost_ratio"] = {}
+    for key, field in (("fault_p50", "fault_p50_us"), ("config_write", "config_write_us")):
+        sv = stats([r[field] for r in bs])
+        res["bar_size_cost_ratio"][key] = round(sv["median"], 3) if sv else None
+        if sv:
+            spread["bar_size_cost_ratio." + key] = {k: (round(v, 3) if isinstance(v, float)
+                                                        else v) for k, v in sv.items()}
+
     # ---- details: everything behind the headline numbers ----
     details["fault_latency"] = {
         "faults_per_rep": fl[0]["faults"] if fl else None,
@@ -543,6 +594,20 @@ def build_json(b, mach, elapsed):
               "guest_mib_s_storm", "guest_slowdown", "pages_invalidated"):
         details["storm"][k] = stats([r[k] for r in st])
 
+    bsr = R.get("bar_size", [])
+    details["bar_size"] = {
+        "bars": b.p["bs_bars"], "window": b.p["bs_window"], "touches": b.p["bs_touches"],
+        "config_cycles": b.p["bs_cycles"],
+        "by_bar": {bar: {k: stats([r[bar][k] for r in bsr if bar in r])
+                         for k in ("fault_p50_us", "fault_p99_us", "config_write_us",
+                                   "config_off_us", "config_on_us", "move_us")}
+                   for bar in b.p["bs_bars"]},
+        "ratio": {k: stats([r["ratio"][k] for r in bsr if "ratio" in r])
+                  for k in ("fault_p50_us", "fault_p99_us", "config_write_us", "config_off_us",
+                            "config_on_us", "move_us")},
+        "note": "large BAR / small BAR in the same repetition; config_write_us is one write "
+                "(the mean of a decode-off and decode-on pair, median over the cycles)",
+    }
     details["repetitions"] = {
         k: [{kk: vv for kk, vv in r.items() if kk not in ("hist", "uffd_hist")}
             if isinstance(r, dict) else r for r in v]
@@ -793,6 +858,22 @@ def table(res):
         spread_str(st["guest_mib_s_base"], 0), spread_str(st["guest_mib_s_storm"], 0),
         spread_str(st["guest_slowdown"], 1)))
     add("")
+    bs = d.get("bar_size")
+    if bs:
+        small, large = bs["bars"]
+        add("8. Work per request against the BAR size (window %s, %d pages spread over the BAR, "
+            "--fault-around 4K)" % (bs["window"], bs["touches"]))
+        add("   %-28s %-22s %-22s %-20s" % ("", small + " BAR", large + " BAR", large + " / " + small))
+        for k, name in (("fault_p50_us", "fault p50 us"), ("fault_p99_us", "fault p99 us"),
+                        ("config_write_us", "config write us"), ("config_off_us", "  decode off us"),
+                        ("config_on_us", "  decode on us"), ("move_us", "BAR move us")):
+            add("   %-28s %-22s %-22s %-20s" % (name, spread_str(bs["by_bar"][small][k]),
+                                               spread_str(bs["by_bar"][large][k]),
+                                               spread_str(bs["ratio"][k], 2)))
+        add("   bar_size_cost_ratio: fault_p50 %s, config_write %s" % (
+            fmt(res["bar_size_cost_ratio"].get("fault_p50"), 2),
+            fmt(res["bar_size_cost_ratio"].get("config_write"), 2)))
+        add("")
     add("took %.0f s (%s)" % (c["elapsed_s"], ", ".join(
         "%s %.0f s" % (k, v) for k, v in c["seconds_by_benchmark"].items())))
     return "\n".join(out)
@@ -803,7 +884,7 @@ def main():
     ap.add_argument("--profile", choices=sorted(PROFILES), default="full")
     ap.add_argument("--reps", type=int)
     ap.add_argument("--only", help="comma-separated benchmarks (fault_latency, cold_scan, "
-                    "lend_vs_emulate, many_vcpus, window, footprint, storm)")
+                    "lend_vs_emulate, many_vcpus, window, footprint, storm, bar_size)")
     ap.add_argument("--out", default=os.path.join(BENCH, "results"))
     ap.add_argument("--no-plots", action="store_true")
     a = ap.parse_args()
