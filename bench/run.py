@@ -191,10 +191,10 @@ class Bench:
             "ratio_mean": (d["time_us"]["fault"] / pages) / u["mean_us"],
         })
 
-    def cold_scan_one(self, rep, bar, fa):
+    def cold_scan_one(self, rep, bar, fa, ra):
         nbytes = size_bytes(bar)
         d = self.xensim("cold_scan", self.scenario(
-            "cold-scan", "cold-scan-%s-%s-%d" % (bar, fa, rep), BAR=bar, FA=fa))
+            "cold-scan", "cold-scan-%s-%s-%s-%d" % (bar, fa, ra, rep), BAR=bar, FA=fa, RA=ra))
         if not d:
             return None
         t = d["time_us"]
@@ -211,11 +211,14 @@ class Bench:
         }
 
     def cold_scan(self, rep):
-        out = {fa: self.cold_scan_one(rep, self.p["cold_sweep_bar"], fa)
+        # The sweep compares what one fault maps: readahead off. The headline
+        # runs at the defaults (readahead on), and again with it off.
+        out = {fa: self.cold_scan_one(rep, self.p["cold_sweep_bar"], fa, "off")
                for fa in self.fault_arounds}
         out = {fa: v for fa, v in out.items() if v}
-        head = self.cold_scan_one(rep, self.p["cold_bar"], self.default_fa)
-        self.add("cold_scan", {"sweep": out, "headline": head})
+        head = self.cold_scan_one(rep, self.p["cold_bar"], self.default_fa, "on")
+        head_off = self.cold_scan_one(rep, self.p["cold_bar"], self.default_fa, "off")
+        self.add("cold_scan", {"sweep": out, "headline": head, "headline_ra_off": head_off})
 
     def lend_vs_emulate(self, rep):
         n = self.p["le_len"]
@@ -516,6 +519,8 @@ def build_json(b, mach, elapsed):
         rows = [r["sweep"][fa] for r in cs if fa in r["sweep"]]
         cold[fa] = {k: stats([x[k] for x in rows]) for k in cold_keys}
     headline = {k: stats([h[k] for h in heads]) for k in cold_keys}
+    heads_off = [r["headline_ra_off"] for r in cs if r.get("headline_ra_off")]
+    headline_off = {k: stats([h[k] for h in heads_off]) for k in cold_keys}
     # The default fault-around. In each repetition, each size's slowdown against
     # the best size of that repetition for a sequential scan (cold-scan time)
     # and for random single-page touches (one fault per touch: that size's
@@ -548,6 +553,9 @@ def build_json(b, mach, elapsed):
         lo = choice[lowest]["worst"]["median"]
         best = next(fa for fa in choice if choice[fa]["worst"]["median"] <= 1.1 * lo)
     details["cold_scan"] = {"window": b.p["cold_bar"], "headline": headline,
+                            "headline_readahead_off": headline_off,
+                            "readahead": "headline: on (the default); "
+                                         "headline_readahead_off and the sweep: off",
                             "sweep_window": b.p["cold_sweep_bar"], "by_fault_around": cold,
                             "default_fault_around": dfa,
                             "fault_around_choice": {
@@ -774,7 +782,8 @@ def table(res):
         m["loadavg_start"], m["loadavg_end"]))
     add("")
     fl = d["fault_latency"]
-    add("1. Fault service latency (%s faults/rep, --fault-around 4K)" % fl["faults_per_rep"])
+    add("1. Fault service latency (%s faults/rep, --fault-around 4K --readahead off)"
+        % fl["faults_per_rep"])
     add("   %-38s %-26s %-26s" % ("", "ioreq-lend (ACCESS ioreq)", "uffd minor + CONTINUE"))
     add("   %-38s %-26s %-26s" % ("p50 us", spread_str(fl["ours_p50_us"]),
                                   spread_str(fl["uffd_p50_us"])))
@@ -795,7 +804,11 @@ def table(res):
             cs["window"], cs["default_fault_around"], spread_str(hd["cold_mib_s"], 0),
             spread_str(hd["native_mib_s"], 0), spread_str(hd["ratio_vs_native"], 4),
             fmt(hd["ioreqs_per_mib"]["median"] if hd["ioreqs_per_mib"] else None, 1)))
-    add("   fault-around sweep on a %s window:" % cs["sweep_window"])
+    ho = cs["headline_readahead_off"]
+    add("   the same with --readahead off: cold %s MiB/s, cold/native %s, %s ioreqs/MiB" % (
+        spread_str(ho["cold_mib_s"], 0), spread_str(ho["ratio_vs_native"], 4),
+        fmt(ho["ioreqs_per_mib"]["median"] if ho["ioreqs_per_mib"] else None, 1)))
+    add("   fault-around sweep on a %s window (--readahead off):" % cs["sweep_window"])
     add("   %-6s %-24s %-24s %-22s %-10s %-12s" % ("FA", "cold MiB/s", "native MiB/s",
                                                   "cold/native", "ioreqs/MiB", "fault p50 us"))
     for fa, s in cs["by_fault_around"].items():
@@ -828,14 +841,15 @@ def table(res):
         spread_str(le["speedup_cold"], 1), spread_str(le["speedup_warm"], 0)))
     add("")
     vc = d["many_vcpus"]
-    add("4. Many vCPUs faulting disjoint pages (--fault-around 4K): aggregate remaps/s")
+    add("4. Many vCPUs faulting disjoint pages (--fault-around 4K --readahead off): "
+        "aggregate remaps/s")
     for n, s in vc["by_vcpus"].items():
         add("   %2s vCPU(s): %-30s fault p50 %s us" % (
             n, spread_str(s["remaps_per_s"], 0),
             fmt(s["fault_p50_us"]["median"] if s["fault_p50_us"] else None)))
     add("")
     wi = d["window"]
-    add("5. Window pressure (window %s, %d reads, one page per group): misses" % (
+    add("5. Window pressure (window %s, %d reads, one page per group, --readahead off): misses" % (
         wi["window"], wi["count"]))
     add("   %-9s %-14s %-8s %-8s %-8s %-16s" % ("trace", "daemon CLOCK", "LRU", "FIFO", "OPT",
                                                "eviction_vs_opt"))
@@ -862,7 +876,7 @@ def table(res):
     if bs:
         small, large = bs["bars"]
         add("8. Work per request against the BAR size (window %s, %d pages spread over the BAR, "
-            "--fault-around 4K)" % (bs["window"], bs["touches"]))
+            "--fault-around 4K --readahead off)" % (bs["window"], bs["touches"]))
         add("   %-28s %-22s %-22s %-20s" % ("", small + " BAR", large + " BAR", large + " / " + small))
         for k, name in (("fault_p50_us", "fault p50 us"), ("fault_p99_us", "fault p99 us"),
                         ("config_write_us", "config write us"), ("config_off_us", "  decode off us"),

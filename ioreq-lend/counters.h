@@ -49,7 +49,9 @@
     X(remap_faults, "remap.faults", "accesses answered with a fault for the guest")                \
     X(remap_map_failures, "remap.map_failures", "map calls that failed for good")                  \
     X(remap_stale_events, "remap.stale_events", "events for pages no longer resident")             \
-    X(remap_sweeps_deferred, "remap.sweeps_deferred", "CLOCK sweeps that hit their bound: continued at the next request")
+    X(remap_sweeps_deferred, "remap.sweeps_deferred", "CLOCK sweeps that hit their bound: continued at the next request") \
+    X(remap_readahead_hits, "remap.readahead_hits", "faults that continued a sequential stream: it mapped more") \
+    X(remap_readahead_pages, "remap.readahead_pages", "pages mapped ahead of a stream, beyond the fault-around")
 
 struct counters {
 #define X(field, name, help) uint64_t field;

@@ -53,6 +53,7 @@ enum {
     OPT_FAULT_AROUND,
     OPT_WINDOW,
     OPT_ON_LOST,
+    OPT_READAHEAD,
     OPT_DOMAIN_POLL_MS,
 };
 
@@ -77,6 +78,7 @@ static const struct option long_options[] = {
     {"fault-around", required_argument, NULL, OPT_FAULT_AROUND},
     {"window", required_argument, NULL, OPT_WINDOW},
     {"on-lost", required_argument, NULL, OPT_ON_LOST},
+    {"readahead", required_argument, NULL, OPT_READAHEAD},
     {"domain-poll-ms", required_argument, NULL, OPT_DOMAIN_POLL_MS},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -341,6 +343,14 @@ static int parse_one(int c, const char *arg, struct dm_options *o, bool *subsys_
         else
             return err_fmt(err, errlen, -EINVAL, "--on-lost: '%s' is not zero or fault", arg);
         return 0;
+    case OPT_READAHEAD:
+        if (strcmp(arg, "on") == 0)
+            o->readahead_off = false;
+        else if (strcmp(arg, "off") == 0)
+            o->readahead_off = true;
+        else
+            return err_fmt(err, errlen, -EINVAL, "--readahead: '%s' is not on or off", arg);
+        return 0;
     case OPT_DOMAIN_POLL_MS:
         if (parse_u64(arg, OPT_MAX_DOMAIN_POLL_MS, &v) || v < OPT_MIN_DOMAIN_POLL_MS)
             return err_fmt(err, errlen, -EINVAL, "--domain-poll-ms: '%s' is not between %u and %u",
@@ -478,6 +488,9 @@ void options_usage(FILE *out)
           "  --on-lost POLICY      when backing memory is lost: zero (map a zero-filled\n"
           "                        page, the guest goes on) or fault (the guest takes a\n"
           "                        fault) (default zero)\n"
+          "  --readahead on|off    lend mode: a fault that continues a sequential stream\n"
+          "                        maps more, doubling up to 2M (within the window);\n"
+          "                        random access maps the fault-around (default on)\n"
           "  --pci-sysfs-path DIR  where libpci finds PCI devices for pci: backings\n"
           "                        (default /sys/bus/pci; tests use a fake tree)\n"
           "\n"

@@ -16,6 +16,12 @@
  * SWEEP_MAX_GROUPS groups: when that is not enough it answers "retry" and
  * the next request continues from where the hand stopped.
  *
+ * Readahead (--readahead, on by default): a fault where one of a few
+ * sequential streams' last chunk ended maps the stream's next chunk, twice
+ * the last, up to 2 MiB and to a size two of which per vCPU fit the window;
+ * any other fault maps its group and starts a candidate stream
+ * (readahead_chunk()). No room for a chunk: the group alone.
+ *
  * Eviction: CLOCK over fault-around groups. When mapping a group would take
  * more pages than the resident window allows, the hand sweeps the groups
  * that have resident pages: a referenced group gets a second chance, an
@@ -48,6 +54,19 @@
  * models an unbounded sweep).
  */
 #define SWEEP_MAX_GROUPS 1024
+/*
+ * Readahead: the sequential streams followed at once (interleaved copies,
+ * several vCPUs), and the most one fault maps for a stream: 2 MiB, the
+ * largest fault-around, so a request stays as bounded as before.
+ */
+#define RA_STREAMS   8
+#define RA_MAX_PAGES 512
+
+struct ra_stream {
+    uint64_t next;  /* the page where a fault continues the stream: the end of its last chunk */
+    uint64_t pages; /* the last chunk's size */
+    uint64_t used;  /* when it last matched or started (0: free) */
+};
 
 struct remap {
     struct remap_params p;
@@ -58,6 +77,9 @@ struct remap {
     struct bitmap resident;   /* one bit per page; .set is the resident page count */
     uint64_t *referenced;     /* one bit per group */
     uint64_t hand;            /* CLOCK hand, a group index */
+    uint64_t ra_max;          /* pages a stream's chunk may grow to; group_pages: readahead off */
+    uint64_t ra_clock;
+    struct ra_stream ra[RA_STREAMS];
     struct bar_window win;    /* the window the slot and the access range follow */
     bool slot_live;
     uint64_t overflows;       /* event-queue overflows seen: everything was unmapped */
@@ -123,6 +145,11 @@ int remap_create(struct remap **out, const struct remap_params *p)
     while (r->group_pages > 1 && r->group_pages * 2 * MAX(p->nr_vcpus, 1u) > r->window_pages)
         r->group_pages /= 2;
     r->groups = r->pages / r->group_pages;
+    /* A chunk is a group for the window's rule: two per vCPU must fit. */
+    r->ra_max = r->group_pages;
+    while (p->readahead && r->ra_max * 2 <= MIN(RA_MAX_PAGES, r->pages) &&
+           r->ra_max * 2 * 2 * MAX(p->nr_vcpus, 1u) <= r->window_pages)
+        r->ra_max *= 2;
     r->referenced = calloc((r->groups + 63) / 64, sizeof(uint64_t));
     if (!r->referenced || bitmap_init(&r->resident, r->pages)) {
         bitmap_free(&r->resident);
@@ -337,13 +364,14 @@ void remap_apply_events(struct remap *r)
 }
 
 /*
- * Make room for `need` more resident pages, never touching group `keep`.
+ * Make room for `need` more resident pages, never touching groups
+ * [keep_lo, keep_hi] (what is about to be mapped).
  * The hand jumps to the next group with resident pages (groups without any
  * are skipped as CLOCK would, without changing anything); at most
  * SWEEP_MAX_GROUPS visits, then the caller answers "retry" and the next
  * request continues from the hand. True if there is room.
  */
-static bool evict_for(struct remap *r, uint64_t need, uint64_t keep)
+static bool evict_for(struct remap *r, uint64_t need, uint64_t keep_lo, uint64_t keep_hi)
 {
     for (unsigned int visits = 0; visits < SWEEP_MAX_GROUPS; visits++) {
         uint64_t p, g, first, n;
@@ -357,7 +385,7 @@ static bool evict_for(struct remap *r, uint64_t need, uint64_t keep)
             return false; /* nothing resident: need > window cannot happen (remap_create) */
         g = p / r->group_pages;
         r->hand = (g + 1) % r->groups;
-        if (g == keep)
+        if (g >= keep_lo && g <= keep_hi)
             continue;
         first = g * r->group_pages;
         if (bit_test(r->referenced, g)) {
@@ -455,9 +483,51 @@ static int map_pages(struct remap *r, uint64_t first, uint64_t n, uint64_t fault
     return 0;
 }
 
+/*
+ * What a fault in `group` maps: its group, or, when it lands where a
+ * sequential stream's last chunk ended, the next chunk of that stream, twice
+ * the last (as Linux's readahead grows its window), up to ra_max pages and
+ * the BAR's end. Any other fault starts a candidate stream in the least
+ * recently used entry, so random access maps the fault-around only, and a
+ * few interleaved streams are each followed. Returns the stream entry used,
+ * its previous state in *was (put back if the request is answered "retry":
+ * the same fault comes again and must find the stream as it was).
+ */
+static struct ra_stream *readahead_chunk(struct remap *r, uint64_t group, uint64_t *first,
+                                         uint64_t *n, struct ra_stream *was)
+{
+    uint64_t start = group * r->group_pages;
+    struct ra_stream *lru = &r->ra[0];
+
+    *first = start;
+    *n = r->group_pages;
+    r->ra_clock++;
+    for (unsigned int i = 0; i < RA_STREAMS; i++) {
+        struct ra_stream *s = &r->ra[i];
+
+        if (s->used && s->next == start && r->ra_max > r->group_pages) {
+            *was = *s;
+            *n = MIN(MIN(2 * s->pages, r->ra_max), r->pages - start);
+            s->pages = *n;
+            s->next = start + *n;
+            s->used = r->ra_clock;
+            r->p.cnt->remap_readahead_hits++;
+            return s;
+        }
+        if (s->used < lru->used)
+            lru = s;
+    }
+    *was = *lru;
+    lru->next = start + r->group_pages;
+    lru->pages = r->group_pages;
+    lru->used = r->ra_clock;
+    return lru;
+}
+
 uint64_t remap_handle_access(struct remap *r, const ioreq_t *req)
 {
-    uint64_t page, group, first, missing;
+    uint64_t page, group, first, n, missing;
+    struct ra_stream *stream, was;
     int rc;
 
     r->p.cnt->remap_accesses++;
@@ -478,22 +548,34 @@ uint64_t remap_handle_access(struct remap *r, const ioreq_t *req)
     }
     page = (req->addr - r->win.base) / XC_PAGE_SIZE;
     group = page / r->group_pages;
-    first = group * r->group_pages;
-    missing = r->group_pages - resident_in(r, first, r->group_pages);
     /* The page is mapped as far as we know: the request says otherwise, and it wins. */
-    if (missing == 0) {
-        mark_range(r, page, 1, false);
-        missing = 1;
+    mark_range(r, page, 1, false);
+    stream = readahead_chunk(r, group, &first, &n, &was);
+    missing = n - resident_in(r, first, n);
+    if (!evict_for(r, missing, first / r->group_pages, (first + n - 1) / r->group_pages)) {
+        if (n == r->group_pages) {
+            /*
+             * The sweep reached its bound (it goes on at the next request)
+             * or eviction failed (logged above): mapping now would overfill
+             * the window. As after too many races, the guest faults again.
+             */
+            *stream = was;
+            return IOREQ_ACCESS_RETRY;
+        }
+        /* No room for the readahead: the faulting group alone, and the stream starts over. */
+        stream->pages = r->group_pages;
+        stream->next = (group + 1) * r->group_pages;
+        first = group * r->group_pages;
+        n = r->group_pages;
+        missing = n - resident_in(r, first, n);
+        if (!evict_for(r, missing, group, group)) {
+            *stream = was;
+            return IOREQ_ACCESS_RETRY;
+        }
     }
-    if (!evict_for(r, missing, group)) {
-        /*
-         * The sweep reached its bound (it goes on at the next request) or
-         * eviction failed (logged above): mapping now would overfill the
-         * window. As after too many races, the guest simply faults again.
-         */
-        return IOREQ_ACCESS_RETRY;
-    }
-    rc = map_pages(r, first, r->group_pages, page);
+    if (n > r->group_pages)
+        r->p.cnt->remap_readahead_pages += n - r->group_pages;
+    rc = map_pages(r, first, n, page);
     bit_set(r->referenced, group);
     if (rc == 0 || rc == -EAGAIN) {
         /* After too many races the guest simply faults again: no harm, no livelock here. */
