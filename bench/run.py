@@ -632,9 +632,10 @@ def build_json(b, mach, elapsed):
 
 
 def design_kb_per_gib(fa):
-    """remap.c: one bit per 4 KiB page and one per fault-around group."""
+    """remap.c: one bit per 4 KiB page (and its summary levels, bitmap.h: 1/64
+    and 1/4096 of it) and one per fault-around group."""
     pages = GIB // 4096
-    return (pages + pages // (size_bytes(fa) // 4096)) / 8 / KIB
+    return (pages + pages // 64 + pages // 4096 + pages // (size_bytes(fa) // 4096)) / 8 / KIB
 
 
 # ---- plots and table ----
