@@ -49,9 +49,10 @@
  * Groups with resident pages one request's CLOCK sweep may visit. A full
  * sweep of a window whose groups are all referenced visits every group
  * twice; past this bound the request is answered "retry" and the next one
- * continues the sweep. 1024: a few tens of microseconds, and more than the
- * 2 x 256 groups the window benchmark's whole sweeps need (bench/belady.c
- * models an unbounded sweep).
+ * continues the sweep. 1024 visits: a few tens of microseconds of bitmap
+ * work (the unmaps are what the request needs room for: at most a chunk), and
+ * more than the 2 x 256 groups the window benchmark's whole sweeps need
+ * (bench/belady.c models an unbounded sweep).
  */
 #define SWEEP_MAX_GROUPS 1024
 /*
