@@ -133,6 +133,7 @@ static void far_apart_bits(void **state)
     assert_int_equal(bitmap_next_set(&b, 4), n - 1);
     assert_int_equal(bitmap_clear_range(&b, 0, n), 2);
     assert_int_equal(bitmap_next_set(&b, 0), n);
+    bitmap_free(&b);
     assert_int_equal(bitmap_init(&b, 0), -EINVAL);
 }
 
