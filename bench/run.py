@@ -53,6 +53,8 @@ PROFILES = {
         "win_window": "1M", "win_count": 10000,
         "fp_bars": ["1G", "8G", "64G"],
         "storm_bar": "256M", "storm_rounds": 8,
+        # bar_size_cost_ratio: the same faults and config writes at these two BAR sizes.
+        "bs_bars": ["16M", "64G"], "bs_touches": 4096, "bs_window": "1M", "bs_cycles": 8,
     },
     "smoke": {
         "reps": 1,
@@ -65,8 +67,11 @@ PROFILES = {
         "win_window": "256K", "win_count": 4000,
         "fp_bars": ["1G", "8G", "64G"],
         "storm_bar": "32M", "storm_rounds": 2,
+        "bs_bars": ["16M", "64G"], "bs_touches": 1024, "bs_window": "256K", "bs_cycles": 2,
     },
 }
+# Where bar_size moves the BAR: above RAM, aligned for the largest BAR.
+BS_MOVE_TO = 0x2000000000
 
 TRACES = [  # name, kind, working set as a multiple of the window
     ("loop-2x", "loop", 2), ("loop-4x", "loop", 4),
@@ -186,10 +191,10 @@ class Bench:
             "ratio_mean": (d["time_us"]["fault"] / pages) / u["mean_us"],
         })
 
-    def cold_scan_one(self, rep, bar, fa):
+    def cold_scan_one(self, rep, bar, fa, ra):
         nbytes = size_bytes(bar)
         d = self.xensim("cold_scan", self.scenario(
-            "cold-scan", "cold-scan-%s-%s-%d" % (bar, fa, rep), BAR=bar, FA=fa))
+            "cold-scan", "cold-scan-%s-%s-%s-%d" % (bar, fa, ra, rep), BAR=bar, FA=fa, RA=ra))
         if not d:
             return None
         t = d["time_us"]
@@ -206,11 +211,14 @@ class Bench:
         }
 
     def cold_scan(self, rep):
-        out = {fa: self.cold_scan_one(rep, self.p["cold_sweep_bar"], fa)
+        # The sweep compares what one fault maps: readahead off. The headline
+        # runs at the defaults (readahead on), and again with it off.
+        out = {fa: self.cold_scan_one(rep, self.p["cold_sweep_bar"], fa, "off")
                for fa in self.fault_arounds}
         out = {fa: v for fa, v in out.items() if v}
-        head = self.cold_scan_one(rep, self.p["cold_bar"], self.default_fa)
-        self.add("cold_scan", {"sweep": out, "headline": head})
+        head = self.cold_scan_one(rep, self.p["cold_bar"], self.default_fa, "on")
+        head_off = self.cold_scan_one(rep, self.p["cold_bar"], self.default_fa, "off")
+        self.add("cold_scan", {"sweep": out, "headline": head, "headline_ra_off": head_off})
 
     def lend_vs_emulate(self, rep):
         n = self.p["le_len"]
@@ -321,6 +329,42 @@ class Bench:
             "pages_invalidated": d["kern"]["pages_invalidated"],
         })
 
+    def bar_size(self, rep):
+        """The same faults and config writes at a small and a large BAR, same window."""
+        out = {}
+        touches, cycles = self.p["bs_touches"], self.p["bs_cycles"]
+        wbytes = size_bytes(self.p["bs_window"])
+        for bar in self.p["bs_bars"]:
+            nbytes = size_bytes(bar)
+            lines = "\n".join(
+                "config-write bdf=00:1f.0 off=4 size=2 value=0 label=off%d\n"
+                "config-write bdf=00:1f.0 off=4 size=2 value=2 label=on%d" % (i, i)
+                for i in range(cycles))
+            d = self.xensim("bar_size", self.scenario(
+                "bar-size", "bar-size-%s-%d" % (bar, rep), BAR=bar,
+                STRIDE=size_name(nbytes // touches), TOUCHES=touches, FAULTS=2 * touches,
+                WINDOW=self.p["bs_window"], WINDOW_PAGES=wbytes // 4096, CYCLES=cycles,
+                CONFIG_LINES=lines, MOVE_TO="0x%x" % BS_MOVE_TO))
+            if not d:
+                continue
+            t = d["time_us"]
+            out[bar] = {
+                "fault_p50_us": d["hv"]["access_p50_us"],
+                "fault_p99_us": d["hv"]["access_p99_us"],
+                # one off+on pair: decoding off (the slot goes), on (every resident page again)
+                "config_write_us": statistics.median(t["off%d" % i] + t["on%d" % i]
+                                                     for i in range(cycles)) / 2,
+                "config_off_us": statistics.median(t["off%d" % i] for i in range(cycles)),
+                "config_on_us": statistics.median(t["on%d" % i] for i in range(cycles)),
+                "move_us": t["move"],
+            }
+        small, large = self.p["bs_bars"]
+        if small in out and large in out:
+            out["ratio"] = {k: out[large][k] / out[small][k] for k in (
+                "fault_p50_us", "fault_p99_us", "config_write_us", "config_off_us",
+                "config_on_us", "move_us")}
+        self.add("bar_size", out)
+
     # ---- driving ----
 
     def run(self, only):
@@ -332,7 +376,8 @@ class Bench:
         self.offline = {}
         order = [("fault_latency", self.fault_latency), ("cold_scan", self.cold_scan),
                  ("lend_vs_emulate", self.lend_vs_emulate), ("many_vcpus", self.many_vcpus),
-                 ("window", self.window), ("footprint", self.footprint), ("storm", self.storm)]
+                 ("window", self.window), ("footprint", self.footprint), ("storm", self.storm),
+                 ("bar_size", self.bar_size)]
         for rep in range(1, self.reps + 1):
             for name, fn in order:
                 if only and name not in only:
@@ -440,6 +485,15 @@ def build_json(b, mach, elapsed):
     st = R.get("storm", [])
     put("storm_invalidations_per_s", [r["invalidations_per_s"] for r in st], 0)
 
+    bs = [r["ratio"] for r in R.get("bar_size", []) if "ratio" in r]
+    res["bar_size_cost_ratio"] = {}
+    for key, field in (("fault_p50", "fault_p50_us"), ("config_write", "config_write_us")):
+        sv = stats([r[field] for r in bs])
+        res["bar_size_cost_ratio"][key] = round(sv["median"], 3) if sv else None
+        if sv:
+            spread["bar_size_cost_ratio." + key] = {k: (round(v, 3) if isinstance(v, float)
+                                                        else v) for k, v in sv.items()}
+
     # ---- details: everything behind the headline numbers ----
     details["fault_latency"] = {
         "faults_per_rep": fl[0]["faults"] if fl else None,
@@ -465,6 +519,8 @@ def build_json(b, mach, elapsed):
         rows = [r["sweep"][fa] for r in cs if fa in r["sweep"]]
         cold[fa] = {k: stats([x[k] for x in rows]) for k in cold_keys}
     headline = {k: stats([h[k] for h in heads]) for k in cold_keys}
+    heads_off = [r["headline_ra_off"] for r in cs if r.get("headline_ra_off")]
+    headline_off = {k: stats([h[k] for h in heads_off]) for k in cold_keys}
     # The default fault-around. In each repetition, each size's slowdown against
     # the best size of that repetition for a sequential scan (cold-scan time)
     # and for random single-page touches (one fault per touch: that size's
@@ -497,6 +553,9 @@ def build_json(b, mach, elapsed):
         lo = choice[lowest]["worst"]["median"]
         best = next(fa for fa in choice if choice[fa]["worst"]["median"] <= 1.1 * lo)
     details["cold_scan"] = {"window": b.p["cold_bar"], "headline": headline,
+                            "headline_readahead_off": headline_off,
+                            "readahead": "headline: on (the default); "
+                                         "headline_readahead_off and the sweep: off",
                             "sweep_window": b.p["cold_sweep_bar"], "by_fault_around": cold,
                             "default_fault_around": dfa,
                             "fault_around_choice": {
@@ -543,6 +602,20 @@ def build_json(b, mach, elapsed):
               "guest_mib_s_storm", "guest_slowdown", "pages_invalidated"):
         details["storm"][k] = stats([r[k] for r in st])
 
+    bsr = R.get("bar_size", [])
+    details["bar_size"] = {
+        "bars": b.p["bs_bars"], "window": b.p["bs_window"], "touches": b.p["bs_touches"],
+        "config_cycles": b.p["bs_cycles"],
+        "by_bar": {bar: {k: stats([r[bar][k] for r in bsr if bar in r])
+                         for k in ("fault_p50_us", "fault_p99_us", "config_write_us",
+                                   "config_off_us", "config_on_us", "move_us")}
+                   for bar in b.p["bs_bars"]},
+        "ratio": {k: stats([r["ratio"][k] for r in bsr if "ratio" in r])
+                  for k in ("fault_p50_us", "fault_p99_us", "config_write_us", "config_off_us",
+                            "config_on_us", "move_us")},
+        "note": "large BAR / small BAR in the same repetition; config_write_us is one write "
+                "(the mean of a decode-off and decode-on pair, median over the cycles)",
+    }
     details["repetitions"] = {
         k: [{kk: vv for kk, vv in r.items() if kk not in ("hist", "uffd_hist")}
             if isinstance(r, dict) else r for r in v]
@@ -559,9 +632,10 @@ def build_json(b, mach, elapsed):
 
 
 def design_kb_per_gib(fa):
-    """remap.c: one bit per 4 KiB page and one per fault-around group."""
+    """remap.c: one bit per 4 KiB page (and its summary levels, bitmap.h: 1/64
+    and 1/4096 of it) and one per fault-around group."""
     pages = GIB // 4096
-    return (pages + pages // (size_bytes(fa) // 4096)) / 8 / KIB
+    return (pages + pages // 64 + pages // 4096 + pages // (size_bytes(fa) // 4096)) / 8 / KIB
 
 
 # ---- plots and table ----
@@ -709,7 +783,8 @@ def table(res):
         m["loadavg_start"], m["loadavg_end"]))
     add("")
     fl = d["fault_latency"]
-    add("1. Fault service latency (%s faults/rep, --fault-around 4K)" % fl["faults_per_rep"])
+    add("1. Fault service latency (%s faults/rep, --fault-around 4K --readahead off)"
+        % fl["faults_per_rep"])
     add("   %-38s %-26s %-26s" % ("", "ioreq-lend (ACCESS ioreq)", "uffd minor + CONTINUE"))
     add("   %-38s %-26s %-26s" % ("p50 us", spread_str(fl["ours_p50_us"]),
                                   spread_str(fl["uffd_p50_us"])))
@@ -730,7 +805,11 @@ def table(res):
             cs["window"], cs["default_fault_around"], spread_str(hd["cold_mib_s"], 0),
             spread_str(hd["native_mib_s"], 0), spread_str(hd["ratio_vs_native"], 4),
             fmt(hd["ioreqs_per_mib"]["median"] if hd["ioreqs_per_mib"] else None, 1)))
-    add("   fault-around sweep on a %s window:" % cs["sweep_window"])
+    ho = cs["headline_readahead_off"]
+    add("   the same with --readahead off: cold %s MiB/s, cold/native %s, %s ioreqs/MiB" % (
+        spread_str(ho["cold_mib_s"], 0), spread_str(ho["ratio_vs_native"], 4),
+        fmt(ho["ioreqs_per_mib"]["median"] if ho["ioreqs_per_mib"] else None, 1)))
+    add("   fault-around sweep on a %s window (--readahead off):" % cs["sweep_window"])
     add("   %-6s %-24s %-24s %-22s %-10s %-12s" % ("FA", "cold MiB/s", "native MiB/s",
                                                   "cold/native", "ioreqs/MiB", "fault p50 us"))
     for fa, s in cs["by_fault_around"].items():
@@ -763,14 +842,15 @@ def table(res):
         spread_str(le["speedup_cold"], 1), spread_str(le["speedup_warm"], 0)))
     add("")
     vc = d["many_vcpus"]
-    add("4. Many vCPUs faulting disjoint pages (--fault-around 4K): aggregate remaps/s")
+    add("4. Many vCPUs faulting disjoint pages (--fault-around 4K --readahead off): "
+        "aggregate remaps/s")
     for n, s in vc["by_vcpus"].items():
         add("   %2s vCPU(s): %-30s fault p50 %s us" % (
             n, spread_str(s["remaps_per_s"], 0),
             fmt(s["fault_p50_us"]["median"] if s["fault_p50_us"] else None)))
     add("")
     wi = d["window"]
-    add("5. Window pressure (window %s, %d reads, one page per group): misses" % (
+    add("5. Window pressure (window %s, %d reads, one page per group, --readahead off): misses" % (
         wi["window"], wi["count"]))
     add("   %-9s %-14s %-8s %-8s %-8s %-16s" % ("trace", "daemon CLOCK", "LRU", "FIFO", "OPT",
                                                "eviction_vs_opt"))
@@ -793,6 +873,22 @@ def table(res):
         spread_str(st["guest_mib_s_base"], 0), spread_str(st["guest_mib_s_storm"], 0),
         spread_str(st["guest_slowdown"], 1)))
     add("")
+    bs = d.get("bar_size")
+    if bs:
+        small, large = bs["bars"]
+        add("8. Work per request against the BAR size (window %s, %d pages spread over the BAR, "
+            "--fault-around 4K --readahead off)" % (bs["window"], bs["touches"]))
+        add("   %-28s %-22s %-22s %-20s" % ("", small + " BAR", large + " BAR", large + " / " + small))
+        for k, name in (("fault_p50_us", "fault p50 us"), ("fault_p99_us", "fault p99 us"),
+                        ("config_write_us", "config write us"), ("config_off_us", "  decode off us"),
+                        ("config_on_us", "  decode on us"), ("move_us", "BAR move us")):
+            add("   %-28s %-22s %-22s %-20s" % (name, spread_str(bs["by_bar"][small][k]),
+                                               spread_str(bs["by_bar"][large][k]),
+                                               spread_str(bs["ratio"][k], 2)))
+        add("   bar_size_cost_ratio: fault_p50 %s, config_write %s" % (
+            fmt(res["bar_size_cost_ratio"].get("fault_p50"), 2),
+            fmt(res["bar_size_cost_ratio"].get("config_write"), 2)))
+        add("")
     add("took %.0f s (%s)" % (c["elapsed_s"], ", ".join(
         "%s %.0f s" % (k, v) for k, v in c["seconds_by_benchmark"].items())))
     return "\n".join(out)
@@ -803,7 +899,7 @@ def main():
     ap.add_argument("--profile", choices=sorted(PROFILES), default="full")
     ap.add_argument("--reps", type=int)
     ap.add_argument("--only", help="comma-separated benchmarks (fault_latency, cold_scan, "
-                    "lend_vs_emulate, many_vcpus, window, footprint, storm)")
+                    "lend_vs_emulate, many_vcpus, window, footprint, storm, bar_size)")
     ap.add_argument("--out", default=os.path.join(BENCH, "results"))
     ap.add_argument("--no-plots", action="store_true")
     a = ap.parse_args()

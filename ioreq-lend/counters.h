@@ -48,7 +48,10 @@
     X(remap_outside_window, "remap.outside_window", "access-only requests the BAR no longer decodes: retried") \
     X(remap_faults, "remap.faults", "accesses answered with a fault for the guest")                \
     X(remap_map_failures, "remap.map_failures", "map calls that failed for good")                  \
-    X(remap_stale_events, "remap.stale_events", "events for pages no longer resident")            \
+    X(remap_stale_events, "remap.stale_events", "events for pages no longer resident")             \
+    X(remap_sweeps_deferred, "remap.sweeps_deferred", "CLOCK sweeps that hit their bound: continued at the next request") \
+    X(remap_readahead_hits, "remap.readahead_hits", "faults that continued a sequential stream: it mapped more") \
+    X(remap_readahead_pages, "remap.readahead_pages", "pages mapped ahead of a stream, beyond the fault-around") \
     X(ctl_regions, "ctl.regions", "regions mapped now (--backing none)")                           \
     X(ctl_mapped_bytes, "ctl.mapped_bytes", "BAR bytes mapped by regions now")                     \
     X(ctl_maps, "ctl.maps", "control requests that mapped a region")                               \

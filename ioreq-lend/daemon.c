@@ -227,6 +227,7 @@ static int mode_setup(struct daemon *d, char *err, size_t errlen)
             .fault_around = o->fault_around ? o->fault_around : DEFAULT_FAULT_AROUND,
             .window = o->window ? o->window : o->bar_size,
             .on_lost = o->on_lost,
+            .readahead = !o->readahead_off,
             .nr_vcpus = d->srv.nr_vcpus,
             .cnt = &d->cnt,
         };

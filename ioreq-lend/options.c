@@ -54,6 +54,7 @@ enum {
     OPT_FAULT_AROUND,
     OPT_WINDOW,
     OPT_ON_LOST,
+    OPT_READAHEAD,
     OPT_DOMAIN_POLL_MS,
     OPT_CONTROL,
     OPT_MAX_REGIONS,
@@ -80,6 +81,7 @@ static const struct option long_options[] = {
     {"fault-around", required_argument, NULL, OPT_FAULT_AROUND},
     {"window", required_argument, NULL, OPT_WINDOW},
     {"on-lost", required_argument, NULL, OPT_ON_LOST},
+    {"readahead", required_argument, NULL, OPT_READAHEAD},
     {"domain-poll-ms", required_argument, NULL, OPT_DOMAIN_POLL_MS},
     {"control", required_argument, NULL, OPT_CONTROL},
     {"max-regions", required_argument, NULL, OPT_MAX_REGIONS},
@@ -347,6 +349,14 @@ static int parse_one(int c, const char *arg, struct dm_options *o, bool *subsys_
         else
             return err_fmt(err, errlen, -EINVAL, "--on-lost: '%s' is not zero or fault", arg);
         return 0;
+    case OPT_READAHEAD:
+        if (strcmp(arg, "on") == 0)
+            o->readahead_off = false;
+        else if (strcmp(arg, "off") == 0)
+            o->readahead_off = true;
+        else
+            return err_fmt(err, errlen, -EINVAL, "--readahead: '%s' is not on or off", arg);
+        return 0;
     case OPT_DOMAIN_POLL_MS:
         if (parse_u64(arg, OPT_MAX_DOMAIN_POLL_MS, &v) || v < OPT_MIN_DOMAIN_POLL_MS)
             return err_fmt(err, errlen, -EINVAL, "--domain-poll-ms: '%s' is not between %u and %u",
@@ -515,6 +525,9 @@ void options_usage(FILE *out)
           "                        STATE_DIR/domN-SSSS:BB:DD.F.ctl, mode 0600)\n"
           "  --max-regions N       backing none: regions mapped at once, 1 to 65536\n"
           "                        (default 4096)\n"
+          "  --readahead on|off    lend mode: a fault that continues a sequential stream\n"
+          "                        maps more, doubling up to 2M (within the window);\n"
+          "                        random access maps the fault-around (default on)\n"
           "  --pci-sysfs-path DIR  where libpci finds PCI devices for pci: backings\n"
           "                        (default /sys/bus/pci; tests use a fake tree)\n"
           "\n"

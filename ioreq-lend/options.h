@@ -58,6 +58,7 @@ struct dm_options {
     uint64_t fault_around;          /* --fault-around SIZE, power of two 4K..2M; 0: default */
     uint64_t window;                /* --window SIZE: resident bytes in lend mode; 0: BAR size */
     enum on_lost_policy on_lost;    /* --on-lost zero|fault */
+    bool readahead_off;             /* --readahead off (default on) */
     unsigned int domain_poll_ms;    /* --domain-poll-ms N: domain liveness check period */
     const char *control_path;       /* --control PATH (backing none); NULL: the default */
     unsigned int max_regions;       /* --max-regions N (backing none) */

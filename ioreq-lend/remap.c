@@ -5,15 +5,29 @@
  * The kernel is the truth: an ACCESS for a page we believe mapped is mapped
  * again, invalidation events only keep the window accounting honest.
  *
- * Memory: one bit per page (resident) and one per fault-around group
- * (referenced, for CLOCK): a 64 GiB BAR costs 2 MiB + 128 KiB.
+ * Memory: one bit per page (resident, with summary levels: bitmap.h) and
+ * one per fault-around group (referenced, for CLOCK): a 64 GiB BAR costs
+ * 2 MiB + 32 KiB + 128 KiB.
+ *
+ * Work per request does not grow with the BAR: the resident bitmap finds the
+ * next resident page in a few word reads per level, a group's resident count
+ * is a popcount of its (at most 8) words, re-basing and event handling walk
+ * what is resident, and one request's CLOCK sweep visits at most
+ * SWEEP_MAX_GROUPS groups: when that is not enough it answers "retry" and
+ * the next request continues from where the hand stopped.
+ *
+ * Readahead (--readahead, on by default): a fault where one of a few
+ * sequential streams' last chunk ended maps the stream's next chunk, twice
+ * the last, up to 2 MiB and to a size two of which per vCPU fit the window;
+ * any other fault maps its group and starts a candidate stream
+ * (readahead_chunk()). No room for a chunk: the group alone.
  *
  * Eviction: CLOCK over fault-around groups. When mapping a group would take
- * more pages than the resident window allows, the hand sweeps the groups:
- * a referenced group gets a second chance, an unreferenced one with
- * resident pages is unmapped. A group is referenced each time an ACCESS maps
- * it: without access bits from the guest's p2m, faults are the only use the
- * daemon sees, so CLOCK here is "second chance FIFO" over faulting groups.
+ * more pages than the resident window allows, the hand sweeps the groups
+ * that have resident pages: a referenced group gets a second chance, an
+ * unreferenced one is unmapped. A group is referenced each time an ACCESS
+ * maps it: without access bits from the guest's p2m, faults are the only use
+ * the daemon sees, so CLOCK here is "second chance FIFO" over faulting groups.
  */
 #include "remap.h"
 
@@ -22,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bitmap.h"
 #include "log.h"
 #include "util.h"
 
@@ -30,6 +45,29 @@
 /* EAGAIN means an invalidation raced us: retry a few times, then let the guest fault again. */
 #define REMAP_MAX_RETRIES 16
 #define EVENT_BATCH 64
+/*
+ * Groups with resident pages one request's CLOCK sweep may visit. A full
+ * sweep of a window whose groups are all referenced visits every group
+ * twice; past this bound the request is answered "retry" and the next one
+ * continues the sweep. 1024 visits: a few tens of microseconds of bitmap
+ * work (the unmaps are what the request needs room for: at most a chunk), and
+ * more than the 2 x 256 groups the window benchmark's whole sweeps need
+ * (bench/belady.c models an unbounded sweep).
+ */
+#define SWEEP_MAX_GROUPS 1024
+/*
+ * Readahead: the sequential streams followed at once (interleaved copies,
+ * several vCPUs), and the most one fault maps for a stream: 2 MiB, the
+ * largest fault-around, so a request stays as bounded as before.
+ */
+#define RA_STREAMS   8
+#define RA_MAX_PAGES 512
+
+struct ra_stream {
+    uint64_t next;  /* the page where a fault continues the stream: the end of its last chunk */
+    uint64_t pages; /* the last chunk's size */
+    uint64_t used;  /* when it last matched or started (0: free) */
+};
 
 struct remap {
     struct remap_params p;
@@ -37,10 +75,12 @@ struct remap {
     uint64_t group_pages;     /* fault-around, in pages */
     uint64_t groups;
     uint64_t window_pages;    /* resident pages at most */
-    uint64_t resident_pages;  /* bits set in resident */
-    uint64_t *resident;       /* one bit per page */
+    struct bitmap resident;   /* one bit per page; .set is the resident page count */
     uint64_t *referenced;     /* one bit per group */
     uint64_t hand;            /* CLOCK hand, a group index */
+    uint64_t ra_max;          /* pages a stream's chunk may grow to; group_pages: readahead off */
+    uint64_t ra_clock;
+    struct ra_stream ra[RA_STREAMS];
     struct bar_window win;    /* the window the slot and the access range follow */
     bool slot_live;
     uint64_t overflows;       /* event-queue overflows seen: everything was unmapped */
@@ -61,34 +101,21 @@ static void bit_clear(uint64_t *map, uint64_t i)
     map[i / 64] &= ~(1ULL << (i % 64));
 }
 
-/* Mark pages [first, first + n) resident or not; keeps the count right. */
+/* Mark pages [first, first + n) resident or not: how many changed. */
 static uint64_t mark_range(struct remap *r, uint64_t first, uint64_t n, bool resident)
 {
-    uint64_t changed = 0;
-
-    for (uint64_t i = first; i < first + n && i < r->pages; i++) {
-        if (bit_test(r->resident, i) == resident)
-            continue;
-        if (resident)
-            bit_set(r->resident, i);
-        else
-            bit_clear(r->resident, i);
-        changed++;
-    }
-    if (resident)
-        r->resident_pages += changed;
-    else
-        r->resident_pages -= changed;
-    return changed;
+    return resident ? bitmap_set_range(&r->resident, first, n)
+                    : bitmap_clear_range(&r->resident, first, n);
 }
 
 static uint64_t resident_in(const struct remap *r, uint64_t first, uint64_t n)
 {
-    uint64_t count = 0;
+    return bitmap_count_range(&r->resident, first, n);
+}
 
-    for (uint64_t i = first; i < first + n && i < r->pages; i++)
-        count += bit_test(r->resident, i);
-    return count;
+static uint64_t resident_pages(const struct remap *r)
+{
+    return r->resident.set;
 }
 
 uint64_t remap_min_window(unsigned int nr_vcpus)
@@ -119,10 +146,14 @@ int remap_create(struct remap **out, const struct remap_params *p)
     while (r->group_pages > 1 && r->group_pages * 2 * MAX(p->nr_vcpus, 1u) > r->window_pages)
         r->group_pages /= 2;
     r->groups = r->pages / r->group_pages;
-    r->resident = calloc((r->pages + 63) / 64, sizeof(uint64_t));
+    /* A chunk is a group for the window's rule: two per vCPU must fit. */
+    r->ra_max = r->group_pages;
+    while (p->readahead && r->ra_max * 2 <= MIN(RA_MAX_PAGES, r->pages) &&
+           r->ra_max * 2 * 2 * MAX(p->nr_vcpus, 1u) <= r->window_pages)
+        r->ra_max *= 2;
     r->referenced = calloc((r->groups + 63) / 64, sizeof(uint64_t));
-    if (!r->resident || !r->referenced) {
-        free(r->resident);
+    if (!r->referenced || bitmap_init(&r->resident, r->pages)) {
+        bitmap_free(&r->resident);
         free(r->referenced);
         free(r);
         return -ENOMEM;
@@ -136,11 +167,14 @@ int remap_fd(const struct remap *r)
     return xenlend_fd(r->p.lend);
 }
 
+/*
+ * Nothing is resident. The referenced bits of groups without resident pages
+ * are never read (the sweep visits resident groups only, and a map sets its
+ * group's bit), so they stay: the work follows what was resident.
+ */
 static void forget_all(struct remap *r)
 {
-    memset(r->resident, 0, (r->pages + 63) / 64 * sizeof(uint64_t));
-    memset(r->referenced, 0, (r->groups + 63) / 64 * sizeof(uint64_t));
-    r->resident_pages = 0;
+    bitmap_clear_all(&r->resident);
 }
 
 static int claim_range(struct remap *r, const struct bar_window *w)
@@ -184,18 +218,12 @@ static int map_pages(struct remap *r, uint64_t first, uint64_t n, uint64_t fault
  */
 static void remap_resident(struct remap *r)
 {
-    for (uint64_t p = 0; p < r->pages;) {
-        uint64_t n = 0;
+    for (uint64_t p = bitmap_next_set(&r->resident, 0); p < r->pages;) {
+        uint64_t n = bitmap_next_clear(&r->resident, p, r->pages) - p;
 
-        while (p + n < r->pages && bit_test(r->resident, p + n))
-            n++;
-        if (n == 0) {
-            p++;
-            continue;
-        }
         mark_range(r, p, n, false);
         map_pages(r, p, n, UINT64_MAX);
-        p += n;
+        p = bitmap_next_set(&r->resident, p + n);
     }
 }
 
@@ -281,7 +309,7 @@ void remap_destroy(struct remap *r)
         slot_delete(r);
     if (r->win.enabled)
         release_range(r, &r->win);
-    free(r->resident);
+    bitmap_free(&r->resident);
     free(r->referenced);
     free(r);
 }
@@ -312,7 +340,7 @@ void remap_apply_events(struct remap *r)
                 if (r->slot_live && xenlend_unmap(r->p.lend, REMAP_SLOT, 0, r->pages) < 0)
                     log_guest(LOG_LVL_WARN, "unmapping after an event overflow: %s",
                               strerror(errno));
-                r->p.cnt->remap_pages_invalidated += r->resident_pages;
+                r->p.cnt->remap_pages_invalidated += resident_pages(r);
                 forget_all(r);
                 log_guest(LOG_LVL_WARN, "lending event queue overflowed: unmapped everything");
                 continue;
@@ -336,25 +364,36 @@ void remap_apply_events(struct remap *r)
     }
 }
 
-/* Make room for `need` more resident pages, never touching group `keep`. */
-static void evict_for(struct remap *r, uint64_t need, uint64_t keep)
+/*
+ * Make room for `need` more resident pages, never touching groups
+ * [keep_lo, keep_hi] (what is about to be mapped).
+ * The hand jumps to the next group with resident pages (groups without any
+ * are skipped as CLOCK would, without changing anything); at most
+ * SWEEP_MAX_GROUPS visits, then the caller answers "retry" and the next
+ * request continues from the hand. True if there is room.
+ */
+static bool evict_for(struct remap *r, uint64_t need, uint64_t keep_lo, uint64_t keep_hi)
 {
-    /* Two sweeps at most: the first may only clear referenced bits. */
-    for (uint64_t steps = 0; steps < 2 * r->groups; steps++) {
-        uint64_t g = r->hand, first = g * r->group_pages, n;
+    for (unsigned int visits = 0; visits < SWEEP_MAX_GROUPS; visits++) {
+        uint64_t p, g, first, n;
 
-        if (r->resident_pages + need <= r->window_pages)
-            return;
-        r->hand = (r->hand + 1) % r->groups;
-        if (g == keep)
+        if (resident_pages(r) + need <= r->window_pages)
+            return true;
+        p = bitmap_next_set(&r->resident, r->hand * r->group_pages);
+        if (p >= r->pages)
+            p = bitmap_next_set(&r->resident, 0); /* wrap */
+        if (p >= r->pages)
+            return false; /* nothing resident: need > window cannot happen (remap_create) */
+        g = p / r->group_pages;
+        r->hand = (g + 1) % r->groups;
+        if (g >= keep_lo && g <= keep_hi)
             continue;
-        n = resident_in(r, first, r->group_pages);
-        if (n == 0)
-            continue;
+        first = g * r->group_pages;
         if (bit_test(r->referenced, g)) {
             bit_clear(r->referenced, g);
             continue;
         }
+        n = resident_in(r, first, r->group_pages);
         if (xenlend_unmap(r->p.lend, REMAP_SLOT, first, r->group_pages) < 0) {
             log_guest(LOG_LVL_WARN, "evicting BAR offset 0x%llx: %s",
                       (unsigned long long)(first * XC_PAGE_SIZE), strerror(errno));
@@ -363,6 +402,10 @@ static void evict_for(struct remap *r, uint64_t need, uint64_t keep)
         mark_range(r, first, r->group_pages, false);
         r->p.cnt->remap_pages_evicted += n;
     }
+    if (resident_pages(r) + need <= r->window_pages)
+        return true;
+    r->p.cnt->remap_sweeps_deferred++;
+    return false;
 }
 
 /*
@@ -441,9 +484,51 @@ static int map_pages(struct remap *r, uint64_t first, uint64_t n, uint64_t fault
     return 0;
 }
 
+/*
+ * What a fault in `group` maps: its group, or, when it lands where a
+ * sequential stream's last chunk ended, the next chunk of that stream, twice
+ * the last (as Linux's readahead grows its window), up to ra_max pages and
+ * the BAR's end. Any other fault starts a candidate stream in the least
+ * recently used entry, so random access maps the fault-around only, and a
+ * few interleaved streams are each followed. Returns the stream entry used,
+ * its previous state in *was (put back if the request is answered "retry":
+ * the same fault comes again and must find the stream as it was).
+ */
+static struct ra_stream *readahead_chunk(struct remap *r, uint64_t group, uint64_t *first,
+                                         uint64_t *n, struct ra_stream *was)
+{
+    uint64_t start = group * r->group_pages;
+    struct ra_stream *lru = &r->ra[0];
+
+    *first = start;
+    *n = r->group_pages;
+    r->ra_clock++;
+    for (unsigned int i = 0; i < RA_STREAMS; i++) {
+        struct ra_stream *s = &r->ra[i];
+
+        if (s->used && s->next == start && r->ra_max > r->group_pages) {
+            *was = *s;
+            *n = MIN(MIN(2 * s->pages, r->ra_max), r->pages - start);
+            s->pages = *n;
+            s->next = start + *n;
+            s->used = r->ra_clock;
+            r->p.cnt->remap_readahead_hits++;
+            return s;
+        }
+        if (s->used < lru->used)
+            lru = s;
+    }
+    *was = *lru;
+    lru->next = start + r->group_pages;
+    lru->pages = r->group_pages;
+    lru->used = r->ra_clock;
+    return lru;
+}
+
 uint64_t remap_handle_access(struct remap *r, const ioreq_t *req)
 {
-    uint64_t page, group, first, missing;
+    uint64_t page, group, first, n, missing;
+    struct ra_stream *stream, was;
     int rc;
 
     r->p.cnt->remap_accesses++;
@@ -464,22 +549,34 @@ uint64_t remap_handle_access(struct remap *r, const ioreq_t *req)
     }
     page = (req->addr - r->win.base) / XC_PAGE_SIZE;
     group = page / r->group_pages;
-    first = group * r->group_pages;
-    missing = r->group_pages - resident_in(r, first, r->group_pages);
     /* The page is mapped as far as we know: the request says otherwise, and it wins. */
-    if (missing == 0) {
-        mark_range(r, page, 1, false);
-        missing = 1;
+    mark_range(r, page, 1, false);
+    stream = readahead_chunk(r, group, &first, &n, &was);
+    missing = n - resident_in(r, first, n);
+    if (!evict_for(r, missing, first / r->group_pages, (first + n - 1) / r->group_pages)) {
+        if (n == r->group_pages) {
+            /*
+             * The sweep reached its bound (it goes on at the next request)
+             * or eviction failed (logged above): mapping now would overfill
+             * the window. As after too many races, the guest faults again.
+             */
+            *stream = was;
+            return IOREQ_ACCESS_RETRY;
+        }
+        /* No room for the readahead: the faulting group alone, and the stream starts over. */
+        stream->pages = r->group_pages;
+        stream->next = (group + 1) * r->group_pages;
+        first = group * r->group_pages;
+        n = r->group_pages;
+        missing = n - resident_in(r, first, n);
+        if (!evict_for(r, missing, group, group)) {
+            *stream = was;
+            return IOREQ_ACCESS_RETRY;
+        }
     }
-    evict_for(r, missing, group);
-    if (r->resident_pages + missing > r->window_pages) {
-        /*
-         * Eviction failed (logged above): mapping now would overfill the
-         * window. As after too many races, the guest simply faults again.
-         */
-        return IOREQ_ACCESS_RETRY;
-    }
-    rc = map_pages(r, first, r->group_pages, page);
+    if (n > r->group_pages)
+        r->p.cnt->remap_readahead_pages += n - r->group_pages;
+    rc = map_pages(r, first, n, page);
     bit_set(r->referenced, group);
     if (rc == 0 || rc == -EAGAIN) {
         /* After too many races the guest simply faults again: no harm, no livelock here. */

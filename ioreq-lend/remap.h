@@ -30,6 +30,7 @@ struct remap_params {
     uint64_t fault_around; /* bytes, power of two, 4K..2M */
     uint64_t window;       /* resident bytes at most; multiple of 4K, <= bar_size */
     enum on_lost_policy on_lost;
+    bool readahead;        /* sequential streams map more than the fault-around */
     unsigned int nr_vcpus; /* the window must hold two fault-around groups per vCPU */
     struct counters *cnt;
 };

@@ -40,6 +40,7 @@ static const struct key keys[] = {
     {"window", "window", KEY_VALUE},
     {"fault-around", "fault-around", KEY_VALUE},
     {"on-lost", "on-lost", KEY_VALUE},
+    {"readahead", "readahead", KEY_VALUE},
     {"pci-sysfs-path", "pci-sysfs-path", KEY_VALUE},
     {"log-level", "log-level", KEY_VALUE},
     {"syslog", "syslog", KEY_BOOL},

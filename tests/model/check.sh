@@ -64,6 +64,14 @@ finding-3-straddle-small-window|caught|progress|-DSTRADDLE -DNACC=1 -DINV_BUDGET
 finding-3-straddle-2-groups|holds|progress|-DSTRADDLE -DNACC=1 -DW=4|
 finding-3-movs-3-pages|holds|progress|-DTOUCH=3 -DNACC=1 -DW=4|
 finding-4-storm-livelock|caught|progress|-DSTORM -DNACC=1 -DNOLOSE|acceptance cycle
+safety-readahead|holds|safety|-DREADAHEAD -DNP=6 -DW=4 -DNOLOSE|readahead: groups;raced an invalidation: EAGAIN;daemon: evict
+safety-readahead-no-room|holds|safety|-DREADAHEAD|readahead: groups;no room for the readahead;raced an invalidation: EAGAIN;event OVERFLOW
+safety-readahead-2-vcpus|holds|safety|-DREADAHEAD -DNVCPU=2 -DNACC=1 -DINV_BUDGET=1 -DW=4|readahead: groups;raced an invalidation: EAGAIN
+progress-readahead|holds|progress|-DREADAHEAD -DNP=6 -DW=4 -DNOLOSE -DINV_BUDGET=1|
+bug-ra-no-room|caught|safety|-DREADAHEAD -DBUG_RA_NOROOM -DNP=6 -DW=4 -DNOLOSE|assertion violated .*installed
+safety-sweep-bound|holds|safety|-DSWEEP_MAX=1 -DNP=6 -DW=4 -DNOLOSE -DNACC=3 -DINV_BUDGET=1|sweep bound reached;raced an invalidation: EAGAIN;daemon: evict
+progress-sweep-bound|holds|progress|-DSWEEP_MAX=1 -DNP=6 -DW=4 -DNOLOSE -DNACC=3 -DINV_BUDGET=1|
+bug-sweep-ignored|caught|safety|-DSWEEP_MAX=1 -DBUG_SWEEP_IGNORE -DNP=6 -DW=4 -DNOLOSE -DNACC=3 -DINV_BUDGET=1|assertion violated .*installed
 EOF
 }
 

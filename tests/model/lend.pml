@@ -50,6 +50,13 @@
  *   STRICT_WINDOW    the window with no exception for zaps still to come
  *   EVENT_AFTER_ZAP  the event is queued after the zap, before the move (the
  *              order lend.c had before; lend_abi.h now promises "before")
+ *   READAHEAD  a fault may map a chunk of two groups, its own and the next
+ *              (remap.c readahead_chunk(): whether a fault continues a
+ *              stream is the daemon's own bookkeeping, so any fault may),
+ *              evicting for the whole chunk and keeping all of it; no room:
+ *              its group alone
+ *   SWEEP_MAX  one request's CLOCK sweep visits at most this many groups
+ *              with resident pages, then answers "retry" (evict_for())
  * The window: remap_create() shrinks groups until W >= 2 * G * NVCPU and
  * refuses W < 2 * NVCPU pages. Smaller windows (W < 2 * G * NVCPU) are
  * allowed here on purpose: the safety runs use them (safety does not depend
@@ -69,6 +76,10 @@
  *                      before 9241382)
  *   BUG_OVERFLOW_FORGET (1b) on OVERFLOW the daemon forgets the table without
  *                      unmapping (remap.c before 316cb61)
+ *   BUG_RA_NOROOM      (ra) with READAHEAD: the daemon makes room for its
+ *                      group only, and maps the whole chunk
+ *   BUG_SWEEP_IGNORE   (sw) with SWEEP_MAX: a sweep stopped by its bound
+ *                      maps anyway
  */
 
 #ifndef NP
@@ -525,8 +536,12 @@ inline resident_in(grp)
     m = 0
 }
 
-/* evict_for(need, keep): CLOCK over groups, two sweeps at most. */
-inline evict_for(need, keep)
+/* evict_for(need, keep_lo, keep_hi): CLOCK over groups, two sweeps at most.
+ * remap.c also stops after SWEEP_MAX_GROUPS visits of groups with resident
+ * pages (1024, more than 2 * NG here); -DSWEEP_MAX=N models a bound that
+ * bites: the request is answered "retry" without mapping and the next one
+ * continues from the hand. */
+inline evict_for(need, klo, khi)
 {
     steps = 0;
     do
@@ -535,12 +550,26 @@ inline evict_for(need, keep)
         :: resident + need <= W -> break
         :: else
         fi;
+#ifdef SWEEP_MAX
+        if
+        :: visits >= SWEEP_MAX ->
+            printf("@ daemon: sweep bound reached: retry, the hand stays at %d\n", hand);
+            break
+        :: else
+        fi;
+#endif
         h = hand;
         hand = (hand + 1) % NG;
         if
-        :: h == keep -> skip
+        :: h >= klo && h <= khi -> skip
         :: else ->
             resident_in(h);
+#ifdef SWEEP_MAX
+            if
+            :: cnt > 0 -> visits++
+            :: else
+            fi;
+#endif
             if
             :: cnt == 0 -> skip
             :: cnt > 0 && refd[h] -> refd[h] = false
@@ -553,6 +582,7 @@ inline evict_for(need, keep)
     :: else -> break
     od;
     steps = 0;
+    visits = 0;
     h = 0;
     cnt = 0
 }
@@ -617,8 +647,8 @@ active proctype daemon()
     bool res[NP];  /* resident bits */
     bool refd[NG]; /* referenced bits (CLOCK) */
     byte hand, resident;
-    byte v, p, grp, first, n, missing, answer;
-    byte k, j, m, cnt, h, steps, rc, done, retries, result, ea, eb, ilo, ihi;
+    byte v, p, grp, first, n, missing, answer, ramiss, grp2;
+    byte k, j, m, cnt, h, steps, visits, rc, done, retries, result, ea, eb, ilo, ihi;
     bool mapped, ovfl, evfail;
 
 end_idle:
@@ -641,11 +671,48 @@ end_idle:
             missing = 1
         :: else
         fi;
-        evict_for(missing, grp);
+        n = G;
+#ifdef READAHEAD
+        if
+        :: skip
+        :: first + 2 * G <= NP ->
+            n = 2 * G;
+            printf("@ daemon: readahead: groups %d and %d\n", grp, grp + 1)
+        fi;
+        if
+        :: n > G ->
+            grp2 = grp + 1; /* an inline's argument is text: resident_in(grp + 1) would not do */
+            resident_in(grp2);
+#ifndef BUG_RA_NOROOM
+            ramiss = missing + G - cnt;
+#else
+            ramiss = missing;
+#endif
+            evict_for(ramiss, grp, grp2);
+            if
+            :: resident + ramiss > W ->
+                n = G;
+                printf("@ daemon: no room for the readahead: the group alone\n")
+            :: else -> missing = ramiss
+            fi;
+            ramiss = 0;
+            grp2 = 0
+        :: else
+        fi;
+        if
+        :: n == G -> evict_for(missing, grp, grp)
+        :: else
+        fi;
+#else
+        evict_for(missing, grp, grp);
+#endif
         /* eviction failed: mapping would overfill the window; answer retry
          * without mapping (unreachable here: an unmap cannot fail) */
         evfail = (resident + missing > W);
-        n = G
+#ifdef BUG_SWEEP_IGNORE
+        evfail = false;
+#endif
+        skip
        };
        if
        :: evfail -> printf("@ daemon: eviction failed: retry without mapping\n")

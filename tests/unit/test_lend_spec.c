@@ -88,7 +88,7 @@ static const struct {
     {"log-level", "debug"},    {"syslog", "on"},
     {"pidfile", "/run/x.pid"}, {"state-dir", "/var/run/lend"},
     {"stats", "/run/x.json"},  {"runas", "nobody"},
-    {"domain-poll-ms", "250"},
+    {"domain-poll-ms", "250"}, {"readahead", "off"},
 };
 
 static void every_key_sets_its_option(void **state)

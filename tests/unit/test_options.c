@@ -352,6 +352,21 @@ static void on_lost(void **state)
     expect_error(PARSE(&o, "--domid", "1", "--on-lost", "ignore"), "--on-lost: 'ignore'");
 }
 
+static void readahead(void **state)
+{
+    struct dm_options o;
+    (void)state;
+
+    expect_ok(PARSE(&o, "--domid", "1"));
+    assert_false(o.readahead_off);
+    expect_ok(PARSE(&o, "--domid", "1", "--readahead", "off"));
+    assert_true(o.readahead_off);
+    expect_ok(PARSE(&o, "--domid", "1", "--readahead", "off", "--readahead", "on"));
+    assert_false(o.readahead_off);
+    expect_error(PARSE(&o, "--domid", "1", "--readahead", "yes"), "--readahead: 'yes'");
+    expect_error(PARSE(&o, "--domid", "1", "--readahead", ""), "--readahead: ''");
+}
+
 static void domain_poll_ms(void **state)
 {
     static const char *const bad[] = {"9", "60001", "0", "-10", "1s", ""};
@@ -481,6 +496,7 @@ static void help_and_version(void **state)
         "--runas",        "--pci-sysfs-path",
         "--fault-around", "--window",
         "--on-lost",      "--domain-poll-ms",
+        "--readahead",    "on|off",
         "--help",         "--version",
         "memfd:SIZE",     "file:PATH",
         "fd:N",           "pci:[SSSS:]BB:DD.F/barN",
@@ -539,7 +555,7 @@ static void every_option_then_domid(void **state)
         {"--log-level", "debug"},   {"--syslog", NULL},          {"--ready-fd", "4"},
         {"--pidfile", "/p"},        {"--stats", "/s"},           {"--runas", "u"},
         {"--pci-sysfs-path", "/d"}, {"--fault-around", "64K"},   {"--window", "64K"},
-        {"--on-lost", "fault"},     {"--domain-poll-ms", "500"},
+        {"--on-lost", "fault"},     {"--domain-poll-ms", "500"},  {"--readahead", "off"},
     };
     struct dm_options o;
     (void)state;
@@ -673,6 +689,7 @@ int main(void)
         cmocka_unit_test(fault_around),
         cmocka_unit_test(window),
         cmocka_unit_test(on_lost),
+        cmocka_unit_test(readahead),
         cmocka_unit_test(domain_poll_ms),
         cmocka_unit_test(cross_checks),
         cmocka_unit_test(backing_none),

@@ -189,6 +189,8 @@ double h_now(void);
 
 /* workload.c */
 int guest_start(struct harness *h);
+/* Metrics time_us.LABEL and bytes.LABEL (a label seen again is overwritten). */
+void h_record_timing(struct harness *h, const char *label, uint64_t us, uint64_t bytes);
 void guest_stop(struct harness *h);
 /* Queue a workload on a vCPU (waits for it to be idle first). */
 int guest_submit(struct harness *h, unsigned int vcpu, const struct workload *w);

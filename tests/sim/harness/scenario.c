@@ -23,14 +23,16 @@
  *                              the daemon must refuse and leave nothing behind
  *   enumerate bdf=BB:DD.F
  *   config-read bdf=.. off=N size=1|2|4 expect=V
- *   config-write bdf=.. off=N size=1|2|4 value=V [async=1]
+ *   config-write bdf=.. off=N size=1|2|4 value=V [async=1] [label=L]
  *                              async=1: vCPU 0 writes while the scenario goes on (`wait guest`)
+ *                              label=L (not async): time the write, metric time_us.L
  *   config-dump bdf=.. file=PATH [lspci="text|text..."]   lspci -F must decode it with those
  *   config-fuzz bdf=.. count=N seed=S   random config writes (and reads) of every size
  *   mem-read addr=A size=N [expect=V]   one guest access at a physical address (vCPU 0)
  *   mem-write addr=A size=N value=V
  *   host-file path=P size=S    create a sparse file (for file: backings)
- *   bar-move bdf=.. bar=0 addr=A [decode=keep|off] [async=1] [over-ram=1]
+ *   bar-move bdf=.. bar=0 addr=A [decode=keep|off] [async=1] [over-ram=1] [label=L]
+ *                              label=L (not async): time the move, metric time_us.L
  *   vcpu N OP key=value...    asynchronous guest workload on BAR 0 (see workload.c);
  *                              label=L times it: metrics time.L_us and bytes.L;
  *                              memcpy-in/out check=off: the copy alone, no pattern work
@@ -630,10 +632,13 @@ static int do_config(struct harness *h, struct line *l, int dir)
     val = (uint32_t)value;
     if (dir == IOREQ_WRITE && kv(l, 1, "async"))
         return fw_config_async(h, d, (unsigned int)off, (unsigned int)size, val);
+    double t0 = h_now();
     if (fw_config(h, d, (unsigned int)off, (unsigned int)size, dir, &val)) {
         h_fail(h, "line %u: config cycle failed", h->lineno);
         return -EIO;
     }
+    if (kv(l, 1, "label"))
+        h_record_timing(h, kv(l, 1, "label"), (uint64_t)((h_now() - t0) * 1e6), 0);
     if (dir == IOREQ_READ && kv(l, 1, "expect")) {
         h->nr_expects++;
         if (val != (uint32_t)expect) {
@@ -984,10 +989,13 @@ static int run_line(struct harness *h, struct line *l)
                    (unsigned long long)v);
             return -EINVAL;
         }
+        double t0 = h_now();
         if (fw_bar_move(h, dev, v, decode && strcmp(decode, "off") == 0, kv(l, 1, "async"))) {
             h_fail(h, "line %u: bar-move failed", h->lineno);
             return -EIO;
         }
+        if (kv(l, 1, "label") && !kv(l, 1, "async"))
+            h_record_timing(h, kv(l, 1, "label"), (uint64_t)((h_now() - t0) * 1e6), 0);
         return 0;
     }
     h_fail(h, "line %u: unknown directive '%s'", h->lineno, d);

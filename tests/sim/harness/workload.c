@@ -378,7 +378,7 @@ static int wl_trace(struct vcpu_thread *t)
     return 0;
 }
 
-static void record_timing(struct harness *h, const char *label, uint64_t us, uint64_t bytes)
+void h_record_timing(struct harness *h, const char *label, uint64_t us, uint64_t bytes)
 {
     pthread_mutex_lock(&h->digest_lock);
     for (unsigned int i = 0; i < sizeof(h->timing) / sizeof(h->timing[0]); i++) {
@@ -420,8 +420,9 @@ static void run_job(struct vcpu_thread *t)
     }
     /* Bytes are counted globally: a labelled workload should run alone to own them. */
     if (w->label[0])
-        record_timing(h, w->label, (uint64_t)((h_now() - t0) * 1e6),
-                      atomic_load(&h->gs.bytes_read) + atomic_load(&h->gs.bytes_written) - bytes0);
+        h_record_timing(h, w->label, (uint64_t)((h_now() - t0) * 1e6),
+                        atomic_load(&h->gs.bytes_read) + atomic_load(&h->gs.bytes_written) -
+                            bytes0);
 }
 
 static void *vcpu_main(void *arg)

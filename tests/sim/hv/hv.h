@@ -188,6 +188,7 @@ struct hv_stats {
     /* The lending extension: pages the kernel installed or took back. */
     atomic_uint_fast64_t lend_pages_mapped, lend_pages_invalidated, lend_pages_evicted,
         lend_stale_installs_rejected, lend_retries;
+    atomic_uint_fast64_t lend_peak_installed; /* the most pages one slot ever had installed */
     atomic_uint_fast64_t guest_crashes; /* domain_crash() for something the guest asked */
     struct hv_hist lat_copy, lat_access;
 };

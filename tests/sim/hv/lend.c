@@ -22,6 +22,13 @@
 #define PG_MAPPED 1u /* installed in the guest's p2m */
 #define PG_SHADOW 2u /* content moved to "system RAM"; the backing page is poisoned */
 
+/*
+ * Chunks of pages a slot ever mapped or moved: deleting a slot and zapping a
+ * range skip the untouched ones, so their cost follows what was lent, as a
+ * page-table walk skips empty tables (KVM's zap of a memslot), not the
+ * slot's size.
+ */
+#define CHUNK_PAGES 512ULL
 /* Consecutive "retry" answers for one access before the simulator calls it a livelock. */
 #define LIVELOCK_RETRIES 100000
 /* Views of deleted slots stay reserved so a vCPU racing the deletion faults cleanly. */
@@ -41,6 +48,7 @@ struct lend_slot {
     uint8_t *shadow; /* "system RAM" for evicted content */
     int shadow_fd;
     uint8_t *pg;
+    uint64_t *touched; /* one bit per CHUNK_PAGES pages: some pg[] flag was ever set there */
     uint64_t installed;
     /* KVM's invalidation protocol. */
     pthread_mutex_t mmu_lock;
@@ -246,6 +254,30 @@ static void send_event(struct hv *hv, int conn, uint32_t slot, uint32_t reason, 
     pthread_mutex_unlock(&hv->lock);
 }
 
+/* Page i's chunk may have flags set from now on (before the flag is set). */
+static void chunk_touch(struct lend_slot *s, uint64_t i)
+{
+    uint64_t c = i / CHUNK_PAGES;
+
+    __atomic_fetch_or(&s->touched[c / 64], 1ULL << (c % 64), __ATOMIC_RELAXED);
+}
+
+/* The first page at or after i, below end, whose chunk was touched (end if none). */
+static uint64_t chunk_next(const struct lend_slot *s, uint64_t i, uint64_t end)
+{
+    while (i < end) {
+        uint64_t c = i / CHUNK_PAGES,
+                 w = __atomic_load_n(&s->touched[c / 64], __ATOMIC_RELAXED) >> (c % 64);
+
+        if (w & 1)
+            return i;
+        /* The next touched chunk of this word, or the next word. */
+        c = w ? c + (uint64_t)__builtin_ctzll(w) : (c / 64 + 1) * 64;
+        i = c * CHUNK_PAGES;
+    }
+    return end;
+}
+
 /* Remove the guest's PTEs for the mapped pages in [first, first + n). Needs mmu_lock. */
 static uint64_t zap_locked(struct lend_slot *s, uint64_t first, uint64_t n)
 {
@@ -253,6 +285,12 @@ static uint64_t zap_locked(struct lend_slot *s, uint64_t first, uint64_t n)
 
     for (uint64_t i = first; i < first + n;) {
         uint64_t run = 0;
+
+        if (i % CHUNK_PAGES == 0 || i == first) {
+            i = chunk_next(s, i, first + n);
+            if (i >= first + n)
+                break;
+        }
 
         while (i + run < first + n && (s->pg[i + run] & PG_MAPPED))
             s->pg[i + run++] &= (uint8_t)~PG_MAPPED;
@@ -314,6 +352,7 @@ static void content_change(struct hv_lend *l, struct lend_slot *s, uint64_t i,
         if (!(s->pg[i] & PG_SHADOW) && !lost_page(l, s, i, LOST_TEST)) {
             memcpy(page_of(s->shadow, i), page_of(s->host, i), HV_PAGE_SIZE);
             hv_poison(page_of(s->host, i), HV_PAGE_SIZE);
+            chunk_touch(s, i);
             s->pg[i] |= PG_SHADOW;
         }
         break;
@@ -466,8 +505,12 @@ static int slot_map(struct hv *hv, struct lend_slot *s, uint64_t first, uint64_t
             pthread_mutex_unlock(&s->mmu_lock);
             return -EFAULT;
         }
+        chunk_touch(s, i);
         s->pg[i] |= PG_MAPPED;
         s->installed++;
+        /* Slots change only on the RPC thread, which is here: a plain max is enough. */
+        if (s->installed > atomic_load(&hv->stats.lend_peak_installed))
+            atomic_store(&hv->stats.lend_peak_installed, s->installed);
         pthread_mutex_unlock(&s->mmu_lock);
         atomic_fetch_add(&hv->stats.lend_pages_mapped, 1);
         (*done)++;
@@ -510,7 +553,7 @@ static uint64_t slot_delete(struct hv *hv, struct lend_slot *s)
     zap_locked(s, 0, s->pages);
     pthread_mutex_unlock(&s->mmu_lock);
     /* Moved content comes home; lost content stays lost (struct lost_page). */
-    for (uint64_t i = 0; i < s->pages; i++)
+    for (uint64_t i = chunk_next(s, 0, s->pages); i < s->pages; i = chunk_next(s, i + 1, s->pages))
         if (s->pg[i] & PG_SHADOW)
             memcpy(page_of(s->host, i), page_of(s->shadow, i), HV_PAGE_SIZE);
     retire_view(l, s->guest, len);
@@ -518,7 +561,8 @@ static uint64_t slot_delete(struct hv *hv, struct lend_slot *s)
     munmap(s->shadow, len);
     close(s->shadow_fd);
     close(s->fd);
-    free(s->pg);
+    munmap(s->pg, s->pages);
+    free(s->touched);
     pthread_mutex_destroy(&s->mmu_lock);
     pthread_mutex_destroy(&s->content_lock);
     memset(s, 0, sizeof(*s));
@@ -580,10 +624,19 @@ static int slot_create(struct hv *hv, int conn, const struct sim_req *req, int f
     if (n.shadow_fd >= 0 && ftruncate(n.shadow_fd, (off_t)len) == 0)
         n.shadow = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE,
                         n.shadow_fd, 0);
-    n.pg = calloc(pages, 1);
+    /*
+     * Its own zero-fill-on-demand mapping: a calloc() reusing a freed heap
+     * chunk would clear one byte per page of the slot (16 MiB at 64 GiB) on
+     * every slot creation, a cost real page tables do not have.
+     */
+    n.pg = mmap(NULL, pages, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                -1, 0);
+    if (n.pg == MAP_FAILED)
+        n.pg = NULL;
+    n.touched = calloc((pages + CHUNK_PAGES * 64 - 1) / (CHUNK_PAGES * 64), sizeof(uint64_t));
     rc = -ENOMEM;
     if (n.fd < 0 || n.host == MAP_FAILED || n.guest == MAP_FAILED || !n.shadow ||
-        n.shadow == MAP_FAILED || !n.pg)
+        n.shadow == MAP_FAILED || !n.pg || !n.touched)
         goto fail;
     /* Nothing of the slot is in the guest yet: every access faults until mapped. */
     madvise(n.guest, len, MADV_DONTNEED);
@@ -611,7 +664,9 @@ fail:
         close(n.shadow_fd);
     if (n.fd >= 0)
         close(n.fd);
-    free(n.pg);
+    if (n.pg)
+        munmap(n.pg, pages);
+    free(n.touched);
     return rc;
 }
 
