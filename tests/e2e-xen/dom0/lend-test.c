@@ -23,6 +23,8 @@
  *   lend-test soft-offline PID FD OFF LEN   MADV_SOFT_OFFLINE on our own
  *                                      mapping of the memfd (pages migrate)
  *   lend-test punch PID FD OFF LEN     fallocate(PUNCH_HOLE) on the memfd
+ *   lend-test hwpoison PID FD OFF LEN  MADV_HWPOISON on our own mapping of the
+ *                                      memfd: the content is lost
  *   lend-test fill PID FD OFF LEN VALUE   every 8-byte word of the memfd there
  *                                      set to VALUE through our own mapping
  *                                      (the fresh pattern a stale p2m entry
@@ -786,7 +788,8 @@ int main(int argc, char **argv)
 		       n < 0 ? " " : "", n < 0 ? strerror(errno) : "");
 		return n == (long)len ? 0 : 1;
 	}
-	if (argc == 6 && (!strcmp(argv[1], "soft-offline") || !strcmp(argv[1], "punch"))) {
+	if (argc == 6 && (!strcmp(argv[1], "soft-offline") || !strcmp(argv[1], "punch") ||
+			  !strcmp(argv[1], "hwpoison"))) {
 		int fd = open_daemon_fd(argv[2], argv[3]);
 		int rc;
 
@@ -799,10 +802,14 @@ int main(int argc, char **argv)
 		} else {
 			char *p = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, off);
 
-			/* Soft offline migrates mapped pages: ours must be present. */
+			/*
+			 * Soft offline migrates mapped pages, hwpoison takes them
+			 * away as lost: ours must be present either way.
+			 */
 			for (unsigned long i = 0; p != MAP_FAILED && i < len; i += PAGE)
 				(void)*(volatile char *)(p + i);
-			rc = p == MAP_FAILED ? -1 : madvise(p, len, MADV_SOFT_OFFLINE);
+			rc = p == MAP_FAILED ? -1 :
+			     madvise(p, len, argv[1][0] == 'h' ? MADV_HWPOISON : MADV_SOFT_OFFLINE);
 		}
 		printf("%s %#lx+%#lx: %s\n", argv[1], off, len, rc ? strerror(errno) : "ok");
 		return rc ? 1 : 0;
@@ -849,6 +856,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	fprintf(stderr, "usage: lend-test ioctl lend|stock | events | pageout PID OFF LEN | soft-offline PID FD OFF LEN |\n"
-			"       punch PID FD OFF LEN | fill PID FD OFF LEN VALUE | pfns PID OFF LEN | probe\n");
+			"       punch PID FD OFF LEN | hwpoison PID FD OFF LEN | fill PID FD OFF LEN VALUE |\n"
+			"       pfns PID OFF LEN | probe\n");
 	return 2;
 }
