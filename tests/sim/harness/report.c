@@ -83,6 +83,9 @@ static double latency_us(struct hv_hist *hist, double pct)
     X(VM_STALE, "vm.stale_accesses", "guest.stale_accesses", LOAD(g->stale_accesses))              \
     X(VM_FAULTS, "vm.faults_injected", "guest.faults_injected", LOAD(g->faults_injected))          \
     X(VM_ABORTED, "vm.workloads_aborted", "guest.workloads_aborted", LOAD(g->workloads_aborted))   \
+    X(VM_PCI_CONF1, "vm.pci_conf1", NULL, LOAD(g->pci_conf1))                                      \
+    X(VM_PCI_BRIDGE, "vm.pci_host_bridge", NULL, LOAD(g->pci_host_bridge))                         \
+    X(VM_PCI_FUNCS, "vm.pci_functions", NULL, LOAD(g->pci_functions))                              \
     X(HV_COPY, "hv.ioreq_copy", "ioreqs.copy", HVSTAT(ioreq_copy))                                 \
     X(HV_PCI, "hv.ioreq_pci_config", "ioreqs.pci_config", HVSTAT(ioreq_pci_config))                \
     X(HV_PIO, "hv.ioreq_pio", "ioreqs.pio", HVSTAT(ioreq_pio))                                     \
@@ -92,16 +95,19 @@ static double latency_us(struct hv_hist *hist, double pct)
     X(HV_TIMEOFFSET, "hv.ioreq_timeoffset", "ioreqs.timeoffset", HVSTAT(ioreq_timeoffset))         \
     X(HV_OTHER, "hv.ioreq_other", "ioreqs.other", HVSTAT(ioreq_other))                             \
     X(HV_EMULATED, "hv.emulated_bytes", "dm.emulated_bytes", HVSTAT(emulated_bytes))               \
-    X(HV_COPY_P50, "hv.copy_p50_us", "latency_us.copy_p50", st ? latency_us(&st->lat_copy, 50) : 0)  \
-    X(HV_COPY_P99, "hv.copy_p99_us", "latency_us.copy_p99", st ? latency_us(&st->lat_copy, 99) : 0)  \
+    X(HV_COPY_P50, "hv.copy_p50_us", "latency_us.copy_p50",                                        \
+      st ? latency_us(&st->lat_copy, 50) : 0)                                                      \
+    X(HV_COPY_P99, "hv.copy_p99_us", "latency_us.copy_p99",                                        \
+      st ? latency_us(&st->lat_copy, 99) : 0)                                                      \
     X(HV_ACCESS_P50, "hv.access_p50_us", "latency_us.access_p50",                                  \
       st ? latency_us(&st->lat_access, 50) : 0)                                                    \
     X(HV_ACCESS_P99, "hv.access_p99_us", "latency_us.access_p99",                                  \
       st ? latency_us(&st->lat_access, 99) : 0)                                                    \
     X(HV_UNCLAIMED_READS, "hv.unclaimed_reads", "xen.unclaimed_reads", HVSTAT(unclaimed_reads))    \
-    X(HV_UNCLAIMED_WRITES, "hv.unclaimed_writes", "xen.unclaimed_writes", HVSTAT(unclaimed_writes)) \
-    X(HV_FAILURES, "hv.failures", "xen.failures", hv ? hv->nr_failures : 0)                       \
-    X(HV_DOMAIN_STATE, "hv.domain_state", "xen.domain_state", hv ? hv->state : 0)                 \
+    X(HV_UNCLAIMED_WRITES, "hv.unclaimed_writes", "xen.unclaimed_writes",                          \
+      HVSTAT(unclaimed_writes))                                                                    \
+    X(HV_FAILURES, "hv.failures", "xen.failures", hv ? hv->nr_failures : 0)                        \
+    X(HV_DOMAIN_STATE, "hv.domain_state", "xen.domain_state", hv ? hv->state : 0)                  \
     X(HV_EVENTS_TO, "hv.events_to_dom0", "xen.events_to_dom0", HVSTAT(events_to_dom0))             \
     X(HV_EVENTS_FROM, "hv.events_from_dom0", "xen.events_from_dom0",                               \
       hv ? LOAD(hv->evt->events_from_dom0) : 0)                                                    \
@@ -125,7 +131,7 @@ static double latency_us(struct hv_hist *hist, double pct)
     X(PROC_RUNNING, "proc.running", "dm.running", h->dm.running)                                   \
     X(PROC_UID, "proc.uid", "dm.uid", h->dm.running ? dm_uid(h->dm.pid) : -1)                      \
     X(PROC_UNRESTRICTED, "proc.unrestricted_handles", "dm.unrestricted_handles",                   \
-      h->dm.running && hv ? hv_unrestricted_handles(hv, h->dm.pid) : 0)                            \
+      h->dm.running &&hv ? hv_unrestricted_handles(hv, h->dm.pid) : 0)                             \
     X(PROC_KEEPER, "proc.keeper_handles", "dm.keeper_handles", hv ? hv_other_handles(hv) : 0)      \
     X(MM_STORM_INV, "mm.storm_invalidations", "host.storm_invalidations",                          \
       LOAD(h->storm_invalidations))                                                                \
