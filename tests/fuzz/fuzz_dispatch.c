@@ -531,10 +531,11 @@ static bool port_ok(const ioreq_t *r)
 
 static uint64_t model_port(const ioreq_t *r)
 {
-    uint64_t mask = r->size == 4 ? 0xffffffffULL : (1ULL << (8 * r->size)) - 1;
+    uint64_t mask;
 
     if (!port_ok(r))
         return refused_answer(r);
+    mask = r->size == 4 ? 0xffffffffULL : (1ULL << (8 * r->size)) - 1;
     if (r->dir == IOREQ_WRITE)
         return r->data;
     if (r->addr >= 0xcfc)
