@@ -134,7 +134,7 @@ e2e-xen: $(BUILD)/ioreq-lend $(BUILD)/ioreq-lend-qemu $(BUILD)/ioreq-lend-xl-cre
 e2e-xen-lend: $(BUILD)/ioreq-lend $(BUILD)/ioreq-lend-qemu $(BUILD)/ioreq-lend-xl-create \
 		$(BUILD)/ioreq-lend-sim $(BUILD)/xensim
 	$(Q)scripts/ensure-deps.sh e2e
-	$(Q)tests/e2e-xen/run.sh --xen lend --case hvm-basic,pvh,xen-lend
+	$(Q)tests/e2e-xen/run.sh --xen lend --case hvm-basic,pvh,pvh-xl-create,xen-lend
 
 # The lending privcmd's notifier and event queue under real MM events, on its fake-xen
 # test build (tests/e2e-xen/cases/lend-events.sh): one dom0 boot, about a minute.

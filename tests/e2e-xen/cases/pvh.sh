@@ -22,6 +22,9 @@ require_daemon
 start_guest "$D/guest.cfg" --mode auto --vendor $VENDOR --device $DEVICE --class $CLASS \
         --domain-type pvh --host-bridge --bar-base $BAR_BASE \
         --log-level "${E2E_LOG_LEVEL:-info}" || { cleanup_case; finish; }
+# The mode the daemon chose (auto): emulate on stock Xen, lend on a Xen with lending.
+DMODE=$(grep -o 'ready_line":"[^"]*' "$D/fields.jsonl" | sed -n 's/.* mode=\([a-z]*\).*/\1/p' | tail -1)
+rec_str daemon.mode "${DMODE:-unknown}"
 # What libxl made of the config: ACPI on or off for this PVH domain.
 rec xl_acpi "$(xl list -l "$GUEST" 2>/dev/null | jq -c '.[0].config.b_info.acpi // "absent"')"
 rec_str xl_cfg "$(cat "$D/guest.cfg")"
