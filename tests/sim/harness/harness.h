@@ -130,6 +130,7 @@ struct harness {
     int cur_dev;
 
     struct dm_proc dm;
+    struct dm_proc dm2; /* `dm2`: a second daemon for the same domain (another function) */
     struct {
         struct cfg_cycle cfg;
         struct fw_bar_move move;

@@ -20,6 +20,8 @@
  *                              of OP from now (the names of `fail`, and notify): before Xen
  *                              acts, or after Xen acted but before the call returns
  *   dm stats                   the daemon rewrites its stats file; dmstat.* metrics read it
+ *   dm2 ARGS... | dm2 stop     a second daemon for the domain (another function; give it
+ *                              its own --stats); stopped, exit 0 required, at the end
  *   dm-fails exit=N [match="text"] [user=nobody] ARGS...
  *                              the daemon must refuse and leave nothing behind
  *   enumerate bdf=BB:DD.F
@@ -433,6 +435,44 @@ static int do_dm(struct harness *h, struct line *l)
         return 0;
     }
     return dm_start_line(h, l->tok + 1, l->ntok - 1);
+}
+
+/*
+ * dm2 ARGS... | dm2 stop: a second daemon for the same domain (another PCI
+ * function, one lent BAR each, as a launcher starts them). Its log goes with
+ * the first's; give it its own --stats. Stopped (and required to exit 0) at
+ * the end of the scenario.
+ */
+static int do_dm2(struct harness *h, struct line *l)
+{
+    int rc;
+
+    if (need_domain(h))
+        return -EINVAL;
+    if (l->ntok > 1 && strcmp(l->tok[1], "stop") == 0) {
+        if (!h->dm2.running)
+            return 0;
+        dm_signal(&h->dm2, SIGTERM);
+        rc = dm_wait_exit(h, &h->dm2, 20000);
+        if (rc || h->dm2.exit_status != 0) {
+            h_fail(h, "line %u: the second device model exited with status %d (%s)", h->lineno,
+                   h->dm2.exit_status, rc ? strerror(-rc) : "exited");
+            if (rc) {
+                dm_signal(&h->dm2, SIGKILL);
+                dm_wait_exit(h, &h->dm2, 5000);
+            }
+            return -EIO;
+        }
+        return 0;
+    }
+    rc = dm_start(h, &h->dm2, l->tok + 1, l->ntok - 1, true, 30000, NULL);
+    if (rc) {
+        dm_wait_exit(h, &h->dm2, 5000);
+        h_fail(h, "line %u: the second device model did not become ready (%s)", h->lineno,
+               strerror(-rc));
+        dm_print_log(h, stderr);
+    }
+    return rc;
 }
 
 /* The daemon must refuse (exit code, message) and leave no server, port or mapping. */
@@ -930,6 +970,8 @@ static int run_line(struct harness *h, struct line *l)
         return do_domain(h, l);
     if (strcmp(d, "dm") == 0)
         return do_dm(h, l);
+    if (strcmp(d, "dm2") == 0)
+        return do_dm2(h, l);
     if (strcmp(d, "dm-fails") == 0)
         return do_dm_fails(h, l);
     if (strcmp(d, "vcpu") == 0)
@@ -1050,6 +1092,10 @@ static void scenario_finish(struct harness *h)
 {
     guest_wait_all(h);
     host_storm_join(h);
+    if (h->dm2.running) {
+        struct line stop = {.ntok = 2, .tok = {"dm2", "stop"}};
+        do_dm2(h, &stop);
+    }
     if (h->dm.running)
         dm_stop(h, SIGTERM, true);
     if (!h->hv)
