@@ -310,6 +310,24 @@ void ioreq_srv_close(struct ioreq_srv *s)
     srv_unwind(s, SRV_CLOSED);
 }
 
+int ioreq_srv_claim_ports(struct ioreq_srv *s, uint64_t start, uint64_t end)
+{
+    if (xendevicemodel_map_io_range_to_ioreq_server(s->dmod, (domid_t)s->domid, s->id, 0, start,
+                                                    end) < 0 &&
+        !(s->adopted && errno == EEXIST))
+        return -errno;
+    return 0;
+}
+
+int ioreq_srv_claim_pcidev(struct ioreq_srv *s, uint16_t seg, uint8_t bus, uint8_t dev, uint8_t fn)
+{
+    if (xendevicemodel_map_pcidev_to_ioreq_server(s->dmod, (domid_t)s->domid, s->id, seg, bus, dev,
+                                                  fn) < 0 &&
+        !(s->adopted && errno == EEXIST))
+        return -errno;
+    return 0;
+}
+
 int ioreq_srv_claim_mmio(struct ioreq_srv *s, uint64_t start, uint64_t end)
 {
     return xendevicemodel_map_io_range_to_ioreq_server(s->dmod, (domid_t)s->domid, s->id, 1, start,

@@ -108,6 +108,14 @@ int ioreq_srv_start(struct ioreq_srv *s, uint16_t seg, uint8_t bus, uint8_t dev,
 /* Undo every stage reached, in reverse. Safe at any stage, and on a dead domain. */
 void ioreq_srv_close(struct ioreq_srv *s);
 
+/*
+ * --host-bridge: claim the conf1 ports (inclusive end) and one more PCI
+ * function on the server. An adopted server keeps its claims: EEXIST is
+ * success there. 0 or -errno; they go with the server.
+ */
+int ioreq_srv_claim_ports(struct ioreq_srv *s, uint64_t start, uint64_t end);
+int ioreq_srv_claim_pcidev(struct ioreq_srv *s, uint16_t seg, uint8_t bus, uint8_t dev, uint8_t fn);
+
 /* Claim or release an MMIO range (inclusive end) on the server. 0 or -errno. */
 int ioreq_srv_claim_mmio(struct ioreq_srv *s, uint64_t start, uint64_t end);
 int ioreq_srv_release_mmio(struct ioreq_srv *s, uint64_t start, uint64_t end);

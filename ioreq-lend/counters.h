@@ -16,6 +16,8 @@
     X(ioreqs_copy_read, "ioreqs.copy_read", "of those, reads")                                     \
     X(ioreqs_copy_ptr, "ioreqs.copy_ptr", "of those, with data in guest RAM (rep movs)")           \
     X(ioreqs_pci_config, "ioreqs.pci_config", "config-space requests served")                      \
+    X(ioreqs_pio, "ioreqs.pio", "conf1 port requests served (0xCF8-0xCFF, --host-bridge)")         \
+    X(ioreqs_bridge_config, "ioreqs.bridge_config", "host bridge config cycles (--host-bridge)")   \
     X(ioreqs_invalidate, "ioreqs.invalidate", "map-cache invalidations")                           \
     X(ioreqs_buffered, "ioreqs.buffered", "buffered-ring entries consumed")                        \
     X(ioreqs_timeoffset, "ioreqs.timeoffset", "time-offset notices (ignored)")                     \
@@ -29,6 +31,7 @@
     X(reject_count, "reject.count", "refused: repeat count zero or over one page")                 \
     X(reject_range, "reject.range", "refused: access outside the decoded BAR window")              \
     X(reject_sbdf, "reject.sbdf", "refused: config cycle for another function")                    \
+    X(reject_port, "reject.port", "refused: conf1 port access of a bad size, string or span")      \
     X(reject_guest_buffer, "reject.guest_buffer", "data pointer to guest memory not mappable")     \
     X(reject_ring, "reject.ring", "corrupt buffered-ring pointers")                                 \
     X(config_errors, "pci.config_errors", "misaligned or out-of-range config accesses")            \

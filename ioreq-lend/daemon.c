@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -351,16 +352,27 @@ static void refuse(struct daemon *d, ioreq_t *req, uint64_t *reason)
 
 static void handle_config(struct daemon *d, ioreq_t *req)
 {
-    uint32_t reg = (uint32_t)req->addr, val = 0;
+    uint32_t reg = (uint32_t)req->addr, val = 0, sbdf = (uint32_t)(req->addr >> 32);
+    bool bridge = d->opt.host_bridge && sbdf == XEN_DMOP_PCI_SBDF(0, 0, 0, 0);
     int rc;
 
-    if ((uint32_t)(req->addr >> 32) != d->srv.sbdf) {
+    if (sbdf != d->srv.sbdf && !bridge) {
         refuse(d, req, &d->cnt.reject_sbdf);
         return;
     }
     if (req->count != 1 || req->data_is_ptr || req->df ||
         (req->size != 1 && req->size != 2 && req->size != 4)) {
         refuse(d, req, &d->cnt.reject_size);
+        return;
+    }
+    if (bridge) {
+        /* Read-only: nothing to record, no claim to move. */
+        d->cnt.ioreqs_bridge_config++;
+        rc = conf1_bridge_config(&d->conf1, reg, req->size, req->dir, &val);
+        if (req->dir == IOREQ_READ)
+            req->data = val;
+        if (rc)
+            d->cnt.config_errors++;
         return;
     }
     d->cnt.ioreqs_pci_config++;
@@ -386,6 +398,13 @@ void daemon_handle_request(void *opaque, unsigned int vcpu, ioreq_t *req)
     switch (req->type) {
     case IOREQ_TYPE_PCI_CONFIG:
         handle_config(d, req);
+        return;
+    case IOREQ_TYPE_PIO:
+        /* Only the host bridge's server claims ports (0xCF8-0xCFF). */
+        if (d->opt.host_bridge)
+            conf1_port_request(&d->conf1, req, &d->cnt);
+        else
+            refuse(d, req, &d->cnt.reject_type);
         return;
     case IOREQ_TYPE_COPY:
         /*
@@ -516,6 +535,98 @@ static int take_over(struct daemon *d, char *err, size_t errlen)
     return rc;
 }
 
+/*
+ * --host-bridge: one daemon per domain answers 0xCF8 and 00:00.0 (conf1.h).
+ * 00:00.0's slot lock makes a second one fail, whatever the launcher did;
+ * the claims go with the server (an adopted one still holds them).
+ */
+static int host_bridge_lock(struct daemon *d, char *err, size_t errlen)
+{
+    const struct dm_options *o = &d->opt;
+    struct dm_state unused;
+
+    if (!o->host_bridge)
+        return 0;
+    return state_file_lock(&d->bridge_lock, o->state_dir, o->domid, 0, 0, 0, 0, &unused, err,
+                           errlen);
+}
+
+static int host_bridge_claim(struct daemon *d, char *err, size_t errlen)
+{
+    int rc;
+
+    if (!d->opt.host_bridge)
+        return 0;
+    conf1_init(&d->conf1);
+    rc = ioreq_srv_claim_pcidev(&d->srv, 0, 0, 0, 0);
+    if (rc)
+        return err_fmt(err, errlen, rc, "cannot claim the host bridge 00:00.0: %s", strerror(-rc));
+    rc = ioreq_srv_claim_ports(&d->srv, CONF1_PORT_FIRST, CONF1_PORT_LAST);
+    if (rc)
+        return err_fmt(err, errlen, rc, "cannot claim ports 0x%x-0x%x: %s", CONF1_PORT_FIRST,
+                       CONF1_PORT_LAST, strerror(-rc));
+    return 0;
+}
+
+/* Is gfn guest RAM? A page Xen lets us map is (an MMIO hole is not). */
+static bool gfn_is_ram(struct daemon *d, uint64_t addr)
+{
+    xen_pfn_t pfn = (xen_pfn_t)(addr / XC_PAGE_SIZE);
+    int err = 0;
+    void *va = xenforeignmemory_map(d->srv.fmem, d->opt.domid, PROT_READ, 1, &pfn, &err);
+
+    if (!va)
+        return false;
+    xenforeignmemory_unmap(d->srv.fmem, va, 1);
+    return err == 0;
+}
+
+/*
+ * PVH: no firmware places BARs, so the daemon does what hvmloader does for
+ * an HVM guest, through its own config space (the claims follow): BAR 0 at
+ * --bar-base, or at OPT_PVH_BAR_BASE if it fits below OPT_PVH_HOLE_END,
+ * then memory decoding on. It must not cover PVH's fixed region below
+ * 4 GiB (ACPI tables, IOAPIC, LAPIC, Xen's special pages) nor guest RAM:
+ * RAM is [0, low) and [4 GiB, high), so mapping the BAR's first page, and
+ * 4 GiB's if the BAR crosses it, finds any overlap.
+ */
+static int pvh_place_bar(struct daemon *d, char *err, size_t errlen)
+{
+    uint64_t size = d->pci.bar_size, base = d->opt.bar_base, end;
+    char sz[32];
+    int rc;
+
+    if (!base) {
+        base = (OPT_PVH_BAR_BASE + size - 1) & ~(size - 1);
+        if (base + size > OPT_PVH_HOLE_END)
+            return err_fmt(err, errlen, -EINVAL,
+                           "a %s BAR does not fit the PVH hole 0x%llx-0x%llx: give --bar-base "
+                           "(above the guest's RAM)",
+                           format_size(size, sz, sizeof(sz)), OPT_PVH_BAR_BASE,
+                           OPT_PVH_HOLE_END - 1);
+    }
+    end = base + size;
+    if (base < 0x100000000ULL && end > OPT_PVH_HOLE_END)
+        return err_fmt(err, errlen, -EINVAL,
+                       "BAR 0 at 0x%llx-0x%llx would cover PVH's fixed region 0x%llx-0xffffffff "
+                       "(ACPI, IOAPIC, LAPIC, Xen's pages)",
+                       (unsigned long long)base, (unsigned long long)(end - 1), OPT_PVH_HOLE_END);
+    if (gfn_is_ram(d, base) ||
+        (base < 0x100000000ULL && end > 0x100000000ULL && gfn_is_ram(d, 0x100000000ULL)))
+        return err_fmt(err, errlen, -EINVAL,
+                       "BAR 0 at 0x%llx-0x%llx would cover guest RAM: give --bar-base above it",
+                       (unsigned long long)base, (unsigned long long)(end - 1));
+    rc = pci_func_config_write(&d->pci, PCI_CFG_BAR0, 4, (uint32_t)base | PCI_BAR_FLAGS);
+    if (rc == 0)
+        rc = pci_func_config_write(&d->pci, PCI_CFG_BAR1, 4, (uint32_t)(base >> 32));
+    if (rc == 0)
+        rc = pci_func_config_write(&d->pci, PCI_CFG_COMMAND, 2, PCI_COMMAND_MEMORY);
+    if (rc)
+        return err_fmt(err, errlen, rc, "cannot place BAR 0 at 0x%llx: %s",
+                       (unsigned long long)base, strerror(-rc));
+    return 0;
+}
+
 static const struct ioreq_srv_ops daemon_srv_ops = {
     .handle = daemon_handle_request,
     .handle_buffered = daemon_handle_buffered,
@@ -531,7 +642,10 @@ int daemon_setup(struct daemon *d, const struct dm_options *opt, char *err, size
     d->keeper = (struct keeper)KEEPER_INIT;
     d->backing = (struct backing)BACKING_INIT;
     control_init(&d->ctl);
+    d->bridge_lock = (struct state_file)STATE_FILE_INIT;
     rc = slot_lock(d, err, errlen);
+    if (rc == 0)
+        rc = host_bridge_lock(d, err, errlen);
     if (rc == 0)
         rc = control_setup(d, err, errlen);
     if (rc == 0)
@@ -559,9 +673,14 @@ int daemon_setup(struct daemon *d, const struct dm_options *opt, char *err, size
         rc = pci_setup(d, err, errlen);
     if (rc == 0 && d->srv.adopted)
         rc = take_over(d, err, errlen);
+    /* A function at power-on (not one a predecessor's guest programmed): PVH has no firmware. */
+    if (rc == 0 && opt->domain_type == DOMAIN_PVH && d->cnt.takeover_adopted == 0)
+        rc = pvh_place_bar(d, err, errlen);
     if (rc == 0)
         rc = ioreq_srv_start(&d->srv, opt->pci_seg, opt->pci_bus, opt->pci_dev, opt->pci_fn,
                              &daemon_srv_ops, d, err, errlen);
+    if (rc == 0)
+        rc = host_bridge_claim(d, err, errlen);
     if (rc)
         return rc;
     state_save_config(d);
@@ -606,6 +725,7 @@ void daemon_teardown(struct daemon *d)
         keeper_release(&d->keeper);
     else
         keeper_detach(&d->keeper);
+    state_file_release(&d->bridge_lock);
     state_file_release(&d->state);
     d->stage = DAEMON_NONE;
 }

@@ -18,6 +18,7 @@
 #include "backing.h"
 #include "bar.h"
 #include "control.h"
+#include "conf1.h"
 #include "counters.h"
 #include "guest_ram.h"
 #include "keeper.h"
@@ -45,6 +46,8 @@ struct daemon {
     enum lend_mode mode; /* resolved: MODE_EMULATE or MODE_LEND */
     struct backing backing;
     struct pci_func pci;
+    struct conf1 conf1;            /* --host-bridge: the CF8 latch and 00:00.0 */
+    struct state_file bridge_lock; /* --host-bridge: 00:00.0's slot lock, one owner per domain */
     struct ioreq_srv srv;
     struct guest_ram ram;
     xenlend_handle *lend;

@@ -58,6 +58,9 @@ enum {
     OPT_DOMAIN_POLL_MS,
     OPT_CONTROL,
     OPT_MAX_REGIONS,
+    OPT_DOMAIN_TYPE,
+    OPT_HOST_BRIDGE,
+    OPT_BAR_BASE,
 };
 
 static const struct option long_options[] = {
@@ -85,6 +88,9 @@ static const struct option long_options[] = {
     {"domain-poll-ms", required_argument, NULL, OPT_DOMAIN_POLL_MS},
     {"control", required_argument, NULL, OPT_CONTROL},
     {"max-regions", required_argument, NULL, OPT_MAX_REGIONS},
+    {"domain-type", required_argument, NULL, OPT_DOMAIN_TYPE},
+    {"host-bridge", no_argument, NULL, OPT_HOST_BRIDGE},
+    {"bar-base", required_argument, NULL, OPT_BAR_BASE},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -372,6 +378,23 @@ static int parse_one(int c, const char *arg, struct dm_options *o, bool *subsys_
         o->max_regions = (unsigned int)v;
         *max_regions_given = true;
         return 0;
+    case OPT_DOMAIN_TYPE:
+        if (strcmp(arg, "hvm") == 0)
+            o->domain_type = DOMAIN_HVM;
+        else if (strcmp(arg, "pvh") == 0)
+            o->domain_type = DOMAIN_PVH;
+        else
+            return err_fmt(err, errlen, -EINVAL, "--domain-type: '%s' is not hvm or pvh", arg);
+        return 0;
+    case OPT_HOST_BRIDGE:
+        o->host_bridge = true;
+        return 0;
+    case OPT_BAR_BASE:
+        if (parse_u64(arg, OPT_MAX_BAR_END - 1, &v) || v == 0 || v % XC_PAGE_SIZE)
+            return err_fmt(err, errlen, -EINVAL,
+                           "--bar-base: '%s' is not a page-aligned guest-physical address", arg);
+        o->bar_base = v;
+        return 0;
     default:
         /* An entry in long_options without a case here. */
         return err_fmt(err, errlen, -EINVAL, "option '--%s' is not handled", option_name(c));
@@ -419,6 +442,18 @@ static int cross_check(struct dm_options *o, uint64_t memfd_size, bool max_regio
     if (o->window && bar && o->window > bar)
         return err_fmt(err, errlen, -EINVAL, "--window %s is larger than the %s BAR",
                        format_size(o->window, a, sizeof(a)), format_size(bar, b, sizeof(b)));
+    if (o->domain_type != DOMAIN_PVH && (o->host_bridge || o->bar_base))
+        return err_fmt(err, errlen, -EINVAL,
+                       "--%s needs --domain-type pvh (on an HVM guest QEMU owns port 0xCF8 "
+                       "and hvmloader places BARs)",
+                       o->host_bridge ? "host-bridge" : "bar-base");
+    if (o->host_bridge && o->pci_bus == 0 && o->pci_dev == 0 && o->pci_fn == 0)
+        return err_fmt(err, errlen, -EINVAL, "--host-bridge: --bdf 00:00.0 is the host bridge's");
+    if (o->bar_base && bar && (o->bar_base % bar || o->bar_base > OPT_MAX_BAR_END - bar))
+        return err_fmt(err, errlen, -EINVAL,
+                       "--bar-base 0x%llx is not aligned to the %s BAR, or the BAR would end "
+                       "beyond 52 bits",
+                       (unsigned long long)o->bar_base, format_size(bar, a, sizeof(a)));
     return 0;
 }
 
@@ -498,6 +533,18 @@ void options_usage(FILE *out)
           "                        device ids)\n"
           "  --class 0xCCCCCC      class code, hex (default 0x058000, other memory\n"
           "                        controller)\n"
+          "\n"
+          "PVH guests (no QEMU, no firmware):\n"
+          "  --domain-type TYPE    hvm or pvh (default hvm). pvh: the daemon places BAR 0\n"
+          "                        and turns memory decoding on before the guest runs, as\n"
+          "                        hvmloader does for an HVM guest\n"
+          "  --bar-base ADDR       pvh: where BAR 0 goes, aligned to its size (default\n"
+          "                        0xf0000000 if the BAR ends by 0xfc000000: right for\n"
+          "                        guests with less than 3840 MiB; else required)\n"
+          "  --host-bridge         pvh: also answer the conf1 address port 0xcf8 and a\n"
+          "                        host bridge at 00:00.0, which a guest's kernel needs to\n"
+          "                        use conf1. Exactly one daemon per guest: Xen routes a\n"
+          "                        port to one ioreq server\n"
           "\n"
           "Memory:\n"
           "  --backing SPEC        the host memory behind the BAR (default: a memfd of the\n"

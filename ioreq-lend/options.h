@@ -19,6 +19,11 @@ enum lend_mode {
     MODE_LEND,     /* reverse foreign maps + access-only ioreqs; fail if unavailable */
 };
 
+enum domain_type {
+    DOMAIN_HVM = 0, /* QEMU or another device model owns 0xCF8; hvmloader places BARs */
+    DOMAIN_PVH,     /* no firmware, no QEMU: the daemon places its BAR (options.c) */
+};
+
 enum on_lost_policy {
     ON_LOST_ZERO = 0, /* map a zero-filled page and let the guest go on */
     ON_LOST_FAULT,    /* refuse: the hypervisor injects a fault into the guest */
@@ -62,7 +67,23 @@ struct dm_options {
     unsigned int domain_poll_ms;    /* --domain-poll-ms N: domain liveness check period */
     const char *control_path;       /* --control PATH (backing none); NULL: the default */
     unsigned int max_regions;       /* --max-regions N (backing none) */
+    enum domain_type domain_type;   /* --domain-type hvm|pvh, default hvm */
+    bool host_bridge;               /* --host-bridge: conf1 ports and 00:00.0 (PVH only) */
+    uint64_t bar_base;              /* --bar-base ADDR (PVH only); 0: OPT_PVH_BAR_BASE rule */
 };
+
+/*
+ * Where a PVH daemon places BAR 0 without --bar-base: at the start of the
+ * hole hvmloader uses for HVM guests, [0xF0000000, 0xFC000000), which a PVH
+ * guest's RAM leaves free when it has less than 3840 MiB below 4 GiB (libxl
+ * puts RAM below 0xFC000000, ACPI tables at 0xFC000000, the LAPIC at
+ * 0xFEE00000). A BAR that does not fit there, or a larger guest, needs
+ * --bar-base: above the guest's RAM (ioreq-lend-xl-create computes it).
+ */
+#define OPT_PVH_BAR_BASE 0xf0000000ULL
+#define OPT_PVH_HOLE_END 0xfc000000ULL
+/* Highest address a BAR may end at: 52 bits, x86's architectural limit. */
+#define OPT_MAX_BAR_END (1ULL << 52)
 
 enum options_status {
     OPTIONS_RUN = 0,  /* parsed: run the daemon */

@@ -56,6 +56,10 @@ struct create {
 
     XLU_Config *cfg;
     const char *name;
+    enum domain_type type; /* type = "pvh": the daemons serve a PVH guest */
+    uint64_t ram_end;      /* PVH: 4 GiB + maxmem (or memory): BARs go above */
+    bool no_memory;        /* PVH without a valid memory = */
+    bool no_pci_scan;      /* PVH: a Linux kernel would not scan bus 0 (read_type()) */
     const char *spec_text[LEND_SPAWN_MAX];
     size_t nspecs;
     struct lend_spec specs[LEND_SPAWN_MAX];
@@ -211,6 +215,36 @@ static int parse_args(int argc, char **argv, struct create *c)
     return 0;
 }
 
+/*
+ * The guest's type and memory, as xl reads them. PVH: the daemons place the
+ * BARs above 4 GiB + maxmem, which no RAM reaches (libxl puts RAM below
+ * 0xFC000000 and the rest from 4 GiB up). Linux 6.1 scans bus 0 of a PVH
+ * guest only if ACPI does not route its PCI, and libxl 4.17 gives every PVH
+ * guest ACPI tables (acpi = 0 is ignored for PVH) whose DSDT has no PCI root
+ * (tests/e2e-xen/README.md): warn unless the kernel's command line says
+ * pci=noacpi or acpi=off.
+ */
+static void read_type(struct create *c)
+{
+    const char *type = NULL, *cmdline = NULL;
+    long mem = 0, maxmem = 0;
+
+    if (xlu_cfg_get_string(c->cfg, "type", &type, 0) || strcmp(type, "pvh") != 0)
+        return;
+    c->type = DOMAIN_PVH;
+    if (xlu_cfg_get_string(c->cfg, "cmdline", &cmdline, 0))
+        xlu_cfg_get_string(c->cfg, "extra", &cmdline, 0);
+    c->no_pci_scan = !cmdline || (!strstr(cmdline, "pci=noacpi") && !strstr(cmdline, "acpi=off"));
+    if (xlu_cfg_get_long(c->cfg, "memory", &mem, 0) || mem <= 0 || mem > (1L << 30)) {
+        /* Said once the specs were checked: a bad spec is the first thing to fix. */
+        c->no_memory = true;
+        return;
+    }
+    if (!xlu_cfg_get_long(c->cfg, "maxmem", &maxmem, 0) && maxmem > mem && maxmem <= (1L << 30))
+        mem = maxmem;
+    c->ram_end = (4ULL << 30) + ((uint64_t)mem << 20);
+}
+
 /* Read CONFIG (and the KEY=VALUE overrides, as xl does), its name and specs. */
 static int read_config(struct create *c)
 {
@@ -234,6 +268,7 @@ static int read_config(struct create *c)
     }
     if (xlu_cfg_get_string(c->cfg, "name", &c->name, 0))
         return say(LAUNCHER_EXIT_BAD_INPUT, "%s: no name = \"...\"", c->config);
+    read_type(c);
     if (xlu_cfg_get_list(c->cfg, SPEC_KEY, &list, &n, 0) || n <= 0)
         return say(LAUNCHER_EXIT_BAD_INPUT,
                    "%s: no %s = [ \"SPEC\", ... ] list: nothing to lend (use xl create)", c->config,
@@ -254,7 +289,10 @@ static int read_config(struct create *c)
 /* Parse every spec for domid (1 for a check before the domain exists). */
 static int parse_specs(struct create *c, uint32_t domid)
 {
-    struct lend_spec_env env = {.domid = domid, .state_dir = getenv(LAUNCHER_ENV_STATE_DIR)};
+    struct lend_spec_env env = {.domid = domid,
+                                .state_dir = getenv(LAUNCHER_ENV_STATE_DIR),
+                                .domain_type = c->type,
+                                .pvh_ram_end = c->ram_end};
     char err[512];
 
     for (size_t i = 0; i < c->nspecs; i++)
@@ -303,8 +341,18 @@ static int run(struct create *c)
     rc = read_config(c);
     if (rc == 0)
         rc = parse_specs(c, 1);
+    if (rc == 0 && c->no_memory)
+        rc = say(LAUNCHER_EXIT_BAD_INPUT,
+                 "%s: type = \"pvh\" needs memory = MiB (the BARs go above the guest's RAM)",
+                 c->config);
     if (rc)
         return rc;
+    if (c->no_pci_scan)
+        fprintf(stderr,
+                "%s: warning: %s: a PVH guest's Linux scans PCI only with pci=noacpi (or "
+                "acpi=off) on its command line: without it, it will not see the devices (see "
+                "ioreq-lend(8), PVH GUESTS)\n",
+                prog, c->config);
     if (launcher_daemon_path(c->daemon, daemon, sizeof(daemon), err, sizeof(err)))
         return say(LAUNCHER_EXIT_FAILED, "%s", err);
     rc = create_paused(c);

@@ -52,7 +52,8 @@ static const struct key keys[] = {
 };
 
 /* Options the launcher sets itself. */
-static const char *const reserved[] = {"domid", "ready-fd"};
+static const char *const reserved[] = {"domid", "ready-fd", "domain-type", "host-bridge",
+                                       "bar-base"};
 
 /* Longest key or option name we echo back in a message. */
 #define KEY_ECHO_MAX 40
@@ -323,6 +324,12 @@ int lend_spec_parse(const char *spec, const struct lend_spec_env *env, struct le
         push(out, "--state-dir");
         push(out, (char *)(uintptr_t)env->state_dir);
     }
+    if (env->domain_type == DOMAIN_PVH) {
+        push(out, "--domain-type");
+        push(out, "pvh");
+        if (env->host_bridge)
+            push(out, "--host-bridge");
+    }
 
     rc = parse_items(spec, out, seen, &pool, err, errlen);
     if (rc == 0) {
@@ -368,15 +375,47 @@ void lend_spec_free(struct lend_spec *s)
     memset(s, 0, sizeof(*s));
 }
 
+/* PVH: BAR 0 of spec s at the next free size-aligned address from *next. */
+static int pvh_place(struct lend_spec *s, uint64_t *next, char *err, size_t errlen)
+{
+    uint64_t size = s->opt.bar_size, base;
+    char msg[512];
+    int rc;
+
+    if (!size)
+        return err_fmt(err, errlen, -EINVAL,
+                       "a PVH guest's BAR is placed by the launcher: give its size");
+    base = (*next + size - 1) & ~(size - 1);
+    if (base < *next || base > OPT_MAX_BAR_END - size)
+        return err_fmt(err, errlen, -EINVAL, "no room for the BAR below 2^52");
+    *next = base + size;
+    snprintf(s->bar_base_arg, sizeof(s->bar_base_arg), "0x%llx", (unsigned long long)base);
+    if (push(s, "--bar-base") || push(s, s->bar_base_arg))
+        return err_fmt(err, errlen, -EINVAL, "too many keys");
+    rc = options_parse(s->argc, s->argv, &s->opt, msg, sizeof(msg));
+    if (rc)
+        return err_fmt(err, errlen, -EINVAL, "%s", msg);
+    return 0;
+}
+
 int lend_specs_parse(const char *const texts[], size_t n, const struct lend_spec_env *env,
                      struct lend_spec *out, char *err, size_t errlen)
 {
     char why[512];
     int rc = 0;
     size_t parsed = 0;
+    uint64_t next = env ? env->pvh_ram_end : 0;
 
     for (; parsed < n && rc == 0; parsed++) {
-        rc = lend_spec_parse(texts[parsed], env, &out[parsed], why, sizeof(why));
+        struct lend_spec_env e = env ? *env : (struct lend_spec_env){0};
+
+        e.host_bridge = e.domain_type == DOMAIN_PVH && parsed == 0;
+        rc = lend_spec_parse(texts[parsed], env ? &e : NULL, &out[parsed], why, sizeof(why));
+        if (rc == 0 && e.domain_type == DOMAIN_PVH) {
+            rc = pvh_place(&out[parsed], &next, why, sizeof(why));
+            if (rc)
+                lend_spec_free(&out[parsed]);
+        }
         if (rc) {
             rc = err_fmt(err, errlen, -EINVAL, "lend spec %zu '%.200s': %s", parsed + 1,
                          texts[parsed], why);

@@ -33,6 +33,14 @@
 struct lend_spec_env {
     uint32_t domid;        /* 1..OPT_MAX_DOMID: the domain being served */
     const char *state_dir; /* default --state-dir; NULL: the daemon's own default */
+    /*
+     * DOMAIN_PVH (the xl config's type = "pvh"): every daemon gets
+     * --domain-type pvh, the first one --host-bridge, and each BAR a
+     * --bar-base above pvh_ram_end (lend_specs_parse()).
+     */
+    enum domain_type domain_type;
+    uint64_t pvh_ram_end; /* the guest's RAM ends below this (4 GiB + maxmem) */
+    bool host_bridge;     /* lend_spec_parse() alone: this spec's daemon owns 0xCF8 */
 };
 
 struct lend_spec {
@@ -50,6 +58,7 @@ struct lend_spec {
     /* Storage. */
     char *text; /* malloc'd: unescaped values, NUL-separated */
     char domid_arg[16];
+    char bar_base_arg[24];
     char stats_arg[LEND_SPEC_PATH_MAX];
     char pidfile_arg[LEND_SPEC_PATH_MAX];
 };
@@ -73,7 +82,10 @@ int lend_spec_parse(const char *spec, const struct lend_spec_env *env, struct le
  * Parse the n specs of one domain (a launcher's whole list): each as
  * lend_spec_parse() does, and no two for the same bdf. Returns 0, or -EINVAL
  * with one line in err naming the spec (numbered from 1); nothing then needs
- * freeing.
+ * freeing. For a PVH domain, the first spec's daemon is the host bridge (the
+ * one owner of port 0xCF8: Xen routes a port to one server), and the BARs
+ * are placed one after the other, each aligned to its size, from
+ * env->pvh_ram_end up (every PVH spec then needs a size).
  */
 int lend_specs_parse(const char *const texts[], size_t n, const struct lend_spec_env *env,
                      struct lend_spec *out, char *err, size_t errlen);

@@ -564,6 +564,16 @@ daemon_end_checks() {
 daemon_counter_checks() {
     local copy pcicfg emb ptr
     daemon_collect_stats
+    # A daemon that lends (DMODE=lend, its ready line's mode): the guest's accesses run
+    # natively; Xen sends access-only requests, and COPY only for what it emulates.
+    if [ "${DMODE:-}" = lend ]; then
+        local acc mapped
+        acc=$(stat_match '^ioreqs\.access$'); mapped=$(stat_match '^remap\.pages_mapped$')
+        copy=$(stat_match '^ioreqs\.copy$')
+        check lend_accesses "$( [ "${acc:-0}" -gt 0 ] && [ "${mapped:-0}" -gt 0 ] 2>/dev/null && echo true || echo false)" \
+            "ioreqs.access=${acc:-absent} remap.pages_mapped=${mapped:-absent} ioreqs.copy=${copy:-absent}"
+        return 0
+    fi
     copy=$(stat_match '^ioreqs\.copy$'); [ -n "$copy" ] || copy=$(stat_match '(^|\.)copy$')
     pcicfg=$(stat_match '^ioreqs\.pci_config$'); [ -n "$pcicfg" ] || pcicfg=$(stat_match 'pci_config$')
     emb=$(stat_match '^dm\.emulated_bytes$'); [ -n "$emb" ] || emb=$(stat_match 'emulated_bytes$')

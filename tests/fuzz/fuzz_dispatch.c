@@ -29,6 +29,11 @@
  *  - after daemon_teardown() the mock holds nothing: no server, port, mapping,
  *    handle, fd or lock file.
  *
+ * Header bit 7 makes the domain PVH with --host-bridge: the daemon places
+ * BAR 0 at set-up and serves conf1's ports and 00:00.0, which the programs
+ * then probe with requests of every shape (the model: Xen's CF8 latch, all
+ * ones from the data ports, a read-only host bridge).
+ *
  * A header bit adds a crashed predecessor: its lock file (pid, server id,
  * config space; or garbage), its ioreq server still in Xen with its claims,
  * and whatever its slots and buffered ring held (READY, INPROCESS, answered,
@@ -69,6 +74,8 @@ static bool trace; /* FUZZ_TRACE set: say what each event carried and what came 
 /* One run's harness state. */
 static struct run {
     struct daemon *d;
+    bool host_bridge; /* PVH with --host-bridge: conf1 ports and 00:00.0 are served */
+    uint32_t latch;   /* the shadow of the CF8 latch (4-byte writes to 0xCF8) */
     bool lend; /* resolved mode */
     bool on_lost_fault;
     uint64_t window_pages;
@@ -509,6 +516,54 @@ static uint64_t refused_answer(const ioreq_t *r)
     return r->dir == IOREQ_READ && !r->data_is_ptr ? ~0ULL : r->data;
 }
 
+/*
+ * conf1 (--host-bridge), modelled from Xen's rules rather than conf1.c: one
+ * access of 1, 2 or 4 bytes inside 0xCF8-0xCFB or 0xCFC-0xCFF; reads of the
+ * address register give the latch's bytes, of the data ports all ones (Xen
+ * sends them only while no config cycle is addressed).
+ */
+static bool port_ok(const ioreq_t *r)
+{
+    return r->count == 1 && !r->data_is_ptr && (r->size == 1 || r->size == 2 || r->size == 4) &&
+           r->addr >= 0xcf8 && r->addr <= 0xcff && r->addr + r->size <= 0xd00 &&
+           !(r->addr < 0xcfc && r->addr + r->size > 0xcfc);
+}
+
+static uint64_t model_port(const ioreq_t *r)
+{
+    uint64_t mask;
+
+    if (!port_ok(r))
+        return refused_answer(r);
+    mask = r->size == 4 ? 0xffffffffULL : (1ULL << (8 * r->size)) - 1;
+    if (r->dir == IOREQ_WRITE)
+        return r->data;
+    if (r->addr >= 0xcfc)
+        return mask;
+    return (R.latch >> (8 * (r->addr - 0xcf8))) & mask;
+}
+
+/* After the daemon handled r: the latch Xen (and so the daemon) keeps. */
+static void model_port_apply(const ioreq_t *r)
+{
+    if (R.host_bridge && r->type == IOREQ_TYPE_PIO && port_ok(r) && r->dir == IOREQ_WRITE &&
+        r->addr == 0xcf8 && r->size == 4)
+        R.latch = (uint32_t)r->data;
+}
+
+/* The host bridge's header: 8086:1237 rev 2, class 0x060000, the rest zero; read-only. */
+static uint64_t model_bridge_read(uint32_t reg, uint32_t size)
+{
+    static const uint8_t hdr[12] = {0x86, 0x80, 0x37, 0x12, 0, 0, 0, 0, 0x02, 0, 0, 0x06};
+    uint32_t v = 0;
+
+    if (reg >= 256 || reg % size)
+        return 0xffffffffu;
+    for (uint32_t i = 0; i < size; i++)
+        v |= (uint32_t)(reg + i < sizeof(hdr) ? hdr[reg + i] : 0) << (8 * i);
+    return v;
+}
+
 static void expect_request(const ioreq_t *r, const struct bar_window *w, struct expect *e)
 {
     struct daemon *d = R.d;
@@ -519,7 +574,19 @@ static void expect_request(const ioreq_t *r, const struct bar_window *w, struct 
     e->exact = true;
     e->answer = r->data;
     switch (r->type) {
+    case IOREQ_TYPE_PIO:
+        if (R.host_bridge)
+            e->answer = model_port(r);
+        else
+            e->answer = refused_answer(r);
+        return;
     case IOREQ_TYPE_PCI_CONFIG:
+        if (R.host_bridge && (uint32_t)(r->addr >> 32) == 0 && r->count == 1 && !r->data_is_ptr &&
+            !r->df && (r->size == 1 || r->size == 2 || r->size == 4)) {
+            if (r->dir == IOREQ_READ)
+                e->answer = model_bridge_read((uint32_t)r->addr, r->size);
+            return;
+        }
         if ((uint32_t)(r->addr >> 32) != SBDF || r->count != 1 || r->data_is_ptr || r->df ||
             (r->size != 1 && r->size != 2 && r->size != 4)) {
             e->answer = refused_answer(r);
@@ -789,6 +856,8 @@ static void delivery_check_answer(struct delivery *dl)
                        R.sent.count, (unsigned long long)R.answer, (unsigned long long)e->answer);
     if (e->invalidate && mock_guest_maps_live())
         mock_violation("%u guest RAM mappings survived an INVALIDATE", mock_guest_maps_live());
+    if (R.handled)
+        model_port_apply(&R.sent);
 }
 
 /*
@@ -895,6 +964,8 @@ static void act_config(struct fuzz_input *in, unsigned int how)
     memset(&r, 0, sizeof(r));
     r.type = IOREQ_TYPE_PCI_CONFIG;
     r.addr = (uint64_t)((flags & 1) ? SBDF ^ (1u << ((flags >> 4) & 15)) : SBDF) << 32 | reg;
+    if (R.host_bridge && (flags & 0x31) == 0x30)
+        r.addr = reg; /* 00:00.0 */
     r.size = size;
     r.count = (flags & 2) ? 2 : 1;
     r.data_is_ptr = (flags >> 2) & 1;
@@ -957,6 +1028,14 @@ static void act_other(struct fuzz_input *in, unsigned int how)
     r.count = 1;
     r.addr = fi_u16(in);
     r.data = fi_u64(in);
+    if (R.host_bridge && r.type == IOREQ_TYPE_PIO) {
+        /* conf1's ports and their neighbours, every size, sometimes a string. */
+        static const uint8_t sizes[] = {1, 2, 4, 1, 2, 4, 3, 8};
+
+        r.size = sizes[(flags >> 5) & 7];
+        r.addr = 0xcf6 + r.addr % 12;
+        r.count = (r.data >> 60) == 0xf ? 2 : 1;
+    }
     send(in, &r, v, how);
 }
 
@@ -1279,6 +1358,11 @@ static bool predecessor_effects(const struct predecessor *p, const uint8_t pages
             moved |= req.dir == IOREQ_WRITE;
             continue; /* answers depend on order */
         }
+        if (req.type == IOREQ_TYPE_PIO && R.host_bridge) {
+            /* Served in vCPU order: the latch follows the writes; reads are order's. */
+            model_port_apply(&req);
+            continue;
+        }
         if (moved) {
             /* Whatever window it met: at most its own span changed. */
             if (req.type == IOREQ_TYPE_COPY &&
@@ -1387,6 +1471,7 @@ struct fuzz_header {
     bool setup_fault;           /* bit 4: one set-up call fails */
     bool broken_xen;            /* bit 5 */
     bool predecessor;           /* bit 6: a crashed predecessor's state follows */
+    bool host_bridge;           /* bit 7: PVH, --host-bridge (BAR placed at 4 GiB) */
     unsigned int nr_vcpus;      /* byte 1 bits 0-1, plus one */
     unsigned int server_id;     /* bits 2-4 */
     unsigned int port_base;     /* bits 5-7, times 37 */
@@ -1417,6 +1502,7 @@ static struct fuzz_header header_decode(struct fuzz_input *in)
         .setup_fault = b[0] & 0x10,
         .broken_xen = b[0] & 0x20,
         .predecessor = b[0] & 0x40,
+        .host_bridge = b[0] & 0x80,
         .nr_vcpus = (b[1] & 3) + 1,
         .server_id = (b[1] >> 2) & 7,
         .port_base = (b[1] >> 5) * 37u,
@@ -1500,6 +1586,14 @@ static void header_options(const struct fuzz_header *h, struct fuzz_argv *a, str
         snprintf(a->window, sizeof(a->window), "%uK", h->window_pages * 4);
         a->argv[argc++] = "--window";
         a->argv[argc++] = a->window;
+    }
+    if (h->host_bridge) {
+        /* Above the mock's guest RAM: the daemon places BAR 0 there at set-up. */
+        a->argv[argc++] = "--domain-type";
+        a->argv[argc++] = "pvh";
+        a->argv[argc++] = "--host-bridge";
+        a->argv[argc++] = "--bar-base";
+        a->argv[argc++] = "0x100000000";
     }
     a->argv[argc] = NULL;
     if (options_parse(argc, (char *const *)a->argv, opt, err, sizeof(err)) != OPTIONS_RUN) {
@@ -1618,6 +1712,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!R.d)
         abort();
     R.on_lost_fault = h.on_lost_fault;
+    R.host_bridge = h.host_bridge;
     R.expect_vcpu = -1;
     fds = count_fds();
     mock_reset(&cfg);

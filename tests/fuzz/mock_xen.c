@@ -96,6 +96,7 @@ static struct mock {
     bool leaked, leaked_named; /* a predecessor's server left behind by a new one */
     bool enabled;
     bool pcidev;
+    bool bridge, ports; /* --host-bridge: 00:00.0 and ports 0xcf8-0xcff claimed */
     uint32_t sbdf;
     struct range_set mmio, access;
     uint8_t *res_pages; /* 2 pages: buffered ring, ioreq page */
@@ -402,7 +403,7 @@ int xendevicemodel_create_ioreq_server(xendevicemodel_handle *dmod, domid_t domi
         M.leaked_named = M.pred_named && !M.said_gone;
         M.server = false;
         M.enabled = false;
-        M.pcidev = false;
+        M.pcidev = M.bridge = M.ports = false;
         M.mmio.n = 0;
         M.access.n = 0;
         M.res_kept = false;
@@ -446,8 +447,22 @@ static int io_range(xendevicemodel_handle *dmod, domid_t domid, ioservid_t id, i
     check_dm(dmod, what);
     check_domid(domid, what);
     check_server(id, what);
-    if (!is_mmio)
-        mock_violation("%s of an I/O port range: the function has no I/O BAR", what);
+    if (!is_mmio && !(start == 0xcf8 && end == 0xcff))
+        mock_violation("%s of ports 0x%llx-0x%llx: only conf1's (--host-bridge)", what,
+                       (unsigned long long)start, (unsigned long long)end);
+    if (!is_mmio) {
+        e = injected(true);
+        if (e)
+            return fail_with(e);
+        if (!M.server)
+            return fail_with(ENOENT);
+        if (add && M.ports)
+            return fail_with(EEXIST);
+        if (!add && !M.ports)
+            return fail_with(ENOENT);
+        M.ports = add;
+        return 0;
+    }
     e = injected(true);
     if (e) {
         if (!add)
@@ -488,6 +503,13 @@ int xendevicemodel_map_pcidev_to_ioreq_server(xendevicemodel_handle *dmod, domid
         return fail_with(e);
     if (!M.server)
         return fail_with(ENOENT);
+    if (segment == 0 && bus == 0 && device == 0 && function == 0) {
+        /* The host bridge (--host-bridge): a second function on the same server. */
+        if (M.bridge)
+            return fail_with(EEXIST);
+        M.bridge = true;
+        return 0;
+    }
     if (M.pcidev)
         return fail_with(EEXIST);
     M.pcidev = true;
@@ -559,7 +581,7 @@ int xendevicemodel_destroy_ioreq_server(xendevicemodel_handle *dmod, domid_t dom
     M.pred = false;
     M.server = false;
     M.enabled = false;
-    M.pcidev = false;
+    M.pcidev = M.bridge = M.ports = false;
     M.mmio.n = 0;
     M.access.n = 0;
     return 0;
@@ -1214,7 +1236,7 @@ void mock_domain_die(void)
     M.dead = true;
     M.server = false;
     M.enabled = false;
-    M.pcidev = false;
+    M.pcidev = M.bridge = M.ports = false;
     M.mmio.n = 0;
     M.access.n = 0;
     /* The p2m goes with the domain: nothing is lent any more. */

@@ -401,7 +401,9 @@ struct run {
     bool started;    /* the fake QEMU (or xl unpause) ran */
     /* The simulated Xen when it started: */
     unsigned int nr_enabled;
-    uint32_t sbdf[HV_MAX_SERVERS];
+    uint32_t sbdf[HV_MAX_SERVERS]; /* the function it claims, other than 00:00.0 */
+    bool bridge[HV_MAX_SERVERS];   /* it claims 00:00.0 and the conf1 ports 0xcf8-0xcff */
+    bool ports[HV_MAX_SERVERS];    /* it claims any port */
     bool enabled[HV_MAX_SERVERS];
     pid_t creator[HV_MAX_SERVERS];
     ino_t ino[3]; /* of what the test passed as fds 7, 8, 9 */
@@ -418,8 +420,16 @@ static void snapshot(struct fx *f, struct run *r)
         r->enabled[id] = s->used && s->enabled;
         r->creator[id] = s->used ? s->creator_pid : 0;
         r->sbdf[id] = UINT32_MAX;
-        if (s->used && s->range[XEN_DMOP_IO_RANGE_PCI].nr == 1)
-            r->sbdf[id] = (uint32_t)s->range[XEN_DMOP_IO_RANGE_PCI].r[0].s;
+        r->bridge[id] = r->ports[id] = false;
+        if (!s->used)
+            continue;
+        /* A PVH host bridge's server also claims 00:00.0 (sbdf 0, sorted first). */
+        const struct rangeset *pci = &s->range[XEN_DMOP_IO_RANGE_PCI];
+        unsigned int own = pci->nr == 2 && pci->r[0].s == 0 && pci->r[0].e == 0;
+        if (pci->nr == 1 + own && pci->r[own].s == pci->r[own].e)
+            r->sbdf[id] = (uint32_t)pci->r[own].s;
+        r->ports[id] = s->range[XEN_DMOP_IO_RANGE_PORT].nr > 0;
+        r->bridge[id] = own && rangeset_contains(&s->range[XEN_DMOP_IO_RANGE_PORT], 0xcf8, 0xcff);
         r->nr_enabled += r->enabled[id];
     }
     pthread_mutex_unlock(&hv->lock);
@@ -958,9 +968,72 @@ static void pvh_example_through_xl_create(void **state)
     assert_string_equal(log, want);
     free(log);
     assert_non_null(strstr(r.out, "ioreq-lend-xl-create: ready domid=7 "));
+    /* Its kernel boots with pci=noacpi: no warning. */
+    assert_null(strstr(r.out, "warning"));
     stop_daemons(f, &spec, 1, false);
     lend_spec_free(&spec);
     example_free(&ex);
+}
+
+/*
+ * A PVH guest with two lent BARs: both daemons serve their functions, and
+ * exactly one -- the first spec's -- owns the conf1 ports and the host bridge
+ * 00:00.0 (Xen routes a port to one server). Each BAR decodes where the
+ * launcher placed it, above 4 GiB + memory, when the domain is unpaused.
+ */
+static void pvh_two_windows_one_host_bridge(void **state)
+{
+    struct fx *f = *state;
+    struct lend_spec spec[2];
+    char prog[PATH_MAX + 32], cfg[PATH_MAX + 16];
+    char *argv[] = {prog, cfg, NULL};
+    struct run r;
+    pid_t first, second;
+    unsigned int bridges = 0, with_ports = 0;
+
+    hv_start(f, false);
+    snprintf(cfg, sizeof(cfg), "%s/pvh2.cfg", f->dir);
+    write_text(cfg, "name = \"pvh-guest\"\ntype = \"pvh\"\nkernel = \"/k\"\nmemory = 512\n"
+                    "ioreq_lend = [ \"bdf=00:1f.0,size=1M,backing=memfd:1M\",\n"
+                    "               \"bdf=00:1e.0,size=2M,backing=memfd:2M\" ]\n");
+    spec_for("bdf=00:1f.0,size=1M,backing=memfd:1M", &spec[0]);
+    spec_for("bdf=00:1e.0,size=2M,backing=memfd:2M", &spec[1]);
+    snprintf(prog, sizeof(prog), "%s/ioreq-lend-xl-create", f->build);
+    run(f, argv, &r);
+    if (!WIFEXITED(r.status) || WEXITSTATUS(r.status) != 0)
+        fail_msg("xl-create status 0x%x:\n%s", r.status, r.out);
+    assert_true(r.started);
+    /* No pci=noacpi on the kernel's command line: a warning that Linux will not see them. */
+    assert_non_null(strstr(r.out, "warning"));
+    first = claimed_by(&r, spec_sbdf(&spec[0]));
+    second = claimed_by(&r, spec_sbdf(&spec[1]));
+    assert_true(first > 0 && second > 0 && first != second);
+    for (unsigned int id = 0; id < HV_MAX_SERVERS; id++) {
+        if (!r.enabled[id])
+            continue;
+        bridges += r.bridge[id];
+        with_ports += r.ports[id];
+        if (r.bridge[id])
+            assert_int_equal(r.creator[id], first);
+    }
+    assert_int_equal(bridges, 1);
+    assert_int_equal(with_ports, 1);
+    /* Placed one after the other above 4 GiB + 512 MiB, each aligned to its size. */
+    pthread_mutex_lock(&f->hv->lock);
+    unsigned int placed = 0;
+    for (unsigned int id = 0; id < HV_MAX_SERVERS; id++) {
+        const struct rangeset *mem = &f->hv->server[id].range[XEN_DMOP_IO_RANGE_MEMORY];
+
+        if (f->hv->server[id].used && rangeset_contains(mem, 0x120000000ULL, 0x1200fffffULL))
+            placed |= 1;
+        if (f->hv->server[id].used && rangeset_contains(mem, 0x120200000ULL, 0x1203fffffULL))
+            placed |= 2;
+    }
+    pthread_mutex_unlock(&f->hv->lock);
+    assert_int_equal(placed, 3);
+    stop_daemons(f, spec, 2, false);
+    lend_spec_free(&spec[0]);
+    lend_spec_free(&spec[1]);
 }
 
 /* A bad spec: exit 2, one line naming the key, nothing started at all. */
@@ -1210,6 +1283,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(hvm_vram_auto_lends_where_it_can, setup, teardown),
         cmocka_unit_test_setup_teardown(hvm_two_windows, setup, teardown),
         cmocka_unit_test_setup_teardown(pvh_example_through_xl_create, setup, teardown),
+        cmocka_unit_test_setup_teardown(pvh_two_windows_one_host_bridge, setup, teardown),
         cmocka_unit_test_setup_teardown(bad_specs_start_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(bad_launcher_arguments, setup, teardown),
         cmocka_unit_test_setup_teardown(failing_daemon_stops_the_others, setup, teardown),

@@ -75,6 +75,50 @@ static void minimal_spec(void **state)
     lend_spec_free(&s); /* twice: harmless */
 }
 
+/*
+ * A PVH guest's list: every daemon is told the type, the first one is the host
+ * bridge (and only it), and the BARs go one after the other above RAM, each
+ * aligned to its size.
+ */
+static void pvh_specs(void **state)
+{
+    const char *texts[] = {"bdf=00:1f.0,size=256M", "bdf=00:1e.0,size=1M", "bdf=00:1d.0,size=512M"};
+    struct lend_spec_env env = {
+        .domid = 7, .domain_type = DOMAIN_PVH, .pvh_ram_end = (4ULL << 30) + (1ULL << 30)};
+    struct lend_spec s[3];
+    char err[512] = "", argv[1024];
+
+    (void)state;
+    if (lend_specs_parse(texts, 3, &env, s, err, sizeof(err)))
+        fail_msg("refused: %s", err);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(s[i].opt.domain_type, DOMAIN_PVH);
+        assert_int_equal(s[i].opt.host_bridge, i == 0);
+    }
+    assert_true(s[0].opt.bar_base == 0x140000000ULL);
+    assert_true(s[1].opt.bar_base == 0x150000000ULL);
+    assert_true(s[2].opt.bar_base == 0x160000000ULL);
+    joined(&s[0], argv, sizeof(argv));
+    assert_non_null(strstr(argv, "--domain-type pvh --host-bridge --bdf 00:1f.0"));
+    assert_non_null(strstr(argv, "--bar-base 0x140000000"));
+    joined(&s[1], argv, sizeof(argv));
+    assert_null(strstr(argv, "--host-bridge"));
+    for (int i = 0; i < 3; i++)
+        lend_spec_free(&s[i]);
+
+    /* The launcher places the BARs: a size is needed, and the keys it sets are its own. */
+    const char *nosize[] = {"bdf=00:1f.0,size=1M", "bdf=00:1e.0,backing=file:/x"};
+    assert_int_equal(lend_specs_parse(nosize, 2, &env, s, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "lend spec 2"));
+    assert_non_null(strstr(err, "give its size"));
+    const char *own[] = {"bdf=00:1f.0,size=1M,host-bridge=on"};
+    assert_int_equal(lend_specs_parse(own, 1, &env, s, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "the launcher sets --host-bridge itself"));
+    const char *base[] = {"bdf=00:1f.0,size=1M,bar-base=0x100000000"};
+    assert_int_equal(lend_specs_parse(base, 1, &env, s, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "the launcher sets --bar-base itself"));
+}
+
 /* One valid value per key; the key table must have an entry here. */
 static const struct {
     const char *key, *value;
@@ -342,6 +386,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(minimal_spec),
+        cmocka_unit_test(pvh_specs),
         cmocka_unit_test(every_key_sets_its_option),
         cmocka_unit_test(values_reach_the_daemon_options),
         cmocka_unit_test(doubled_commas_are_commas),

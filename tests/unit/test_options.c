@@ -44,6 +44,51 @@ static void expect_ok(int rc)
         fail_msg("rc %d, message '%s'", rc, err);
 }
 
+/* PVH: --domain-type, --host-bridge and --bar-base, and the rules between them. */
+static void pvh_options(void **state)
+{
+    struct dm_options o;
+    (void)state;
+
+    expect_ok(PARSE(&o, "--domid", "1"));
+    assert_int_equal(o.domain_type, DOMAIN_HVM);
+    assert_false(o.host_bridge);
+    assert_true(o.bar_base == 0);
+    expect_ok(PARSE(&o, "--domid", "1", "--domain-type", "pvh", "--host-bridge", "--bar-base",
+                    "0x110000000"));
+    assert_int_equal(o.domain_type, DOMAIN_PVH);
+    assert_true(o.host_bridge);
+    assert_true(o.bar_base == 0x110000000ULL);
+    expect_error(PARSE(&o, "--domid", "1", "--domain-type", "pv"),
+                 "--domain-type: 'pv' is not hvm or pvh");
+    /* HVM: QEMU owns 0xCF8 and hvmloader places BARs. */
+    expect_error(PARSE(&o, "--domid", "1", "--host-bridge"),
+                 "--host-bridge needs --domain-type pvh");
+    expect_error(PARSE(&o, "--domid", "1", "--bar-base", "0x100000000"),
+                 "--bar-base needs --domain-type pvh");
+    expect_error(
+        PARSE(&o, "--domid", "1", "--domain-type", "pvh", "--host-bridge", "--bdf", "00:00.0"),
+        "--bdf 00:00.0 is the host bridge's");
+    /* Aligned to the BAR (256M by default), page-aligned, below 2^52. */
+    expect_error(PARSE(&o, "--domid", "1", "--domain-type", "pvh", "--bar-base", "0x108000000"),
+                 "is not aligned to the 256M BAR");
+    expect_error(PARSE(&o, "--domid", "1", "--domain-type", "pvh", "--bar-base", "0x1001"),
+                 "--bar-base: '0x1001' is not a page-aligned");
+    expect_error(PARSE(&o, "--domid", "1", "--domain-type", "pvh", "--bar-base", "0"),
+                 "--bar-base: '0'");
+    expect_error(
+        PARSE(&o, "--domid", "1", "--domain-type", "pvh", "--bar-base", "0x10000000000000"),
+        "--bar-base");
+    expect_error(
+        PARSE(&o, "--domid", "1", "--domain-type", "pvh", "--bar-base", "0xff000000000000"),
+        "--bar-base");
+    expect_ok(PARSE(&o, "--domid", "1", "--domain-type", "pvh", "--bar-size", "4K", "--bar-base",
+                    "0xffffffffff000"));
+    expect_error(PARSE(&o, "--domid", "1", "--domain-type", "pvh", "--bar-size", "8K", "--bar-base",
+                       "0xffffffffff000"),
+                 "not aligned");
+}
+
 static void defaults(void **state)
 {
     struct dm_options o;
@@ -652,8 +697,9 @@ static void unknown_and_stray(void **state)
     assert_non_null(strstr(err, "--domain-poll-ms"));
     expect_error(PARSE(&o, "--domid", "1", "--help=x"), "option '--help' takes no value");
     /* A unique prefix is the option (getopt_long's usual behaviour). */
-    expect_ok(PARSE(&o, "--domid", "1", "--bar", "8K"));
+    expect_ok(PARSE(&o, "--domid", "1", "--bar-s", "8K"));
     assert_true(o.bar_size == 8192);
+    expect_error(PARSE(&o, "--domid", "1", "--bar", "8K"), "ambiguous option '--bar'");
 
     /* A stray argument first: argv is left in order (no permutation). */
     char *argv[] = {"ioreq-lend", "stray", "--domid", "1", NULL};
@@ -676,6 +722,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(defaults),
+        cmocka_unit_test(pvh_options),
         cmocka_unit_test(domid),
         cmocka_unit_test(bdf),
         cmocka_unit_test(bar_size),

@@ -774,16 +774,20 @@ static void latency_probe(void)
 
 /* ------------------------------------------------------------------ kernel log */
 
-static void dmesg_pci_lines(void)
+/* The kernel's lines that mention one of words (NULL-terminated), up to max, as a JSON array. */
+static void dmesg_lines(const char *name, const char *const *words, int max)
 {
     static char buf[1 << 20];
     int n = klogctl(3 /* SYSLOG_ACTION_READ_ALL */, buf, sizeof(buf) - 1);
-    jarr_begin("dmesg_pci");
+    jarr_begin(name);
     if (n > 0) {
         buf[n] = 0;
         int kept = 0;
-        for (char *line = strtok(buf, "\n"); line && kept < 16; line = strtok(NULL, "\n")) {
-            if (strstr(line, "PCI") || strstr(line, "pci") || strstr(line, "conf1")) {
+        for (char *line = strtok(buf, "\n"); line && kept < max; line = strtok(NULL, "\n")) {
+            bool hit = false;
+            for (const char *const *w = words; *w && !hit; w++)
+                hit = strstr(line, *w) != NULL;
+            if (hit) {
                 char *msg = strchr(line, ']');
                 msg = msg ? msg + 1 : line;
                 while (*msg == ' ')
@@ -795,6 +799,16 @@ static void dmesg_pci_lines(void)
         }
     }
     jarr_end();
+}
+
+static void dmesg_pci_lines(void)
+{
+    static const char *const pci[] = {"PCI", "pci", "conf1", NULL};
+    /* What a guest without ACPI loses: how it found its CPUs and interrupts. */
+    static const char *const boot[] = {"ACPI", "smp", "SMP", "APIC", "MP-table", "CPU", NULL};
+
+    dmesg_lines("dmesg_pci", pci, 24);
+    dmesg_lines("dmesg_boot", boot, 24);
 }
 
 /* ------------------------------------------------------------------ main */
@@ -1026,7 +1040,7 @@ int main(int argc, char **argv)
         off_t off = 0;
         if (selftest) {
             fd = -1;
-        } else if (raw) {
+        } else if (raw && !kernel_found) {
             fd = open("/dev/mem", O_RDWR | O_SYNC);
             off = (off_t)bar_phys;
         } else {
@@ -1038,7 +1052,8 @@ int main(int argc, char **argv)
                   : fd < 0 ? MAP_FAILED
                            : mmap(NULL, map_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, off);
         if (m == MAP_FAILED)
-            set_error("cannot map BAR 0 (%s): %s", raw ? "/dev/mem" : "resource0", strerror(errno));
+            set_error("cannot map BAR 0 (%s): %s", raw && !kernel_found ? "/dev/mem" : "resource0",
+                      strerror(errno));
         else
             bar = m;
     }

@@ -250,3 +250,195 @@ int fw_config_fuzz(struct harness *h, struct device *d, uint64_t count, uint64_t
     }
     return 0;
 }
+
+/* ---- Linux 6.1 on a guest without ACPI: arch/x86/pci/direct.c, legacy.c ---- */
+
+#define LINUX_MAX_FUNCS 16
+
+struct linux_probe {
+    bool conf1, host_bridge;
+    unsigned int nfound;
+    struct {
+        unsigned int dev, fn;
+        uint64_t bar_base, bar_size;
+    } found[LINUX_MAX_FUNCS];
+};
+
+/* pci_conf1_read(): the address to 0xCF8, then 1, 2 or 4 bytes at 0xCFC + (reg & 3). */
+static uint32_t conf1_read(struct hv_vcpu *v, unsigned int devfn, unsigned int reg,
+                           unsigned int size)
+{
+    uint32_t a = 0x80000000u | devfn << 8 | (reg & 0xfc), val = 0;
+
+    if (cpu_pio(v, 0xcf8, 4, IOREQ_WRITE, &a) ||
+        cpu_pio(v, (uint16_t)(0xcfc + (reg & 3)), size, IOREQ_READ, &val))
+        return 0xffffffffu;
+    return val;
+}
+
+static void conf1_write(struct hv_vcpu *v, unsigned int devfn, unsigned int reg, unsigned int size,
+                        uint32_t val)
+{
+    uint32_t a = 0x80000000u | devfn << 8 | (reg & 0xfc);
+
+    if (cpu_pio(v, 0xcf8, 4, IOREQ_WRITE, &a) == 0)
+        cpu_pio(v, (uint16_t)(0xcfc + (reg & 3)), size, IOREQ_WRITE, &val);
+}
+
+/* pci_sanity_check(): no DMI on PVH, so Linux looks for a host bridge, a VGA, Intel or Compaq. */
+static bool sanity_check(struct hv_vcpu *v)
+{
+    for (unsigned int devfn = 0; devfn < 0x100; devfn++) {
+        uint32_t x = conf1_read(v, devfn, 0x0a, 2);
+
+        if (x == 0x0600 || x == 0x0300)
+            return true;
+        x = conf1_read(v, devfn, 0x00, 2);
+        if (x == 0x8086 || x == 0x0e11)
+            return true;
+    }
+    return false;
+}
+
+/* pci_read_bases() for a type-0 header: six BARs and the ROM sized with decoding off. */
+static void read_bases(struct hv_vcpu *v, unsigned int devfn, uint64_t *bar0, uint64_t *size0)
+{
+    uint32_t cmd = conf1_read(v, devfn, 0x04, 2);
+
+    *bar0 = *size0 = 0;
+    if (cmd & 0x3)
+        conf1_write(v, devfn, 0x04, 2, cmd & ~0x3u);
+    for (unsigned int i = 0; i < 6; i++) {
+        unsigned int reg = 0x10 + 4 * i;
+        uint32_t orig = conf1_read(v, devfn, reg, 4), lo, hi = 0, orig_hi = 0;
+        bool is64 = !(orig & 1) && (orig & 6) == 4;
+        uint64_t mask;
+
+        conf1_write(v, devfn, reg, 4, 0xffffffffu);
+        lo = conf1_read(v, devfn, reg, 4);
+        conf1_write(v, devfn, reg, 4, orig);
+        if (is64 && i < 5) {
+            orig_hi = conf1_read(v, devfn, reg + 4, 4);
+            conf1_write(v, devfn, reg + 4, 4, 0xffffffffu);
+            hi = conf1_read(v, devfn, reg + 4, 4);
+            conf1_write(v, devfn, reg + 4, 4, orig_hi);
+        }
+        mask = (uint64_t)hi << 32 | (lo & ((orig & 1) ? ~0x3u : ~0xfu));
+        if (!is64)
+            mask |= 0xffffffff00000000ULL;
+        if (i == 0 && !(orig & 1) && (lo & ~0xfu)) {
+            *bar0 = ((uint64_t)orig_hi << 32 | orig) & ~0xfULL;
+            *size0 = ~mask + 1;
+        }
+        if (is64)
+            i++;
+    }
+    {
+        uint32_t rom = conf1_read(v, devfn, 0x30, 4);
+
+        conf1_write(v, devfn, 0x30, 4, 0xfffff800u);
+        conf1_read(v, devfn, 0x30, 4);
+        conf1_write(v, devfn, 0x30, 4, rom);
+    }
+    if (cmd & 0x3)
+        conf1_write(v, devfn, 0x04, 2, cmd);
+}
+
+static int linux_probe_on_vcpu(struct hv_vcpu *v, void *arg)
+{
+    struct linux_probe *p = arg;
+    uint32_t one = 0x01, saved = 0, enable = 0x80000000u, rb = 0;
+
+    /* pci_check_type1() */
+    if (cpu_pio(v, 0xcfb, 1, IOREQ_WRITE, &one) || cpu_pio(v, 0xcf8, 4, IOREQ_READ, &saved) ||
+        cpu_pio(v, 0xcf8, 4, IOREQ_WRITE, &enable) || cpu_pio(v, 0xcf8, 4, IOREQ_READ, &rb))
+        return -EIO;
+    p->conf1 = rb == 0x80000000u;
+    p->host_bridge = p->conf1 && sanity_check(v);
+    if (cpu_pio(v, 0xcf8, 4, IOREQ_WRITE, &saved))
+        return -EIO;
+    if (!p->host_bridge)
+        return 0; /* "PCI: Fatal: No config space access function found" */
+    /* pci_legacy_init() -> pcibios_scan_root(0): pci_scan_slot() for each device. */
+    for (unsigned int dev = 0; dev < 32; dev++) {
+        for (unsigned int fn = 0; fn < 8; fn++) {
+            unsigned int devfn = dev << 3 | fn;
+            uint32_t id = conf1_read(v, devfn, 0x00, 4);
+
+            if (id == 0xffffffffu || id == 0 || id == 0xffff0000u || id == 0x0000ffffu) {
+                if (fn == 0)
+                    break;
+                continue;
+            }
+            uint32_t hdr = conf1_read(v, devfn, 0x0e, 1);
+            conf1_read(v, devfn, 0x08, 4); /* class and revision */
+            if (p->nfound < LINUX_MAX_FUNCS) {
+                p->found[p->nfound].dev = dev;
+                p->found[p->nfound].fn = fn;
+                if ((hdr & 0x7f) == 0)
+                    read_bases(v, devfn, &p->found[p->nfound].bar_base,
+                               &p->found[p->nfound].bar_size);
+                p->nfound++;
+            }
+            if (fn == 0 && !(hdr & 0x80))
+                break;
+        }
+    }
+    return 0;
+}
+
+int fw_linux_probe(struct harness *h)
+{
+    struct linux_probe p = {0};
+    int rc = guest_call(h, linux_probe_on_vcpu, &p), first = -1;
+
+    if (rc)
+        return rc;
+    atomic_store(&h->gs.pci_conf1, p.conf1);
+    atomic_store(&h->gs.pci_host_bridge, p.host_bridge);
+    atomic_store(&h->gs.pci_functions, p.nfound);
+    for (unsigned int i = 0; i < p.nfound; i++) {
+        struct device *d = h_device(h, 0, p.found[i].dev, p.found[i].fn, true);
+
+        if (!d)
+            return -ENOSPC;
+        /* pcibios_resource_survey(): Linux keeps what was placed. */
+        d->bar_base = p.found[i].bar_base;
+        d->bar_size = p.found[i].bar_size;
+        if (first < 0 && d->bar_size)
+            first = (int)(d - h->dev);
+        if (!h->json || h->verbose)
+            printf("linux-probe 00:%02x.%x: BAR 0 %llu KiB at 0x%llx\n", p.found[i].dev,
+                   p.found[i].fn, (unsigned long long)(d->bar_size >> 10),
+                   (unsigned long long)d->bar_base);
+    }
+    if (first >= 0)
+        h->cur_dev = first;
+    if (!h->json || h->verbose)
+        printf("linux-probe: conf1 %s, host bridge %s, %u functions on bus 0\n",
+               p.conf1 ? "works" : "reads back wrong", p.host_bridge ? "found" : "missing",
+               p.nfound);
+    return 0;
+}
+
+struct port_access {
+    unsigned int port, size;
+    int dir;
+    uint32_t val;
+};
+
+static int port_on_vcpu(struct hv_vcpu *v, void *arg)
+{
+    struct port_access *a = arg;
+
+    return cpu_pio(v, (uint16_t)a->port, a->size, a->dir, &a->val);
+}
+
+int fw_port(struct harness *h, unsigned int port, unsigned int size, int dir, uint32_t *val)
+{
+    struct port_access a = {.port = port, .size = size, .dir = dir, .val = *val};
+    int rc = guest_call(h, port_on_vcpu, &a);
+
+    *val = a.val;
+    return rc;
+}

@@ -79,6 +79,8 @@ struct vcpu_thread {
 struct guest_stats {
     atomic_uint_fast64_t accesses, bytes_read, bytes_written, integrity_errors, stale_accesses,
         faults_injected, workloads_aborted;
+    /* linux-probe: conf1 usable, a host bridge found, functions found on bus 0 */
+    atomic_uint_fast64_t pci_conf1, pci_host_bridge, pci_functions;
 };
 
 struct device {
@@ -129,6 +131,7 @@ struct harness {
     int cur_dev;
 
     struct dm_proc dm;
+    struct dm_proc dm2; /* `dm2`: a second daemon for the same domain (another function) */
     struct {
         struct cfg_cycle cfg;
         struct fw_bar_move move;
@@ -209,6 +212,18 @@ int fw_config_async(struct harness *h, struct device *d, unsigned int reg, unsig
                     uint32_t val);
 int fw_config_dump(struct harness *h, struct device *d, const char *path);
 int fw_config_fuzz(struct harness *h, struct device *d, uint64_t count, uint64_t seed);
+/*
+ * What Linux 6.1 does on a guest without ACPI (arch/x86/pci): pci_check_type1
+ * (0x01 to 0xCFB, 0x80000000 to 0xCF8 read back), pci_sanity_check (a host
+ * bridge, a VGA, or an Intel or Compaq function on bus 0), then the legacy
+ * scan of bus 0: every slot's vendor, multi-function slots' functions, each
+ * BAR sized with decoding off and kept where it was placed. Sets the
+ * vm.pci_* metrics; found functions become devices (the first with a
+ * memory BAR the current one).
+ */
+int fw_linux_probe(struct harness *h);
+/* One port access on vCPU 0, as a guest's in/out instruction. */
+int fw_port(struct harness *h, unsigned int port, unsigned int size, int dir, uint32_t *val);
 struct device *h_device(struct harness *h, unsigned int bus, unsigned int dev, unsigned int fn,
                         bool create);
 

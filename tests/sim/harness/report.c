@@ -85,6 +85,9 @@ static double latency_us(struct hv_hist *hist, double pct)
     X(VM_STALE, "vm.stale_accesses", "guest.stale_accesses", LOAD(g->stale_accesses))              \
     X(VM_FAULTS, "vm.faults_injected", "guest.faults_injected", LOAD(g->faults_injected))          \
     X(VM_ABORTED, "vm.workloads_aborted", "guest.workloads_aborted", LOAD(g->workloads_aborted))   \
+    X(VM_PCI_CONF1, "vm.pci_conf1", NULL, LOAD(g->pci_conf1))                                      \
+    X(VM_PCI_BRIDGE, "vm.pci_host_bridge", NULL, LOAD(g->pci_host_bridge))                         \
+    X(VM_PCI_FUNCS, "vm.pci_functions", NULL, LOAD(g->pci_functions))                              \
     X(HV_COPY, "hv.ioreq_copy", "ioreqs.copy", HVSTAT(ioreq_copy))                                 \
     X(HV_PCI, "hv.ioreq_pci_config", "ioreqs.pci_config", HVSTAT(ioreq_pci_config))                \
     X(HV_PIO, "hv.ioreq_pio", "ioreqs.pio", HVSTAT(ioreq_pio))                                     \

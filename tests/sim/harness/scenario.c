@@ -4,7 +4,8 @@
  * arguments, sizes with K/M/G/T, numbers in decimal or 0x hex.
  *
  *   domain vcpus=N ram=SIZE [mmio_hole=SIZE] [lend=on|off|kernel] [domid=N]
- *          [ioreq_timeout=MS] [balloon=SIZE]
+ *          [ioreq_timeout=MS] [balloon=SIZE] [type=hvm|pvh]
+ *          (pvh: libxl's PVH memory layout, no hvmloader: linux-probe, not enumerate)
  *   domain destroy | invalidate | balloon-out addr=A len=L | populate addr=A len=L
  *          (populate over an installed lent page crashes the domain, as Xen does:
  *          metric xen.guest_crashes)
@@ -19,9 +20,14 @@
  *                              of OP from now (the names of `fail`, and notify): before Xen
  *                              acts, or after Xen acted but before the call returns
  *   dm stats                   the daemon rewrites its stats file; dmstat.* metrics read it
+ *   dm2 ARGS... | dm2 stop     a second daemon for the domain (another function; give it
+ *                              its own --stats); stopped, exit 0 required, at the end
  *   dm-fails exit=N [match="text"] [user=nobody] ARGS...
  *                              the daemon must refuse and leave nothing behind
  *   enumerate bdf=BB:DD.F
+ *   linux-probe                Linux 6.1's conf1 check, host-bridge check and scan of bus 0
+ *                              (metrics vm.pci_conf1, vm.pci_host_bridge, vm.pci_functions)
+ *   port-read port=N size=1|2|4 [expect=V] / port-write port=N size=.. value=V
  *   config-read bdf=.. off=N size=1|2|4 expect=V
  *   config-write bdf=.. off=N size=1|2|4 value=V [async=1] [label=L]
  *                              async=1: vCPU 0 writes while the scenario goes on (`wait guest`)
@@ -165,10 +171,15 @@ static int do_domain_create(struct harness *h, const struct line *l)
 {
     struct hv_domain_config cfg = {0};
     uint64_t v;
-    const char *lend = kv(l, 1, "lend");
+    const char *lend = kv(l, 1, "lend"), *type = kv(l, 1, "type");
     char path[128];
     int rc;
 
+    if (type && strcmp(type, "hvm") && strcmp(type, "pvh")) {
+        h_fail(h, "line %u: type=hvm|pvh", h->lineno);
+        return -EINVAL;
+    }
+    cfg.pvh = type && strcmp(type, "pvh") == 0;
     if (h->have_domain) {
         h_fail(h, "line %u: only one domain per scenario", h->lineno);
         return -EINVAL;
@@ -430,6 +441,44 @@ static int do_dm(struct harness *h, struct line *l)
     return dm_start_line(h, l->tok + 1, l->ntok - 1);
 }
 
+/*
+ * dm2 ARGS... | dm2 stop: a second daemon for the same domain (another PCI
+ * function, one lent BAR each, as a launcher starts them). Its log goes with
+ * the first's; give it its own --stats. Stopped (and required to exit 0) at
+ * the end of the scenario.
+ */
+static int do_dm2(struct harness *h, struct line *l)
+{
+    int rc;
+
+    if (need_domain(h))
+        return -EINVAL;
+    if (l->ntok > 1 && strcmp(l->tok[1], "stop") == 0) {
+        if (!h->dm2.running)
+            return 0;
+        dm_signal(&h->dm2, SIGTERM);
+        rc = dm_wait_exit(h, &h->dm2, 20000);
+        if (rc || h->dm2.exit_status != 0) {
+            h_fail(h, "line %u: the second device model exited with status %d (%s)", h->lineno,
+                   h->dm2.exit_status, rc ? strerror(-rc) : "exited");
+            if (rc) {
+                dm_signal(&h->dm2, SIGKILL);
+                dm_wait_exit(h, &h->dm2, 5000);
+            }
+            return -EIO;
+        }
+        return 0;
+    }
+    rc = dm_start(h, &h->dm2, l->tok + 1, l->ntok - 1, true, 30000, NULL);
+    if (rc) {
+        dm_wait_exit(h, &h->dm2, 5000);
+        h_fail(h, "line %u: the second device model did not become ready (%s)", h->lineno,
+               strerror(-rc));
+        dm_print_log(h, stderr);
+    }
+    return rc;
+}
+
 /* The daemon must refuse (exit code, message) and leave no server, port or mapping. */
 static int do_dm_fails(struct harness *h, struct line *l)
 {
@@ -645,6 +694,36 @@ static int do_config(struct harness *h, struct line *l, int dir)
             h->nr_expects_failed++;
             h_fail(h, "line %u: config 0x%llx reads 0x%x, expected 0x%llx", h->lineno,
                    (unsigned long long)off, val, (unsigned long long)expect);
+        }
+    }
+    return 0;
+}
+
+/* port-read port=N size=1|2|4 [expect=V] / port-write port=N size=.. value=V */
+static int do_port(struct harness *h, struct line *l, int dir)
+{
+    uint64_t port, size, value, expect;
+    uint32_t val;
+
+    if (need_domain(h) || kv_num(h, l, 1, "port", 0xcf8, &port) ||
+        kv_num(h, l, 1, "size", 4, &size) || kv_num(h, l, 1, "value", 0, &value) ||
+        kv_num(h, l, 1, "expect", 0, &expect))
+        return -EINVAL;
+    if (port > 0xffff || (size != 1 && size != 2 && size != 4)) {
+        h_fail(h, "line %u: port=0..0xffff size=1|2|4", h->lineno);
+        return -EINVAL;
+    }
+    val = (uint32_t)value;
+    if (fw_port(h, (unsigned int)port, (unsigned int)size, dir, &val)) {
+        h_fail(h, "line %u: port access failed", h->lineno);
+        return -EIO;
+    }
+    if (dir == IOREQ_READ && kv(l, 1, "expect")) {
+        h->nr_expects++;
+        if (val != (uint32_t)expect) {
+            h->nr_expects_failed++;
+            h_fail(h, "line %u: port 0x%llx reads 0x%x, expected 0x%llx", h->lineno,
+                   (unsigned long long)port, val, (unsigned long long)expect);
         }
     }
     return 0;
@@ -901,6 +980,8 @@ static int run_line(struct harness *h, struct line *l)
         return do_domain(h, l);
     if (strcmp(d, "dm") == 0)
         return do_dm(h, l);
+    if (strcmp(d, "dm2") == 0)
+        return do_dm2(h, l);
     if (strcmp(d, "dm-fails") == 0)
         return do_dm_fails(h, l);
     if (strcmp(d, "vcpu") == 0)
@@ -939,8 +1020,28 @@ static int run_line(struct harness *h, struct line *l)
         unsigned int bus, devn, fn;
         if (need_domain(h) || parse_bdf(h, kv(l, 1, "bdf"), &bus, &devn, &fn))
             return -EINVAL;
+        if (h->hv->cfg.pvh) {
+            h_fail(h,
+                   "line %u: enumerate is hvmloader's, and a PVH guest has none "
+                   "(linux-probe)",
+                   h->lineno);
+            return -EINVAL;
+        }
         return fw_enumerate(h, bus, devn, fn);
     }
+    if (strcmp(d, "linux-probe") == 0) {
+        if (need_domain(h))
+            return -EINVAL;
+        if (fw_linux_probe(h)) {
+            h_fail(h, "line %u: linux-probe: a port access failed", h->lineno);
+            return -EIO;
+        }
+        return 0;
+    }
+    if (strcmp(d, "port-read") == 0)
+        return do_port(h, l, IOREQ_READ);
+    if (strcmp(d, "port-write") == 0)
+        return do_port(h, l, IOREQ_WRITE);
     if (strcmp(d, "config-read") == 0)
         return do_config(h, l, IOREQ_READ);
     if (strcmp(d, "config-write") == 0)
@@ -1008,6 +1109,10 @@ static void scenario_finish(struct harness *h)
     host_storm_join(h);
     ctl_release_all(h);
     ctl_forget_buffers(h);
+    if (h->dm2.running) {
+        struct line stop = {.ntok = 2, .tok = {"dm2", "stop"}};
+        do_dm2(h, &stop);
+    }
     if (h->dm.running)
         dm_stop(h, SIGTERM, true);
     if (!h->hv)

@@ -186,8 +186,15 @@ int hv_create(struct hv *hv, const struct hv_domain_config *cfg, const char *soc
     if (cfg->mmio_hole && (cfg->mmio_hole % (256ULL << 20) || cfg->mmio_hole > (3ULL << 30) ||
                            cfg->mmio_hole < (256ULL << 20)))
         return -EINVAL;
-    hv->mmio_hole_start =
-        cfg->mmio_hole ? 0x100000000ULL - cfg->mmio_hole : HV_DEFAULT_MMIO_HOLE_START;
+    /*
+     * PVH (no device model): libxl's hole starts at ACPI_INFO_PHYSICAL_ADDRESS
+     * (0xFC000000, below the LAPIC and Xen's special pages), so RAM may reach it.
+     */
+    if (cfg->pvh && cfg->mmio_hole)
+        return -EINVAL;
+    hv->mmio_hole_start = cfg->pvh         ? HV_LOW_MMIO_END
+                          : cfg->mmio_hole ? 0x100000000ULL - cfg->mmio_hole
+                                           : HV_DEFAULT_MMIO_HOLE_START;
     ram_pages = cfg->ram >> HV_PAGE_SHIFT;
     low_limit = hv->mmio_hole_start >> HV_PAGE_SHIFT;
     hv->low_pages = ram_pages < low_limit ? ram_pages : low_limit;

@@ -207,6 +207,7 @@ struct hv_domain_config {
     unsigned int vcpus;
     uint64_t ram;       /* bytes */
     uint64_t mmio_hole; /* bytes below 4 GiB; 0: hvmloader's default */
+    bool pvh;           /* libxl's PVH layout: RAM up to HV_LOW_MMIO_END, no hvmloader hole */
     uint64_t balloon_reserve; /* spare frames for repopulated RAM */
     bool lend_kernel;   /* the kernel has the lending ioctls (else ENOTTY) */
     bool lend_xen;      /* the hypervisor has access-only ranges (else EINVAL) */
