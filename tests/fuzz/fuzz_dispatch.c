@@ -860,6 +860,29 @@ static void delivery_check_answer(struct delivery *dl)
         model_port_apply(&R.sent);
 }
 
+/* The BAR pages whose content the host lost, as a mask (BAR_SIZE is 16 pages). */
+static uint32_t lost_pages(void)
+{
+    uint32_t m = 0;
+
+    for (unsigned int p = 0; p < BAR_SIZE / 4096; p++)
+        m |= mock_lend_page_lost(p) ? 1u << p : 0;
+    return m;
+}
+
+/*
+ * Under --on-lost zero the daemon makes a page whose content the host lost a
+ * hole in its backing (lend_abi.h): such a page legitimately reads zeros now,
+ * whatever was written into it since the loss. Any other hole is checked as
+ * data by check_backing().
+ */
+static void forget_lost_punched(uint32_t lost_before)
+{
+    for (unsigned int p = 0; p < BAR_SIZE / 4096; p++)
+        if (!R.on_lost_fault && (lost_before & (1u << p)) && mock_lend_page_hole(p))
+            memset(R.backing + p * 4096, 0, 4096);
+}
+
 /*
  * Deliver `local` on the event channel and run the daemon's loop body for it,
  * then check everything: the slot the port belongs to is handled if it holds a
@@ -872,9 +895,11 @@ static void deliver(evtchn_port_t local)
     evtchn_port_t notified[8];
     struct delivery dl;
     unsigned int nn;
+    uint32_t lost_before = lost_pages();
 
     delivery_prepare(&dl, local);
     delivery_run(&dl);
+    forget_lost_punched(lost_before);
     if (trace)
         delivery_trace(&dl);
     delivery_check_buffered(&dl);

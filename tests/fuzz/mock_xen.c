@@ -1274,6 +1274,11 @@ bool mock_lend_page_lost(uint64_t page)
     return page < MOCK_LEND_MAX_PAGES && M.lost[page];
 }
 
+bool mock_lend_page_hole(uint64_t page)
+{
+    return page < MOCK_LEND_MAX_PAGES && backing_hole(page);
+}
+
 ioservid_t mock_server_id(void)
 {
     return M.id;

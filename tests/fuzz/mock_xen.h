@@ -133,6 +133,8 @@ uint64_t mock_lend_known_mapped(void);
 uint64_t mock_lend_mapped(void);
 bool mock_lend_page_mapped(uint64_t page);
 bool mock_lend_page_lost(uint64_t page);
+/* Is BAR page `page` a hole in the daemon's backing (punched by the daemon)? */
+bool mock_lend_page_hole(uint64_t page);
 /* Guest RAM mappings alive right now. */
 unsigned int mock_guest_maps_live(void);
 /* Did a guest RAM map fail (not RAM, or injected) since the last call? */
