@@ -279,18 +279,7 @@ mv "$DLOG" "$D/daemon-1.log"; mv "$DSTATS" "$D/stats-1.json" 2>/dev/null
 if daemon_start "$DOMID" "${DARGS[@]/#fault/zero}"; then
     adopted=$(wait_stat takeover.adopted 1)
     check takeover "$([ "$adopted" = 1 ] && echo true || echo false)" "takeover.adopted=$adopted"
-    # The timings, in the guest: first touches of 20 fresh 64 KiB groups (an ACCESS request
-# and a remap each; p99 of 20 is their maximum), and a 4-byte config read through our
-# daemon and through QEMU (conf1: a CF8 write Xen latches, then a CFC read that
-# Xen forwards to the ioreq server as a request), medians of 50.
-probe=$(grep -a -m1 'E2E-GUEST-MARK access-probe' "$GUEST_CONSOLE" | tr -d '\r')
-lat=$(grep -a -m1 'E2E-GUEST-MARK latency' "$GUEST_CONSOLE" | tr -d '\r')
-num_of() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p" <<< "$2"; }
-ACC50=$(num_of first_p50 "$probe") ACC99=$(num_of first_p99 "$probe")
-EMU50=$(num_of conf1_daemon "$lat") QEMU50=$(num_of conf1_qemu "$lat")
-check access_timed "$([ -n "$ACC50" ] && [ -n "$EMU50" ] && echo true || echo false)" \
-    "ACCESS round trip p50 ${ACC50:-?} us p99 ${ACC99:-?} us; emulated config read: ours ${EMU50:-?} us, QEMU's ${QEMU50:-?} us; dom0 userfaultfd minor fault p50 ${UFFD_P50:-?} us"
-wait_passes 2 || abandon guest_loops_after_restart "the guest did not resume: $(last_pass 0) / $(pass1)"
+    wait_passes 2 || abandon guest_loops_after_restart "the guest did not resume: $(last_pass 0) / $(pass1)"
     read -r r0 g0 <<< "$(last_pass 0)"; read -r r1 g1 <<< "$(pass1)"
     read -r w first same zero faults <<< "$(last_watch)"
     check data_survives_restart "$([ "${g0:-1}" = 0 ] && [ "${g1:-1}" = 0 ] && [ "$((first))" = "$((0x4444444444444444))" ] &&

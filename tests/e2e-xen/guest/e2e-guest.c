@@ -28,7 +28,7 @@
  *             then write/verify BAR [0, N) from both vCPUs forever (the destroy case),
  *             reporting the pass count at most every 0.25 s per vCPU.
  *             First, with --probe-groups P, one 8-byte read of each 64 KiB group of
- *             BAR [N+W, N+W+64K*P), timed: in lending mode a first touch is an
+ *             BAR [N+W, N+W+64K*P), last group first, timed: in lending mode a first touch is an
  *             access-only request and a remap (the daemon's --fault-around 64K);
  *             then the same reads again, native (p50/p99 of each, in us).
  *             With --watch-bytes W, vCPU 0 also reads BAR [N, N+W) when it reports
@@ -455,8 +455,12 @@ static void access_probe(void)
     uint64_t base = opt.threads_bytes + opt.watch_bytes;
     int n = (int)opt.probe_groups;
 
+    /*
+     * Groups in descending order: the daemon's readahead follows forward
+     * streams only, so each first touch is one ACCESS request and one group.
+     */
     for (int pass = 0; pass < 2; pass++) {
-        for (int i = 0; i < n; i++) {
+        for (int i = n - 1; i >= 0; i--) {
             volatile uint64_t *a = (volatile uint64_t *)(bar + base + 64 * KIB * (uint64_t)i);
             double t0 = now_s();
             (void)*a;
