@@ -137,6 +137,8 @@ my %EXPLAINED = (
     'guest_ram.hits' => 'see guest_ram.maps',
     'guest_ram.drops' => 'follows ioreqs.invalidate',
     'pci.window_changes' => 'Linux and the firmware write BAR 0 a different number of times',
+    'remap.lost' => "lend-copy's dom0 poisons BAR page 0 before its guest runs (--on-lost zero); "
+        . 'the replay has no host to lose it',
 );
 my $simstat = $sim->{daemon} // {};
 my @rows;

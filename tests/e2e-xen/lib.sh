@@ -397,6 +397,8 @@ start_guest() {
         if have_daemon; then
             daemon_start "$DOMID" "$@" || return 1
         fi
+        # A case's step between the daemon's start and the guest's first instruction.
+        if [ -n "${BEFORE_UNPAUSE:-}" ]; then "$BEFORE_UNPAUSE" || return 1; fi
         guest_unpause
         t0=$(now)
         if wait_console 'E2E-GUEST-BOOT uptime=' "${E2E_BOOT_TIMEOUT:-240}" "${E2E_BOOT_IDLE:-120}" >/dev/null; then
