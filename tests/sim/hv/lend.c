@@ -7,6 +7,7 @@
 #include <linux/userfaultfd.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -85,6 +86,11 @@ struct hv_lend {
 };
 
 static _Thread_local struct hv_vcpu *tls_vcpu;
+
+static void *page_of(uint8_t *base, uint64_t i)
+{
+    return base + i * HV_PAGE_SIZE;
+}
 
 /* ---- The guest side: a vCPU touching a lent page ---- */
 
@@ -183,6 +189,49 @@ static int access_server_locked(struct hv *hv, uint64_t gpa, unsigned int size, 
     return -1;
 }
 
+/*
+ * What the simulated kernel believes of the lent page at gpa, and what the
+ * host's page table says of its guest view (/proc/self/pagemap): a livelock
+ * report shows which of the two gave up on the page.
+ */
+static void page_state(struct hv_lend *l, uint64_t gpa, char *buf, size_t len)
+{
+    uint64_t gfn = gpa >> HV_PAGE_SHIFT;
+
+    snprintf(buf, len, "no slot");
+    if (!l)
+        return;
+    pthread_rwlock_rdlock(&l->lock);
+    for (unsigned int i = 0; i < HV_LEND_SLOTS; i++) {
+        struct lend_slot *s = &l->slot[i];
+        uint64_t entry = 0, pg;
+        unsigned int flags;
+        int fd;
+
+        if (!s->used || gfn < s->first_gfn || gfn - s->first_gfn >= s->pages)
+            continue;
+        pg = gfn - s->first_gfn;
+        pthread_mutex_lock(&s->mmu_lock);
+        flags = s->pg[pg];
+        pthread_mutex_unlock(&s->mmu_lock);
+        fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) {
+            off_t off = (off_t)((uintptr_t)page_of(s->guest, pg) / HV_PAGE_SIZE * sizeof(entry));
+            if (pread(fd, &entry, sizeof(entry), off) != (ssize_t)sizeof(entry))
+                entry = 0;
+            close(fd);
+        }
+        snprintf(buf, len, "slot page %llu:%s%s, host pte %s", (unsigned long long)pg,
+                 flags & PG_MAPPED ? " mapped" : " unmapped", flags & PG_SHADOW ? " moved" : "",
+                 entry >> 63 & 1   ? "present"
+                 : entry >> 62 & 1 ? "swap/migration"
+                 : entry           ? "other"
+                                   : "none");
+        break;
+    }
+    pthread_rwlock_unlock(&l->lock);
+}
+
 enum lend_access_outcome lend_access(struct hv_vcpu *v, uint64_t gpa, unsigned int size, int dir)
 {
     struct hv *hv = v->hv;
@@ -211,8 +260,11 @@ enum lend_access_outcome lend_access(struct hv_vcpu *v, uint64_t gpa, unsigned i
         return LEND_ACCESS_RETRY;
     if (p.data == IOREQ_ACCESS_RETRY) {
         if (++v->retry_streak > LIVELOCK_RETRIES) {
-            hv_fail(hv, "vCPU %u: %u retries for gpa 0x%llx without the page appearing", v->id,
-                    LIVELOCK_RETRIES, (unsigned long long)gpa);
+            char why[160];
+
+            page_state(hv->lend, gpa, why, sizeof(why));
+            hv_fail(hv, "vCPU %u: %u retries for gpa 0x%llx without the page appearing (%s)", v->id,
+                    LIVELOCK_RETRIES, (unsigned long long)gpa, why);
             v->retry_streak = 0;
             return LEND_ACCESS_FAULT;
         }
@@ -305,11 +357,6 @@ static uint64_t zap_locked(struct lend_slot *s, uint64_t first, uint64_t n)
     }
     s->installed -= zapped;
     return zapped;
-}
-
-static void *page_of(uint8_t *base, uint64_t i)
-{
-    return base + i * HV_PAGE_SIZE;
 }
 
 /* Is page i of slot s lost? Optionally mark it lost or not. */
