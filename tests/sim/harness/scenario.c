@@ -42,7 +42,7 @@
  *   vcpu N OP key=value...    asynchronous guest workload on BAR 0 (see workload.c);
  *                              label=L times it: metrics time.L_us and bytes.L;
  *                              memcpy-in/out check=off: the copy alone, no pattern work
- *   host evict|lose off=.. len=.. | host write off=.. len=.. seed=S
+ *   host evict|lose|drop-ptes off=.. len=.. | host write off=.. len=.. seed=S
  *   host storm rate=R duration=MS|count=N [off=.. len=..] | host storm-stop | host race every=N
  *                              the host's memory manager (lending mode; see host.c)
  *   wait                       every vCPU workload and host storm has finished
