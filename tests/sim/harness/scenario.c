@@ -729,6 +729,25 @@ static int do_port(struct harness *h, struct line *l, int dir)
     return 0;
 }
 
+/* METRIC or METRIC+METRIC (the right operand of expect: a sum of two counters). */
+static bool metric_sum_get(struct harness *h, const char *expr, double *v)
+{
+    char left[128];
+    const char *plus = strchr(expr, '+');
+    double a, b;
+
+    if (!plus)
+        return metric_get(h, expr, v);
+    if ((size_t)(plus - expr) >= sizeof(left))
+        return false;
+    memcpy(left, expr, (size_t)(plus - expr));
+    left[plus - expr] = 0;
+    if (!metric_get(h, left, &a) || !metric_get(h, plus + 1, &b))
+        return false;
+    *v = a + b;
+    return true;
+}
+
 static int do_expect(struct harness *h, struct line *l)
 {
     double a, b;
@@ -745,7 +764,7 @@ static int do_expect(struct harness *h, struct line *l)
         h_fail(h, "line %u: unknown metric '%s'", h->lineno, l->tok[1]);
         return -EINVAL;
     }
-    if (!metric_get(h, l->tok[3], &b)) {
+    if (!metric_sum_get(h, l->tok[3], &b)) {
         char *end;
         if (parse_size(l->tok[3], &n) == 0) {
             b = (double)n;
