@@ -3,7 +3,8 @@
 # stock Xen or with --privcmd stock|fake). One HVM guest, 2 vCPUs, Debian's kernel:
 # vCPU 0 and 1 each write and verify their half of BAR [0, 2M) forever, with plain
 # stores and rep movs both ways (e2e-guest --mode loop), and vCPU 0 also reads BAR
-# [2M, 2M+64K) (the watch range) after each pass, reporting what its pages hold.
+# [2M, 2M+64K) (the watch range) whenever it reports a pass (at most 4 times a
+# second), saying what its pages hold.
 # The daemon runs with --mode auto (it must lend without being told), --on-lost
 # fault and a window of 1.5 MiB, smaller than what the guest touches, so its own
 # eviction runs all along. In order:
@@ -22,7 +23,7 @@
 #     the same command line takes the ioreq server over, the guest resumes, its
 #     data and the watch range are intact (the memfd outlived the daemon), and
 #     the lost page is still lost (lend-copy checks --on-lost zero);
-#  4. xl destroy mid-traffic: the daemon exits 0, Xen relinquishes 0 lent entries
+#  4. xl destroy mid-traffic: the daemon exits 0, Xen relinquishes the lent entries
 #     with 0 left, its free memory comes back, no zombie domain.
 # Timed in the same boot: the ACCESS round trip of a first touch, an emulated 4-byte
 # config read through the daemon and through QEMU, a userfaultfd minor fault in dom0.
