@@ -138,7 +138,7 @@ check-build: $(PROGRAMS) $(UNIT_BINS) $(BUILD)/tests/ctl-example
 
 # Everything a reviewer would run; tests/run-tests.sh prints "N passed, N failed".
 check: $(DEPS_STAMP)
-	$(Q)scripts/ensure-deps.sh check
+	$(Q)scripts/ensure-deps.sh check deb
 	$(Q)tests/run-tests.sh
 
 demo: $(PROGRAMS)

@@ -227,6 +227,24 @@ xl_check "launchers --version" $rc "$out"
 rm -rf "$inst"
 
 if [ "$QUICK" -eq 0 ]; then
+    # ---- The Debian packages: build, lintian, install, upgrade, purge ----
+    echo "== Debian packages (make deb, lintian, dpkg) =="
+    out="$LOG/deb.out"
+    tests/deb-check.sh >"$out" 2>&1
+    rc=$?
+    cat "$out"
+    if [ $rc -ne 77 ]; then
+        dp=$(grep -c '^ok    ' "$out")
+        df=$(grep -c '^FAIL  ' "$out")
+        pass=$((pass + dp))
+        fail=$((fail + df))
+        while read -r line; do failed_names+=("${line#FAIL  }"); done < <(grep '^FAIL  ' "$out")
+        if [ $rc -ne 0 ] && [ "$df" -eq 0 ]; then
+            fail=$((fail + 1))
+            failed_names+=("deb-check.sh (exit $rc)")
+        fi
+    fi
+
     echo "== build (clang, ASan+UBSan) =="
     if make -s -j"$JOBS" BUILD=build/asan CC=clang SAN=1 check-build >"$LOG/asan.out" 2>&1; then
         note_result "clang+asan build" 0
