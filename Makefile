@@ -63,7 +63,8 @@ XENSIM_MAIN := $(OBJ)/tests/sim/harness/xensim.o
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
-PROGRAMS := $(BUILD)/ioreq-lend $(BUILD)/ioreq-lend-sim $(BUILD)/xensim $(BUILD)/ioreq-lend-ctl
+PROGRAMS := $(BUILD)/ioreq-lend $(BUILD)/ioreq-lend-sim $(BUILD)/xensim $(BUILD)/ioreq-lend-ctl \
+            $(BUILD)/ioreq-lend-top
 
 .PHONY: all check check-build demo bench fuzz e2e-xen e2e-xen-lend install clean format deps
 
@@ -106,6 +107,11 @@ $(BUILD)/ioreq-lend-sim: $(OBJ)/ioreq-lend/main.o $(BUILD)/libdaemon.a $(BUILD)/
 $(BUILD)/ioreq-lend-ctl: $(OBJ)/ioreq-lend/ctl/ioreq-lend-ctl.o $(BUILD)/libdaemon.a
 	@[ "$(V)" != 0 ] || echo "  LD      $@"
 	$(Q)$(CC) $(OPT) $(SANLDFLAGS) $(LDFLAGS) -o $@ $^ $(PCI_LIBS) $(SYS_LIBS)
+
+# The live view of every daemon's stats file (tests/top/check.sh).
+$(BUILD)/ioreq-lend-top: $(OBJ)/ioreq-lend/top/ioreq-lend-top.o
+	@[ "$(V)" != 0 ] || echo "  LD      $@"
+	$(Q)$(CC) $(OPT) $(SANLDFLAGS) $(LDFLAGS) -o $@ $^
 
 # The control socket's client library (control_client.h): control_client.o with the fd
 # passing of util.o, linked into one object whose only global symbols are ctl_*, so a
@@ -264,7 +270,8 @@ $(BUILD)/ioreq-lend.8.txt: docs/ioreq-lend.8
 	$(Q)MANWIDTH=80 MAN_KEEP_FORMATTING=0 man -l docs/ioreq-lend.8 2>/dev/null | col -b >$@
 	@echo "  MAN     $@"
 
-install: $(BUILD)/ioreq-lend $(BUILD)/ioreq-lend-ctl $(BUILD)/libioreq-lend-control.a \
+install: $(BUILD)/ioreq-lend $(BUILD)/ioreq-lend-ctl $(BUILD)/ioreq-lend-top \
+		$(BUILD)/libioreq-lend-control.a \
 		$(LAUNCHER_PROGRAMS)
 	$(INSTALL) -d $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 \
 		$(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(SYSTEMDUNITDIR) \
@@ -281,12 +288,13 @@ install: $(BUILD)/ioreq-lend $(BUILD)/ioreq-lend-ctl $(BUILD)/libioreq-lend-cont
 		$(BUILD)/ioreq-lend-xl-create $(DESTDIR)$(LIBEXECDIR)/
 	ln -sfr $(DESTDIR)$(LIBEXECDIR)/ioreq-lend $(DESTDIR)$(SBINDIR)/ioreq-lend
 	ln -sfr $(DESTDIR)$(LIBEXECDIR)/ioreq-lend-xl-create $(DESTDIR)$(SBINDIR)/ioreq-lend-xl-create
-	$(INSTALL) -m 0755 $(BUILD)/ioreq-lend-ctl $(DESTDIR)$(BINDIR)/
+	$(INSTALL) -m 0755 $(BUILD)/ioreq-lend-ctl $(BUILD)/ioreq-lend-top $(DESTDIR)$(BINDIR)/
 	sed -e 's|/usr/local/|$(PREFIX)/|g' docs/ioreq-lend.8 >$(DESTDIR)$(MANDIR)/man8/ioreq-lend.8
 	chmod 0644 $(DESTDIR)$(MANDIR)/man8/ioreq-lend.8
 	printf '.so man8/ioreq-lend.8\n' >$(DESTDIR)$(MANDIR)/man8/ioreq-lend-qemu.8
 	printf '.so man8/ioreq-lend.8\n' >$(DESTDIR)$(MANDIR)/man8/ioreq-lend-xl-create.8
 	printf '.so man8/ioreq-lend.8\n' >$(DESTDIR)$(MANDIR)/man8/ioreq-lend-ctl.8
+	printf '.so man8/ioreq-lend.8\n' >$(DESTDIR)$(MANDIR)/man8/ioreq-lend-top.8
 	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@LIBEXECDIR@|$(LIBEXECDIR)|g' \
 		$(LAUNCHER_SRC)/ioreq-lend@.service.in >$(DESTDIR)$(SYSTEMDUNITDIR)/ioreq-lend@.service
 	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/ioreq-lend@.service

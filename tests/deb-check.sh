@@ -118,9 +118,10 @@ installed_check() { # label
     local missing="" f
     for f in /usr/libexec/ioreq-lend/ioreq-lend /usr/libexec/ioreq-lend/ioreq-lend-qemu \
         /usr/libexec/ioreq-lend/ioreq-lend-xl-create /usr/sbin/ioreq-lend \
-        /usr/sbin/ioreq-lend-xl-create /usr/bin/ioreq-lend-ctl \
+        /usr/sbin/ioreq-lend-xl-create /usr/bin/ioreq-lend-ctl /usr/bin/ioreq-lend-top \
         /lib/systemd/system/ioreq-lend@.service /usr/share/man/man8/ioreq-lend.8.gz \
         /usr/share/man/man8/ioreq-lend-ctl.8.gz /usr/share/man/man8/ioreq-lend-qemu.8.gz \
+        /usr/share/man/man8/ioreq-lend-top.8.gz \
         /usr/share/doc/ioreq-lend/copyright /usr/share/doc/ioreq-lend/examples/README.md \
         /usr/share/doc/ioreq-lend/examples/pvh-lend.cfg \
         /usr/share/doc/ioreq-lend-dev/examples/ctl-example.c \
@@ -134,6 +135,7 @@ installed_check() { # label
     printf '%s' "$out" | grep -q 'Usage: ioreq-lend --domid N' || rc=1
     out+=$(/usr/bin/ioreq-lend-ctl --help 2>&1) || rc=1
     out+=$(/usr/libexec/ioreq-lend/ioreq-lend-qemu --version 2>&1) || rc=1
+    out+=$(/usr/bin/ioreq-lend-top --once --state-dir "$tmp" 2>&1) || rc=1
     [ $rc -eq 0 ] && ok "$1: ioreq-lend --help from /usr/libexec/ioreq-lend/" ||
         bad "$1: ioreq-lend --help from /usr/libexec/ioreq-lend/" "$out"
 
@@ -142,6 +144,7 @@ installed_check() { # label
     grep -q 'device_model_override = "/usr/libexec/ioreq-lend/ioreq-lend-qemu"' \
         /usr/share/doc/ioreq-lend/examples/hvm-vram-8g-lend.cfg || rc=1
     zcat /usr/share/man/man8/ioreq-lend.8.gz | grep -q /usr/local/ && rc=1
+    zcat /usr/share/man/man8/ioreq-lend.8.gz | grep -q 'doc/ioreq\\-lend\\-dev/examples/ctl' || rc=1
     [ $rc -eq 0 ] && ok "$1: installed paths in the unit, examples and man page" ||
         bad "$1: installed paths in the unit, examples and man page"
 
