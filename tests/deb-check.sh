@@ -92,7 +92,7 @@ if [ "$(id -u)" -ne 0 ]; then
     exit $fail
 fi
 
-exec 9>/run/lock/ioreq-lend-deb-check.lock
+exec 9>/run/ioreq-lend-deb-check.lock
 flock 9
 for p in "${PKGS[@]}"; do
     st=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null)
