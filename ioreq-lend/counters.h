@@ -55,6 +55,7 @@
     X(remap_sweeps_deferred, "remap.sweeps_deferred", "CLOCK sweeps that hit their bound: continued at the next request") \
     X(remap_readahead_hits, "remap.readahead_hits", "faults that continued a sequential stream: it mapped more") \
     X(remap_readahead_pages, "remap.readahead_pages", "pages mapped ahead of a stream, beyond the fault-around") \
+    X(remap_pages_dropped, "remap.pages_dropped", "pages unmapped after an event overflow (which the host took is unknown)") \
     X(ctl_regions, "ctl.regions", "regions mapped now (--backing none)")                           \
     X(ctl_mapped_bytes, "ctl.mapped_bytes", "BAR bytes mapped by regions now")                     \
     X(ctl_maps, "ctl.maps", "control requests that mapped a region")                               \

@@ -340,7 +340,7 @@ void remap_apply_events(struct remap *r)
                 if (r->slot_live && xenlend_unmap(r->p.lend, REMAP_SLOT, 0, r->pages) < 0)
                     log_guest(LOG_LVL_WARN, "unmapping after an event overflow: %s",
                               strerror(errno));
-                r->p.cnt->remap_pages_invalidated += resident_pages(r);
+                r->p.cnt->remap_pages_dropped += resident_pages(r);
                 forget_all(r);
                 log_guest(LOG_LVL_WARN, "lending event queue overflowed: unmapped everything");
                 continue;

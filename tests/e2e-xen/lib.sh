@@ -197,6 +197,17 @@ daemon_start() {
     return 1
 }
 
+# detached_daemon_end PID: a daemon a launcher started (not our child, so no `wait`)
+# must exit 0 by itself once its domain is gone, as its process and its log ($DLOG)
+# show (bounded poll #5: every 0.2 s up to E2E_EXIT_TIMEOUT).
+detached_daemon_end() {
+    [ -n "$1" ] || return 0
+    local end=$((SECONDS + ${E2E_EXIT_TIMEOUT:-60}))
+    while kill -0 "$1" 2>/dev/null && [ $SECONDS -lt $end ]; do sleep 0.2; done
+    check daemon_exit_0 "$( ! kill -0 "$1" 2>/dev/null && grep -q 'exiting with status 0' "$DLOG" && echo true || echo false)" \
+        "$(grep -m1 'is gone' "$DLOG" 2>/dev/null) / $(grep -m1 'exiting with status' "$DLOG" 2>/dev/null)"
+}
+
 # daemon_wait_exit TIMEOUT: wait for the daemon to exit by itself. Sets DRC.
 # Returns 1 (after SIGTERM, then SIGKILL) if it did not exit in time.
 # `wait PID` returns at once for a child that already exited (bash keeps its

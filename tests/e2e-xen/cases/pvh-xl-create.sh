@@ -77,13 +77,7 @@ else
     check guest_powered_off false "domain $DOMID still there 60s after its result"
 fi
 save_guest_logs
-# Not our child: its exit is seen in its pidfile's process and its log.
-if [ -n "$DPID_XL" ]; then
-    end=$((SECONDS + ${E2E_EXIT_TIMEOUT:-60}))
-    while kill -0 "$DPID_XL" 2>/dev/null && [ $SECONDS -lt $end ]; do sleep 0.2; done
-    check daemon_exit_0 "$( ! kill -0 "$DPID_XL" 2>/dev/null && grep -q 'exiting with status 0' "$DLOG" && echo true || echo false)" \
-        "$(grep -m1 'is gone' "$DLOG" 2>/dev/null) / $(grep -m1 'exiting with status' "$DLOG" 2>/dev/null)"
-fi
+detached_daemon_end "$DPID_XL"
 [ "$DMODE" = lend ] || fallback_warning_check
 daemon_counter_checks "$(( $(gnum .bytes_written) + $(gnum .bytes_read) ))"
 daemon_log_excerpt

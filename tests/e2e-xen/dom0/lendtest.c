@@ -26,6 +26,8 @@
  *         #4 P2  lend F2 read-only, RETRY             (a write to it: #GP)
  *         #5 P0  lend F1 read/write, RETRY            (after "unmap": a new frame)
  *       Commands on stdin: "foreign" (foreign-map the lent gfns and a RAM gfn),
+ *       "grant LENT RAM" (map the guest's grant references LENT, whose frame is
+ *       a lent gfn, and RAM, a gfn of its RAM, through /dev/xen/gntdev),
  *       "unmap" (XENMEM_lend_unmap over A; ACCESS requests are then held, their
  *       vCPUs blocked, until "release"), "quit" (after the guest died: try
  *       lend_map, expect ESRCH; give the frames back; restore dom0's max).
@@ -51,6 +53,7 @@
 #include <xendevicemodel.h>
 #include <xenevtchn.h>
 #include <xenforeignmemory.h>
+#include <xengnttab.h>
 #include <xen/hvm/dm_op.h>
 #include <xen/hvm/ioreq.h>
 #include <xen/memory.h>
@@ -394,6 +397,30 @@ static void foreign(void)
         xenforeignmemory_unmap(fmem, m, 3);
 }
 
+/*
+ * The guest granted dom0 a lent gfn (ref `lent`) and a gfn of its RAM (ref
+ * `ram`): Xen's grant map takes the granter's page with get_page_from_gfn(),
+ * which a lent entry (not RAM) must fail.
+ */
+static void grant(uint32_t lent, uint32_t ram)
+{
+    xengnttab_handle *gt = xengnttab_open(NULL, 0);
+    const char *r[2] = {"no_gntdev", "no_gntdev"};
+    uint32_t refs[2] = {lent, ram};
+
+    for (int i = 0; gt && i < 2; i++) {
+        void *m = xengnttab_map_grant_ref(gt, domid, refs[i], PROT_READ);
+
+        r[i] = m ? "OK" : strerrorname_np(errno);
+        if (m)
+            xengnttab_unmap(gt, m, 1);
+    }
+    out("\"event\":\"grant\",\"lent_ref\":%u,\"lent\":\"%s\",\"ram_ref\":%u,\"ram\":\"%s\"", lent, r[0],
+        ram, r[1]);
+    if (gt)
+        xengnttab_close(gt);
+}
+
 static int serve(void)
 {
     gfn0 = gpa >> 12;
@@ -434,8 +461,12 @@ static int serve(void)
             }
             line[llen] = 0;
             llen = 0;
+            unsigned int gl, gr;
+
             if (!strcmp(line, "foreign")) {
                 foreign();
+            } else if (sscanf(line, "grant %u %u", &gl, &gr) == 2) {
+                grant(gl, gr);
             } else if (!strcmp(line, "unmap")) {
                 hold = true;
                 const char *r = res(lend(XENMEM_lend_unmap, gfn0, 3, NULL, 0));

@@ -8,6 +8,8 @@
  *   host storm rate=R duration=MS [off=.. len=..]   random evictions while the guest runs
  *   host storm-stop                   end a running storm now (host.storm_seconds: its run time)
  *   host race every=N                 an invalidation between resolve and install of every Nth map
+ *   host drop-ptes off=.. len=..      the simulator's host kernel drops the guest view's PTEs
+ *                                     (reclaim, migration): Xen's p2m keeps the pages
  *
  * Offsets are BAR offsets of the current device, page aligned.
  */
@@ -107,6 +109,8 @@ int host_directive(struct harness *h, const char *what, uint64_t off, uint64_t l
         op = LEND_HOST_LOSE;
     else if (strcmp(what, "write") == 0)
         op = LEND_HOST_WRITE;
+    else if (strcmp(what, "drop-ptes") == 0)
+        op = LEND_HOST_DROP_PTES;
     else
         return -EINVAL;
     return lend_host(h->hv, d->bar_base >> HV_PAGE_SHIFT, op, off >> HV_PAGE_SHIFT,

@@ -128,6 +128,7 @@ static double latency_us(struct hv_hist *hist, double pct)
       HVSTAT(lend_stale_installs_rejected))                                                        \
     X(KERN_RETRIES, "kern.retries", "remap.retries", HVSTAT(lend_retries))                         \
     X(KERN_PEAK, "kern.peak_installed", NULL, HVSTAT(lend_peak_installed))                         \
+    X(KERN_PTES_RESTORED, "kern.ptes_restored", NULL, HVSTAT(lend_ptes_restored))                  \
     X(PROC_EXIT, "proc.exit_status", "dm.exit_status", h->last_exit_status)                        \
     X(PROC_PEAK_RSS, "proc.peak_rss_kb", "dm.peak_rss_kb", (double)h->peak_rss_kb)                 \
     X(PROC_HWM, "proc.hwm_kb", "dm.hwm_kb", (double)h->dm_hwm_kb)                                  \

@@ -42,7 +42,7 @@
  *   vcpu N OP key=value...    asynchronous guest workload on BAR 0 (see workload.c);
  *                              label=L times it: metrics time.L_us and bytes.L;
  *                              memcpy-in/out check=off: the copy alone, no pattern work
- *   host evict|lose off=.. len=.. | host write off=.. len=.. seed=S
+ *   host evict|lose|drop-ptes off=.. len=.. | host write off=.. len=.. seed=S
  *   host storm rate=R duration=MS|count=N [off=.. len=..] | host storm-stop | host race every=N
  *                              the host's memory manager (lending mode; see host.c)
  *   wait                       every vCPU workload and host storm has finished
@@ -732,6 +732,25 @@ static int do_port(struct harness *h, struct line *l, int dir)
     return 0;
 }
 
+/* METRIC or METRIC+METRIC (the right operand of expect: a sum of two counters). */
+static bool metric_sum_get(struct harness *h, const char *expr, double *v)
+{
+    char left[128];
+    const char *plus = strchr(expr, '+');
+    double a, b;
+
+    if (!plus)
+        return metric_get(h, expr, v);
+    if ((size_t)(plus - expr) >= sizeof(left))
+        return false;
+    memcpy(left, expr, (size_t)(plus - expr));
+    left[plus - expr] = 0;
+    if (!metric_get(h, left, &a) || !metric_get(h, plus + 1, &b))
+        return false;
+    *v = a + b;
+    return true;
+}
+
 static int do_expect(struct harness *h, struct line *l)
 {
     double a, b;
@@ -748,7 +767,7 @@ static int do_expect(struct harness *h, struct line *l)
         h_fail(h, "line %u: unknown metric '%s'", h->lineno, l->tok[1]);
         return -EINVAL;
     }
-    if (!metric_get(h, l->tok[3], &b)) {
+    if (!metric_sum_get(h, l->tok[3], &b)) {
         char *end;
         if (parse_size(l->tok[3], &n) == 0) {
             b = (double)n;

@@ -189,6 +189,8 @@ struct hv_stats {
     atomic_uint_fast64_t lend_pages_mapped, lend_pages_invalidated, lend_pages_evicted,
         lend_stale_installs_rejected, lend_retries;
     atomic_uint_fast64_t lend_peak_installed; /* the most pages one slot ever had installed */
+    /* Host PTEs of installed pages put back after the host dropped them (p2m_present()). */
+    atomic_uint_fast64_t lend_ptes_restored;
     atomic_uint_fast64_t guest_crashes; /* domain_crash() for something the guest asked */
     struct hv_hist lat_copy, lat_access;
 };

@@ -7,6 +7,7 @@
 #include <linux/userfaultfd.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -86,6 +87,11 @@ struct hv_lend {
 
 static _Thread_local struct hv_vcpu *tls_vcpu;
 
+static void *page_of(uint8_t *base, uint64_t i)
+{
+    return base + i * HV_PAGE_SIZE;
+}
+
 /* ---- The guest side: a vCPU touching a lent page ---- */
 
 enum view_hit { VIEW_NONE, VIEW_LIVE, VIEW_RETIRED };
@@ -108,6 +114,65 @@ static enum view_hit view_lookup(struct hv_lend *l, const uint8_t *addr, uint64_
             hit = VIEW_RETIRED;
     pthread_rwlock_unlock(&l->lock);
     return hit;
+}
+
+static void page_state(struct hv_lend *l, uint64_t gpa, char *buf, size_t len);
+
+/* One more "retry" for this vCPU's access: true (and reported) past the livelock bound. */
+static bool livelocked(struct hv_vcpu *v, uint64_t gpa)
+{
+    char why[160];
+
+    if (++v->retry_streak <= LIVELOCK_RETRIES)
+        return false;
+    page_state(v->hv->lend, gpa, why, sizeof(why));
+    hv_fail(v->hv, "vCPU %u: %u retries for gpa 0x%llx without the page appearing (%s)", v->id,
+            LIVELOCK_RETRIES, (unsigned long long)gpa, why);
+    v->retry_streak = 0;
+    return true;
+}
+
+/*
+ * Is gpa's lent page in the p2m (PG_MAPPED)? Then Xen would not have taken
+ * an EPT violation: the fault is the host's page table disagreeing with the
+ * simulated p2m. The guest view's PTE belongs to the host kernel, which may
+ * take it back on its own (reclaim, swap, migration of the shmem page): it
+ * is put back here, as the entry Xen's p2m still holds. Asking the device
+ * model instead cannot help: the kernel's map of a page it has mapped does
+ * nothing (lend_abi.h), so the guest would fault forever.
+ */
+static bool p2m_present(struct hv *hv, uint64_t gpa)
+{
+    struct hv_lend *l = hv->lend;
+    uint64_t gfn = gpa >> HV_PAGE_SHIFT;
+    bool present = false;
+
+    pthread_rwlock_rdlock(&l->lock);
+    for (unsigned int i = 0; i < HV_LEND_SLOTS; i++) {
+        struct lend_slot *s = &l->slot[i];
+        uint64_t pg;
+
+        if (!s->used || gfn < s->first_gfn || gfn - s->first_gfn >= s->pages)
+            continue;
+        pg = gfn - s->first_gfn;
+        pthread_mutex_lock(&s->mmu_lock);
+        if (s->pg[pg] & PG_MAPPED) {
+            struct uffdio_continue cont = {
+                .range = {.start = (uintptr_t)page_of(s->guest, pg), .len = HV_PAGE_SIZE}};
+
+            /* EEXIST: installed between the fault and here, nothing was missing. */
+            if (ioctl(l->uffd, UFFDIO_CONTINUE, &cont) == 0)
+                atomic_fetch_add(&hv->stats.lend_ptes_restored, 1);
+            else if (errno != EEXIST)
+                hv_fail(hv, "restoring the host PTE of lent page %llu: %s", (unsigned long long)pg,
+                        strerror(errno));
+            present = true;
+        }
+        pthread_mutex_unlock(&s->mmu_lock);
+        break;
+    }
+    pthread_rwlock_unlock(&l->lock);
+    return present;
 }
 
 /*
@@ -133,6 +198,11 @@ static void guest_fault(int sig, siginfo_t *si, void *uctx)
         siglongjmp(v->jmp, LEND_JMP_RELOOKUP);
     case VIEW_LIVE:
         break;
+    }
+    if (p2m_present(v->hv, gpa)) {
+        if (livelocked(v, gpa))
+            siglongjmp(v->jmp, LEND_JMP_FAULT);
+        return; /* the instruction runs again, natively */
     }
     switch (lend_access(v, gpa, v->access_size, v->access_dir)) {
     case LEND_ACCESS_RETRY:
@@ -183,6 +253,49 @@ static int access_server_locked(struct hv *hv, uint64_t gpa, unsigned int size, 
     return -1;
 }
 
+/*
+ * What the simulated kernel believes of the lent page at gpa, and what the
+ * host's page table says of its guest view (/proc/self/pagemap): a livelock
+ * report shows which of the two gave up on the page.
+ */
+static void page_state(struct hv_lend *l, uint64_t gpa, char *buf, size_t len)
+{
+    uint64_t gfn = gpa >> HV_PAGE_SHIFT;
+
+    snprintf(buf, len, "no slot");
+    if (!l)
+        return;
+    pthread_rwlock_rdlock(&l->lock);
+    for (unsigned int i = 0; i < HV_LEND_SLOTS; i++) {
+        struct lend_slot *s = &l->slot[i];
+        uint64_t entry = 0, pg;
+        unsigned int flags;
+        int fd;
+
+        if (!s->used || gfn < s->first_gfn || gfn - s->first_gfn >= s->pages)
+            continue;
+        pg = gfn - s->first_gfn;
+        pthread_mutex_lock(&s->mmu_lock);
+        flags = s->pg[pg];
+        pthread_mutex_unlock(&s->mmu_lock);
+        fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) {
+            off_t off = (off_t)((uintptr_t)page_of(s->guest, pg) / HV_PAGE_SIZE * sizeof(entry));
+            if (pread(fd, &entry, sizeof(entry), off) != (ssize_t)sizeof(entry))
+                entry = 0;
+            close(fd);
+        }
+        snprintf(buf, len, "slot page %llu:%s%s, host pte %s", (unsigned long long)pg,
+                 flags & PG_MAPPED ? " mapped" : " unmapped", flags & PG_SHADOW ? " moved" : "",
+                 entry >> 63 & 1   ? "present"
+                 : entry >> 62 & 1 ? "swap/migration"
+                 : entry           ? "other"
+                                   : "none");
+        break;
+    }
+    pthread_rwlock_unlock(&l->lock);
+}
+
 enum lend_access_outcome lend_access(struct hv_vcpu *v, uint64_t gpa, unsigned int size, int dir)
 {
     struct hv *hv = v->hv;
@@ -209,15 +322,8 @@ enum lend_access_outcome lend_access(struct hv_vcpu *v, uint64_t gpa, unsigned i
     /* Destroyed while we waited: nothing answered; the access simply runs again. */
     if (hv->server[id].generation != gen)
         return LEND_ACCESS_RETRY;
-    if (p.data == IOREQ_ACCESS_RETRY) {
-        if (++v->retry_streak > LIVELOCK_RETRIES) {
-            hv_fail(hv, "vCPU %u: %u retries for gpa 0x%llx without the page appearing", v->id,
-                    LIVELOCK_RETRIES, (unsigned long long)gpa);
-            v->retry_streak = 0;
-            return LEND_ACCESS_FAULT;
-        }
-        return LEND_ACCESS_RETRY;
-    }
+    if (p.data == IOREQ_ACCESS_RETRY)
+        return livelocked(v, gpa) ? LEND_ACCESS_FAULT : LEND_ACCESS_RETRY;
     /* IOREQ_ACCESS_FAIL, or anything else: Xen injects the fault. */
     atomic_fetch_add(&hv->stats.faults_injected, 1);
     return LEND_ACCESS_FAULT;
@@ -307,11 +413,6 @@ static uint64_t zap_locked(struct lend_slot *s, uint64_t first, uint64_t n)
     return zapped;
 }
 
-static void *page_of(uint8_t *base, uint64_t i)
-{
-    return base + i * HV_PAGE_SIZE;
-}
-
 /* Is page i of slot s lost? Optionally mark it lost or not. */
 static bool lost_page(struct hv_lend *l, const struct lend_slot *s, uint64_t i, int set)
 {
@@ -370,6 +471,8 @@ static void content_change(struct hv_lend *l, struct lend_slot *s, uint64_t i,
         lost_page(l, s, i, 0); /* the host put content there again */
         break;
     }
+    case LEND_HOST_DROP_PTES:
+        break; /* the content stays where it is (lend_host()) */
     }
 }
 
@@ -775,6 +878,9 @@ int lend_host(struct hv *hv, uint64_t bar_gfn, enum lend_host_op op, uint64_t fi
             for (uint64_t i = first_page; i < first_page + count; i++)
                 content_change(hv->lend, s, i, op, seed);
             pthread_mutex_unlock(&s->content_lock);
+        } else if (op == LEND_HOST_DROP_PTES) {
+            /* Behind the simulated kernel's back: no event, the p2m keeps its entries. */
+            madvise(page_of(s->guest, first_page), count * HV_PAGE_SIZE, MADV_DONTNEED);
         } else {
             slot_invalidate(hv, s, first_page, count, op, seed);
         }

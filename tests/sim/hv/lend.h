@@ -74,6 +74,11 @@ enum lend_host_op {
     LEND_HOST_EVICT, /* content preserved, moved elsewhere */
     LEND_HOST_LOSE,  /* content gone */
     LEND_HOST_WRITE, /* the host writes new content (pattern of seed) */
+    /*
+     * The simulator's own host kernel drops the guest view's PTEs (as reclaim
+     * or migration may): no invalidation, Xen's p2m keeps the pages.
+     */
+    LEND_HOST_DROP_PTES,
 };
 int lend_host(struct hv *hv, uint64_t bar_gfn, enum lend_host_op op, uint64_t first_page,
               uint64_t count, uint64_t seed);
