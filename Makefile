@@ -9,6 +9,7 @@
 #   make e2e-xen    a real Xen 4.17 under QEMU, serving a real Linux guest
 #   make e2e-xen-lend  the same on the hypervisor with upstream/xen/patches
 #   make install    PREFIX=/usr/local DESTDIR=
+#   make deb        Debian packages in build/deb/ (dpkg-buildpackage, debian/)
 #
 # Missing Debian packages are installed first when run as root.
 
@@ -62,7 +63,8 @@ XENSIM_MAIN := $(OBJ)/tests/sim/harness/xensim.o
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
-PROGRAMS := $(BUILD)/ioreq-lend $(BUILD)/ioreq-lend-sim $(BUILD)/xensim $(BUILD)/ioreq-lend-ctl
+PROGRAMS := $(BUILD)/ioreq-lend $(BUILD)/ioreq-lend-sim $(BUILD)/xensim $(BUILD)/ioreq-lend-ctl \
+            $(BUILD)/ioreq-lend-top
 
 .PHONY: all check check-build demo bench fuzz e2e-xen e2e-xen-lend install clean format deps
 
@@ -92,19 +94,24 @@ $(BUILD)/libxensim.a: $(filter-out $(XENSIM_MAIN),$(XENSIM_OBJS))
 # Real Xen: the daemon with the real libraries and the real lending ABI.
 $(BUILD)/ioreq-lend: $(OBJ)/ioreq-lend/main.o $(OBJ)/ioreq-lend/xenlend.o $(BUILD)/libdaemon.a
 	@[ "$(V)" != 0 ] || echo "  LD      $@"
-	$(Q)$(CC) $(OPT) $(SANLDFLAGS) -o $@ $^ $(XEN_LIBS) $(PCI_LIBS) $(EV_LIBS) $(SYS_LIBS)
+	$(Q)$(CC) $(OPT) $(SANLDFLAGS) $(LDFLAGS) -o $@ $^ $(XEN_LIBS) $(PCI_LIBS) $(EV_LIBS) $(SYS_LIBS)
 
 # Simulated Xen: the same daemon objects, the simulator's Xen libraries.
 # The simulator's libraries use the daemon's util.o too: the archives are one group.
 $(BUILD)/ioreq-lend-sim: $(OBJ)/ioreq-lend/main.o $(BUILD)/libdaemon.a $(BUILD)/libsimclient.a
 	@[ "$(V)" != 0 ] || echo "  LD      $@"
-	$(Q)$(CC) $(OPT) $(SANLDFLAGS) -o $@ $< -Wl,--start-group $(filter %.a,$^) -Wl,--end-group \
+	$(Q)$(CC) $(OPT) $(SANLDFLAGS) $(LDFLAGS) -o $@ $< -Wl,--start-group $(filter %.a,$^) -Wl,--end-group \
 		$(PCI_LIBS) $(EV_LIBS) $(SYS_LIBS)
 
 # The control socket's client (--backing none): only control_client.o and util.o of the archive.
 $(BUILD)/ioreq-lend-ctl: $(OBJ)/ioreq-lend/ctl/ioreq-lend-ctl.o $(BUILD)/libdaemon.a
 	@[ "$(V)" != 0 ] || echo "  LD      $@"
-	$(Q)$(CC) $(OPT) $(SANLDFLAGS) -o $@ $^ $(PCI_LIBS) $(SYS_LIBS)
+	$(Q)$(CC) $(OPT) $(SANLDFLAGS) $(LDFLAGS) -o $@ $^ $(PCI_LIBS) $(SYS_LIBS)
+
+# The live view of every daemon's stats file (tests/top/check.sh).
+$(BUILD)/ioreq-lend-top: $(OBJ)/ioreq-lend/top/ioreq-lend-top.o
+	@[ "$(V)" != 0 ] || echo "  LD      $@"
+	$(Q)$(CC) $(OPT) $(SANLDFLAGS) $(LDFLAGS) -o $@ $^
 
 # The control socket's client library (control_client.h): control_client.o with the fd
 # passing of util.o, linked into one object whose only global symbols are ctl_*, so a
@@ -124,7 +131,7 @@ $(BUILD)/tests/ctl-example: docs/examples/ctl-example.c $(BUILD)/libioreq-lend-c
 
 $(BUILD)/xensim: $(XENSIM_MAIN) $(BUILD)/libxensim.a $(BUILD)/libdaemon.a
 	@[ "$(V)" != 0 ] || echo "  LD      $@"
-	$(Q)$(CC) $(OPT) $(SANLDFLAGS) -o $@ $^ $(SYS_LIBS)
+	$(Q)$(CC) $(OPT) $(SANLDFLAGS) $(LDFLAGS) -o $@ $^ $(SYS_LIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libdaemon.a $(BUILD)/libsimclient.a $(BUILD)/libxensim.a | $(DEPS_STAMP)
 	$(Q)mkdir -p $(@D)
@@ -137,7 +144,7 @@ check-build: $(PROGRAMS) $(UNIT_BINS) $(BUILD)/tests/ctl-example
 
 # Everything a reviewer would run; tests/run-tests.sh prints "N passed, N failed".
 check: $(DEPS_STAMP)
-	$(Q)scripts/ensure-deps.sh check
+	$(Q)scripts/ensure-deps.sh check deb
 	$(Q)tests/run-tests.sh
 
 demo: $(PROGRAMS)
@@ -182,12 +189,14 @@ clean:
 #   build/ioreq-lend-qemu       device_model_override for HVM guests (QEMU)
 #   build/ioreq-lend-xl-create  xl create with lent BARs, for PVH guests
 #   make man                    render docs/ioreq-lend.8 (warnings are errors)
-#   make install                PREFIX, DESTDIR, LIBEXECDIR, SBINDIR, MANDIR,
-#                               DOCDIR, SYSTEMDUNITDIR
+#   make install                PREFIX, DESTDIR, LIBEXECDIR, SBINDIR, BINDIR (of
+#                               ioreq-lend-ctl), MANDIR, DOCDIR, SYSTEMDUNITDIR
+#   make deb                    build/deb/*.deb (debian/, dpkg-buildpackage)
 # ---------------------------------------------------------------------------
 PREFIX         ?= /usr/local
 LIBEXECDIR     ?= $(PREFIX)/libexec/ioreq-lend
 SBINDIR        ?= $(PREFIX)/sbin
+BINDIR         ?= $(SBINDIR)
 MANDIR         ?= $(PREFIX)/share/man
 DOCDIR         ?= $(PREFIX)/share/doc/ioreq-lend
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
@@ -201,7 +210,21 @@ LAUNCHER_PROGRAMS := $(BUILD)/ioreq-lend-qemu $(BUILD)/ioreq-lend-xl-create
 LAUNCHER_FAKES    := $(BUILD)/tests/fake-qemu $(BUILD)/tests/fake-xl
 XLUTIL_LIBS        = $(shell pkg-config --libs xlutil)
 
-.PHONY: man
+.PHONY: man deb
+
+# The Debian packages, built by dpkg-buildpackage in a copy of the tree under
+# $(DEB_DIR)/src: the .deb, .buildinfo and .changes land in $(DEB_DIR), nothing
+# in the source tree. DEB_BUILD_OPTIONS (nocheck, parallel=N) pass through.
+DEB_DIR ?= $(BUILD)/deb
+deb:
+	$(Q)scripts/ensure-deps.sh build deb
+	$(Q)rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/src
+	$(Q)tar -cf - --exclude=./$(BUILD) --exclude=./build --exclude=./.git \
+		--exclude=./tests/e2e-xen/cache --exclude=./bench/results . | tar -C $(DEB_DIR)/src -xf -
+	$(Q)cd $(DEB_DIR)/src && dpkg-buildpackage -us -uc -b >../build.log 2>&1 || \
+		{ tail -40 ../build.log; echo "dpkg-buildpackage failed: $(DEB_DIR)/build.log" >&2; exit 1; }
+	$(Q)rm -rf $(DEB_DIR)/src
+	@ls $(DEB_DIR)/*.deb
 
 all: $(LAUNCHER_PROGRAMS)
 check-build: $(LAUNCHER_PROGRAMS) $(LAUNCHER_FAKES)
@@ -216,12 +239,12 @@ $(BUILD)/liblauncher.a: $(LAUNCHER_LIB_OBJS)
 $(BUILD)/ioreq-lend-qemu: $(OBJ)/$(LAUNCHER_SRC)/ioreq-lend-qemu.o $(BUILD)/liblauncher.a \
 		$(BUILD)/libdaemon.a
 	@[ "$(V)" != 0 ] || echo "  LD      $@"
-	$(Q)$(CC) $(OPT) $(SANLDFLAGS) -o $@ $^ $(PCI_LIBS) $(SYS_LIBS)
+	$(Q)$(CC) $(OPT) $(SANLDFLAGS) $(LDFLAGS) -o $@ $^ $(PCI_LIBS) $(SYS_LIBS)
 
 $(BUILD)/ioreq-lend-xl-create: $(OBJ)/$(LAUNCHER_SRC)/ioreq-lend-xl-create.o \
 		$(BUILD)/liblauncher.a $(BUILD)/libdaemon.a
 	@[ "$(V)" != 0 ] || echo "  LD      $@"
-	$(Q)$(CC) $(OPT) $(SANLDFLAGS) -o $@ $^ $(XLUTIL_LIBS) $(PCI_LIBS) $(SYS_LIBS)
+	$(Q)$(CC) $(OPT) $(SANLDFLAGS) $(LDFLAGS) -o $@ $^ $(XLUTIL_LIBS) $(PCI_LIBS) $(SYS_LIBS)
 
 # Stand-ins for QEMU and xl that record what they were given (tests/launcher/).
 $(BUILD)/tests/fake-%: tests/launcher/fake_%.c | $(DEPS_STAMP)
@@ -250,9 +273,10 @@ $(BUILD)/ioreq-lend.8.txt: docs/ioreq-lend.8
 	$(Q)MANWIDTH=80 MAN_KEEP_FORMATTING=0 man -l docs/ioreq-lend.8 2>/dev/null | col -b >$@
 	@echo "  MAN     $@"
 
-install: $(BUILD)/ioreq-lend $(BUILD)/ioreq-lend-ctl $(BUILD)/libioreq-lend-control.a \
+install: $(BUILD)/ioreq-lend $(BUILD)/ioreq-lend-ctl $(BUILD)/ioreq-lend-top \
+		$(BUILD)/libioreq-lend-control.a \
 		$(LAUNCHER_PROGRAMS)
-	$(INSTALL) -d $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \
+	$(INSTALL) -d $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 \
 		$(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(SYSTEMDUNITDIR) \
 		$(DESTDIR)$(INCLUDEDIR)/ioreq-lend $(DESTDIR)$(LIBDIR)/pkgconfig
 	$(INSTALL) -m 0644 ioreq-lend/control_proto.h ioreq-lend/control_client.h \
@@ -267,12 +291,13 @@ install: $(BUILD)/ioreq-lend $(BUILD)/ioreq-lend-ctl $(BUILD)/libioreq-lend-cont
 		$(BUILD)/ioreq-lend-xl-create $(DESTDIR)$(LIBEXECDIR)/
 	ln -sfr $(DESTDIR)$(LIBEXECDIR)/ioreq-lend $(DESTDIR)$(SBINDIR)/ioreq-lend
 	ln -sfr $(DESTDIR)$(LIBEXECDIR)/ioreq-lend-xl-create $(DESTDIR)$(SBINDIR)/ioreq-lend-xl-create
-	$(INSTALL) -m 0755 $(BUILD)/ioreq-lend-ctl $(DESTDIR)$(SBINDIR)/
+	$(INSTALL) -m 0755 $(BUILD)/ioreq-lend-ctl $(BUILD)/ioreq-lend-top $(DESTDIR)$(BINDIR)/
 	sed -e 's|/usr/local/|$(PREFIX)/|g' docs/ioreq-lend.8 >$(DESTDIR)$(MANDIR)/man8/ioreq-lend.8
 	chmod 0644 $(DESTDIR)$(MANDIR)/man8/ioreq-lend.8
 	printf '.so man8/ioreq-lend.8\n' >$(DESTDIR)$(MANDIR)/man8/ioreq-lend-qemu.8
 	printf '.so man8/ioreq-lend.8\n' >$(DESTDIR)$(MANDIR)/man8/ioreq-lend-xl-create.8
 	printf '.so man8/ioreq-lend.8\n' >$(DESTDIR)$(MANDIR)/man8/ioreq-lend-ctl.8
+	printf '.so man8/ioreq-lend.8\n' >$(DESTDIR)$(MANDIR)/man8/ioreq-lend-top.8
 	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@LIBEXECDIR@|$(LIBEXECDIR)|g' \
 		$(LAUNCHER_SRC)/ioreq-lend@.service.in >$(DESTDIR)$(SYSTEMDUNITDIR)/ioreq-lend@.service
 	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/ioreq-lend@.service

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Install the Debian packages a make target needs, but only those missing.
-# usage: ensure-deps.sh GROUP...   (groups: build check demo fuzz bench e2e)
+# usage: ensure-deps.sh GROUP...   (groups: build check deb demo fuzz bench e2e)
 # Run as root on a fresh Debian 12 machine it apt-get installs what is missing;
 # as another user it names the missing packages and fails.
 set -u
@@ -38,6 +38,11 @@ for group in "${@:-build}"; do
         need groff-base have_cmd groff
         need man-db have_cmd man
         need util-linux have_cmd setpriv
+        ;;
+    deb) # make deb (dpkg-buildpackage with debhelper), lintian
+        need dpkg-dev have_cmd dpkg-buildpackage
+        need debhelper have_cmd dh
+        need lintian have_cmd lintian
         ;;
     demo) ;;
     fuzz)

@@ -150,6 +150,22 @@ ctl_check no-daemon 2 "cannot connect to $state/dom1-0000:00:1f.0.ctl" --domid 1
 ctl_check unknown-option 2 "unknown option '--nope'" --nope list
 rm -rf "$state"
 
+# ---- ioreq-lend-top: broken stats files, a running simulated daemon ----
+echo "== ioreq-lend-top (the live view) =="
+out="$LOG/top.out"
+tests/top/check.sh build >"$out" 2>&1
+rc=$?
+cat "$out"
+tp=$(grep -c '^ok    ' "$out")
+tf=$(grep -c '^FAIL  ' "$out")
+pass=$((pass + tp))
+fail=$((fail + tf))
+while read -r line; do failed_names+=("${line#FAIL  }"); done < <(grep '^FAIL  ' "$out")
+if [ $rc -ne 0 ] && [ "$tf" -eq 0 ]; then
+    fail=$((fail + 1))
+    failed_names+=("tests/top/check.sh (exit $rc)")
+fi
+
 # ---- The invalidate/map/access protocol, model-checked with spin ----
 echo "== protocol model (spin; broken variants must be caught) =="
 out="$LOG/model.out"
@@ -187,7 +203,7 @@ rc=$?
 if [ $rc -eq 0 ]; then
     for f in usr/local/libexec/ioreq-lend/ioreq-lend usr/local/libexec/ioreq-lend/ioreq-lend-qemu \
         usr/local/libexec/ioreq-lend/ioreq-lend-xl-create usr/local/sbin/ioreq-lend \
-        usr/local/sbin/ioreq-lend-xl-create usr/local/sbin/ioreq-lend-ctl \
+        usr/local/sbin/ioreq-lend-xl-create usr/local/sbin/ioreq-lend-ctl usr/local/sbin/ioreq-lend-top \
         usr/local/share/man/man8/ioreq-lend.8 usr/local/share/man/man8/ioreq-lend-ctl.8 \
         usr/local/include/ioreq-lend/control_client.h usr/local/lib/libioreq-lend-control.a \
         usr/local/lib/pkgconfig/ioreq-lend-control.pc usr/local/share/doc/ioreq-lend/examples/ctl-example.c \
@@ -204,7 +220,7 @@ out=$(groff -man -Tutf8 -ww -z docs/ioreq-lend.8 2>&1)
 rc=$?
 [ -z "$out" ] || rc=1
 MANWIDTH=80 man -l docs/ioreq-lend.8 2>/dev/null | sed -n '/^NAME/,/^SYNOPSIS/p' | tr -s ' \n' ' ' |
-    grep -q 'ioreq-lend-xl-create, ioreq-lend-ctl - lend host memory' || rc=1
+    grep -q 'ioreq-lend-xl-create, ioreq-lend-ctl, ioreq-lend-top - lend host memory' || rc=1
 xl_check "man page renders without warnings" $rc "$out"
 if command -v systemd-analyze >/dev/null; then
     mkdir -p "$inst/verify"
@@ -227,6 +243,24 @@ xl_check "launchers --version" $rc "$out"
 rm -rf "$inst"
 
 if [ "$QUICK" -eq 0 ]; then
+    # ---- The Debian packages: build, lintian, install, upgrade, purge ----
+    echo "== Debian packages (make deb, lintian, dpkg) =="
+    out="$LOG/deb.out"
+    tests/deb-check.sh >"$out" 2>&1
+    rc=$?
+    cat "$out"
+    if [ $rc -ne 77 ]; then
+        dp=$(grep -c '^ok    ' "$out")
+        df=$(grep -c '^FAIL  ' "$out")
+        pass=$((pass + dp))
+        fail=$((fail + df))
+        while read -r line; do failed_names+=("${line#FAIL  }"); done < <(grep '^FAIL  ' "$out")
+        if [ $rc -ne 0 ] && [ "$df" -eq 0 ]; then
+            fail=$((fail + 1))
+            failed_names+=("deb-check.sh (exit $rc)")
+        fi
+    fi
+
     echo "== build (clang, ASan+UBSan) =="
     if make -s -j"$JOBS" BUILD=build/asan CC=clang SAN=1 check-build >"$LOG/asan.out" 2>&1; then
         note_result "clang+asan build" 0

@@ -494,7 +494,10 @@ static int do_dm_fails(struct harness *h, struct line *l)
                                strncmp(l->tok[first], "user=", 5) == 0))
         first++;
     /* A fresh log, so the match is against this run's output only. */
-    truncate(h->dm_log, 0);
+    if (truncate(h->dm_log, 0) != 0 && errno != ENOENT) {
+        h_fail(h, "line %u: cannot empty %s: %s", h->lineno, h->dm_log, strerror(errno));
+        return -EIO;
+    }
     /* Its own process slot: a daemon may be running beside it. */
     if (dm_start(h, &refused, l->tok + first, l->ntok - first, false, 0, kv(l, 1, "user"))) {
         h_fail(h, "line %u: cannot start the device model", h->lineno);
