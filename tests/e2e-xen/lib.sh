@@ -269,11 +269,12 @@ daemon_log_excerpt() {
 }
 
 # ------------------------------------------------------------------ guests
-# hvm_cfg FILE NAME VCPUS MEMORY GUEST-ARGS [EXTRA xl LINES...]
 # The guests' kernels run with nosoftlockup: under TCG on a loaded host a vCPU may not
 # run for 20 s and more, and the soft-lockup report, printed at emergency level, cut
 # the guest's result line on the console (seen: xl-create's JSON split in two). A guest
 # that really hangs still fails its case's bounded wait.
+#
+# hvm_cfg FILE NAME VCPUS MEMORY GUEST-ARGS [EXTRA xl LINES...]
 hvm_cfg() {
     local f=$1 name=$2 vcpus=$3 mem=$4 args=$5; shift 5
     cat > "$f" <<EOF
