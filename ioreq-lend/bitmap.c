@@ -88,18 +88,28 @@ static unsigned int word_apply(struct bitmap *b, uint64_t w, uint64_t mask, bool
     return (unsigned int)__builtin_popcountll(old ^ new);
 }
 
+/* [first, first + n) clipped to the map: its end (first < nbits). */
+static uint64_t range_end(const struct bitmap *b, uint64_t first, uint64_t n)
+{
+    return n > b->nbits - first ? b->nbits : first + n;
+}
+
+/* Where a range ending at `end` stops inside word w: a bit index, WORD_BITS for all of it. */
+static unsigned int word_end(uint64_t w, uint64_t end)
+{
+    return end - w * WORD_BITS >= WORD_BITS ? WORD_BITS : (unsigned int)(end - w * WORD_BITS);
+}
+
 uint64_t bitmap_set_range(struct bitmap *b, uint64_t first, uint64_t n)
 {
     uint64_t end, changed = 0;
 
     if (first >= b->nbits)
         return 0;
-    end = n > b->nbits - first ? b->nbits : first + n;
+    end = range_end(b, first, n);
     for (uint64_t i = first; i < end;) {
         uint64_t w = i / WORD_BITS;
-        unsigned int lo = i % WORD_BITS, hi = end - w * WORD_BITS >= WORD_BITS
-                                                  ? WORD_BITS
-                                                  : (unsigned int)(end - w * WORD_BITS);
+        unsigned int lo = i % WORD_BITS, hi = word_end(w, end);
 
         changed += word_apply(b, w, mask_of(lo, hi), true);
         i = w * WORD_BITS + hi;
@@ -114,13 +124,11 @@ uint64_t bitmap_clear_range(struct bitmap *b, uint64_t first, uint64_t n)
 
     if (first >= b->nbits)
         return 0;
-    end = n > b->nbits - first ? b->nbits : first + n;
+    end = range_end(b, first, n);
     /* Jump from set bit to set bit: the work follows what is set, not the range. */
     for (uint64_t i = bitmap_next_set(b, first); i < end; i = bitmap_next_set(b, i)) {
         uint64_t w = i / WORD_BITS;
-        unsigned int lo = i % WORD_BITS, hi = end - w * WORD_BITS >= WORD_BITS
-                                                  ? WORD_BITS
-                                                  : (unsigned int)(end - w * WORD_BITS);
+        unsigned int lo = i % WORD_BITS, hi = word_end(w, end);
 
         changed += word_apply(b, w, mask_of(lo, hi), false);
         i = w * WORD_BITS + hi;
@@ -142,12 +150,10 @@ uint64_t bitmap_count_range(const struct bitmap *b, uint64_t first, uint64_t n)
 
     if (first >= b->nbits)
         return 0;
-    end = n > b->nbits - first ? b->nbits : first + n;
+    end = range_end(b, first, n);
     for (uint64_t i = first; i < end;) {
         uint64_t w = i / WORD_BITS;
-        unsigned int lo = i % WORD_BITS, hi = end - w * WORD_BITS >= WORD_BITS
-                                                  ? WORD_BITS
-                                                  : (unsigned int)(end - w * WORD_BITS);
+        unsigned int lo = i % WORD_BITS, hi = word_end(w, end);
 
         count += (uint64_t)__builtin_popcountll(b->lv[0][w] & mask_of(lo, hi));
         i = w * WORD_BITS + hi;
