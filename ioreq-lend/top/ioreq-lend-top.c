@@ -160,11 +160,24 @@ static bool parse_u64(struct parser *ps, uint64_t *v)
     return true;
 }
 
+/* After an object's member: ',' (*more: another follows) or its closing '}'. */
+static bool member_end(struct parser *ps, bool *more)
+{
+    skip_ws(ps);
+    *more = ps->p < ps->end && *ps->p == ',';
+    if (*more) {
+        ps->p++;
+        return true;
+    }
+    return expect(ps, '}');
+}
+
 static bool parse_stats(const char *buf, size_t len, struct daemon_view *d)
 {
     struct parser ps = {
         .p = buf, .end = buf + len, .start = buf, .err = d->error, .errlen = sizeof(d->error)};
     char group[NAME_MAX_LEN / 2], name[NAME_MAX_LEN / 2];
+    bool more;
 
     d->n = 0;
     if (!expect(&ps, '{'))
@@ -183,23 +196,15 @@ static bool parse_stats(const char *buf, size_t len, struct daemon_view *d)
                 return fail(&ps, "too many counters");
             snprintf(d->c[d->n].name, sizeof(d->c[d->n].name), "%s.%s", group, name);
             d->c[d->n++].value = v;
-            skip_ws(&ps);
-            if (ps.p < ps.end && *ps.p == ',') {
-                ps.p++;
-                continue;
-            }
-            if (!expect(&ps, '}'))
+            if (!member_end(&ps, &more))
                 return false;
-            break;
+            if (!more)
+                break;
         }
-        skip_ws(&ps);
-        if (ps.p < ps.end && *ps.p == ',') {
-            ps.p++;
-            continue;
-        }
-        if (!expect(&ps, '}'))
+        if (!member_end(&ps, &more))
             return false;
-        break;
+        if (!more)
+            break;
     }
     skip_ws(&ps);
     if (ps.p != ps.end)
