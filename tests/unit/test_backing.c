@@ -23,6 +23,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "open_fds.h"
 #include "backing.h"
 
 #define KB 1024ULL
@@ -34,19 +35,6 @@ static char sysfs[128];
 static char err[512];
 
 /* ---- helpers ---- */
-
-static int count_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    struct dirent *e;
-    int n = 0;
-
-    assert_non_null(d);
-    while ((e = readdir(d)))
-        n += e->d_name[0] != '.';
-    closedir(d);
-    return n;
-}
 
 static int count_maps(void)
 {

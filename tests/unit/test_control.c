@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "open_fds.h"
 #include "control.h"
 #include "control_client.h"
 #include "regions.h"
@@ -52,19 +53,6 @@ static int teardown(void **state)
     regions_destroy(&f->rs);
     free(f);
     return 0;
-}
-
-static int count_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    struct dirent *e;
-    int n = 0;
-
-    assert_non_null(d);
-    while ((e = readdir(d)))
-        n += e->d_name[0] != '.';
-    closedir(d);
-    return n;
 }
 
 /* A sealable memfd of size bytes, byte i = (i * 7 + tag) & 0xff. */
