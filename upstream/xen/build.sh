@@ -3,6 +3,7 @@
 # Build Debian's Xen 4.17 hypervisor with the lending series (patches/series).
 #
 # usage: upstream/xen/build.sh [--config FILE] [--apt-dir DIR] [--jobs N] OUTDIR
+#        upstream/xen/build.sh --libxl [--apt-dir DIR] [--jobs N] OUTDIR
 #        upstream/xen/build.sh --source-versions [--apt-dir DIR]
 #
 #   OUTDIR/xen          the multiboot ELF (what QEMU's -kernel or GRUB's multiboot loads)
@@ -10,6 +11,10 @@
 #   OUTDIR/xen.config   the .config it was built with
 #   OUTDIR/info         source_version= xen_version= gcc= build_s= patches=
 #   OUTDIR/build.log    make's output
+#
+# --libxl: build the toolstack's libraries instead (tools/libs, with patch 8's PVH
+# DSDT) and keep only OUTDIR/libxenlight.so.4.17.0, for a dom0 whose other tools stay
+# Debian's (it needs autoconf, iasl and the -dev packages tools/configure checks for).
 #
 # The source is Debian's `xen` source package, fetched with apt-get source through a
 # private apt state (DIR, default OUTDIR/.apt: a deb-src sources file made from the
@@ -26,21 +31,22 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-CONFIG="" APTDIR="" JOBS=2 OUT="" LIST=0
+CONFIG="" APTDIR="" JOBS=2 OUT="" LIST=0 LIBXL=0
 while [ $# -gt 0 ]; do
     case $1 in
     --config) CONFIG=$(realpath "$2"); shift ;;
     --apt-dir) APTDIR=$2; shift ;;
     --jobs) JOBS=$2; shift ;;
     --source-versions) LIST=1 ;;
-    -h|--help) sed -n '3,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --libxl) LIBXL=1 ;;
+    -h|--help) sed -n '3,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "build.sh: unknown option $1" >&2; exit 2 ;;
     *) OUT=$1 ;;
     esac
     shift
 done
 die() { echo "upstream/xen/build.sh: $*" >&2; exit 1; }
-[ $LIST = 1 ] || [ -n "$OUT" ] || die "usage: build.sh [--config FILE] [--apt-dir DIR] [--jobs N] OUTDIR"
+[ $LIST = 1 ] || [ -n "$OUT" ] || die "usage: build.sh [--config FILE | --libxl] [--apt-dir DIR] [--jobs N] OUTDIR"
 if [ -n "$OUT" ]; then
     mkdir -p "$OUT"; OUT=$(cd "$OUT" && pwd)
 fi
@@ -114,6 +120,38 @@ while read -r p; do
         { cat "$WORK/patch.log" >&2; die "patch $p does not apply to xen $SRCVER"; }
 done < "$HERE/patches/series"
 
+# ------------------------------------------------------------ libxl
+if [ $LIBXL = 1 ]; then
+    for c in autoconf iasl pkg-config; do
+        command -v $c >/dev/null || die "missing command $c (scripts/ensure-deps.sh e2e)"
+    done
+    # Debian's delta removes the generated configure scripts and config.{sub,guess}.
+    cp /usr/share/misc/config.sub /usr/share/misc/config.guess .
+    ./autogen.sh > "$OUT/build.log" 2>&1 || { tail -5 "$OUT/build.log" >&2; die "autogen.sh failed"; }
+    # As Debian's rules configure the tools, less what a library build never uses.
+    ./configure --prefix=/usr --libdir=/usr/lib/x86_64-linux-gnu --disable-stubdom \
+        --disable-qemu-traditional --disable-rombios --disable-seabios --disable-ipxe \
+        --disable-ovmf --disable-pvshim --disable-docs --disable-ocamltools \
+        --disable-xsmpolicy --disable-systemd \
+        --with-system-qemu=/usr/libexec/xen-qemu-system-i386 >> "$OUT/build.log" 2>&1 ||
+        { tail -5 "$OUT/build.log" >&2; die "tools/configure failed (see $OUT/build.log)"; }
+    for d in tools/include tools/libs; do
+        make -C $d -j"$JOBS" XEN_TARGET_ARCH=x86_64 >> "$OUT/build.log" 2>&1 ||
+            { grep -E 'error|Error' "$OUT/build.log" | head -20 >&2; die "make -C $d failed (see $OUT/build.log)"; }
+    done
+    grep -q PNP0A03 tools/libs/light/dsdt_pvh.asl || die "the PVH DSDT has no PCI root: is patch 8 applied?"
+    cp tools/libs/light/libxenlight.so.4.17.0 "$OUT/"
+    T1=$(date +%s.%N)
+    {
+        echo "source_version=$SRCVER"
+        echo "gcc=$(gcc -dumpfullversion)"
+        echo "build_s=$(awk -v a="$T0" -v b="$T1" 'BEGIN{printf "%.0f", b - a}')"
+        echo "patches=$(grep -c '\.patch$' "$HERE/patches/series")"
+    } > "$OUT/info"
+    cd "$OUT" && rm -rf "$WORK"
+    cat "$OUT/info" >&2
+    exit 0
+fi
 # ------------------------------------------------------------ config
 if [ -z "$CONFIG" ]; then
     (cd "$WORK/dl" && apt-get -q -o APT::Sandbox::User=root download xen-hypervisor-4.17-amd64 >/dev/null) ||
