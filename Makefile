@@ -155,7 +155,7 @@ demo: $(PROGRAMS)
 # with the lending series (upstream/xen/, built from Debian's source as image layer
 # xenlend) with the lending privcmd (upstream/linux/), where --mode auto lends. The
 # second run's JSON line carries the `lend` object.
-E2E_LEND_CASES = lend-ioctl,lend-mm,lend-copy,xen-lend
+E2E_LEND_CASES = lend-ioctl,lend-mm,lend-copy,xen-lend,pvh
 # Each boot's bound (run.sh --timeout): on a loaded 2-core machine the first boot's
 # cases took 530 s and the second's 400 s, too close to run.sh's default of 590 s.
 E2E_TIMEOUT ?= 900

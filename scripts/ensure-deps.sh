@@ -68,6 +68,15 @@ for group in "${@:-build}"; do
         # linux-headers-KVER of the dom0 kernel itself), patch, xz for linux-source.
         need linux-headers-amd64 have_deb linux-headers-amd64
         need xz-utils have_cmd xz
+        # upstream/xen/build.sh --libxl: what tools/configure checks for, and iasl.
+        need autoconf have_cmd autoconf
+        need acpica-tools have_cmd iasl
+        need pkg-config have_cmd pkg-config
+        need uuid-dev have_hdr uuid/uuid.h
+        need libyajl-dev have_hdr yajl/yajl_gen.h
+        need zlib1g-dev have_hdr zlib.h
+        need libncurses-dev have_hdr ncurses.h
+        need python3-dev have_cmd python3-config
         ;;
     *) echo "ensure-deps: unknown group '$group'" >&2; exit 2 ;;
     esac

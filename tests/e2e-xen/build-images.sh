@@ -6,7 +6,10 @@
 #                        and fake-xen/xen-privcmd.ko, its test build that needs no lending Xen
 #   cache/dom0-KEY/      dom0.cpio: Debian bookworm minbase + Xen 4.17 tools + qemu-system-xen
 #   cache/guest-KEY/     guest.cpio.gz (busybox + the static test program), e2e-guest
-#   cache/overlay-KEY.cpio   dom0's /init, the cases, lendtest, the guest kernel and initramfs
+#   cache/libxl-KEY/     libxenlight.so.4.17.0 with upstream/xen's PVH PCI root (patch 8),
+#                        built by upstream/xen/build.sh --libxl
+#   cache/overlay-KEY.cpio   dom0's /init, the cases, lendtest, the guest kernel and initramfs,
+#                        the patched libxenlight under /e2e/libxl
 #   cache/xenlend-KEY/   (--xen-lend only) the hypervisor with the lending series,
 #                        built by upstream/xen/build.sh: xen, xen-syms, xen.config, info
 #   cache/images.env     paths and keys of the current images, sourced by run.sh
@@ -77,17 +80,27 @@ GUEST_KEY=$(hash_str "busybox=$BUSYBOXVER" "gcc=$GCCVER" "$(hash_files "${GUEST_
 LENDMOD_SRCS=(../../upstream/linux/{build.sh,Kbuild,privcmd-glue.patch,privcmd-lend.c,privcmd-lend-uapi.h,check-abi.c}
               ../../ioreq-lend/lend_abi.h)
 LENDMOD_KEY=$(hash_str "kernel=$KPKG=$KPKGVER" "gcc=$GCCVER" "$(hash_files "${LENDMOD_SRCS[@]}")" "$(layer_hash lendmod)")
+# The Xen source versions apt offers (the libxl layer, and the xenlend layer below):
+# private deb-src lists, refreshed once a day (a mirror drops old sources).
+XL=$HERE/../../upstream/xen
+APTD=$CACHE/xen-src-apt
+find "$APTD/lists" -maxdepth 1 -name '*_Sources*' -mtime +0 -delete 2>/dev/null || true
+SRCVERS=$("$XL/build.sh" --apt-dir "$APTD" --source-versions | tr '\n' ' ')
+[ -n "$SRCVERS" ] || die "apt offers no xen source package (private deb-src lists in $APTD)"
+XLPATCHES=$(cd "$XL" && sha256sum build.sh patches/series patches/*.patch | sha256sum)
+LIBXL_KEY=$(hash_str "sources=$SRCVERS" "gcc=$GCCVER" "$XLPATCHES" "$(layer_hash libxl)")
 mapfile -t OVERLAY_SRCS < <(cd "$HERE" && ls dom0-init.sh lib.sh cases/*.sh dom0/*.c ../../bench/uffd_anchor.c)
-OVERLAY_KEY=$(hash_str "$HOST_KEY" "$GUEST_KEY" "$LENDMOD_KEY" "gcc=$GCCVER" "$(hash_files "${OVERLAY_SRCS[@]}")" \
+OVERLAY_KEY=$(hash_str "$HOST_KEY" "$GUEST_KEY" "$LENDMOD_KEY" "$LIBXL_KEY" "gcc=$GCCVER" "$(hash_files "${OVERLAY_SRCS[@]}")" \
     "$(layer_hash 4)")
 
 HOSTD=$CACHE/host-$HOST_KEY
 DOM0D=$CACHE/dom0-$DOM0_KEY
 GUESTD=$CACHE/guest-$GUEST_KEY
 LENDD=$CACHE/lendmod-$LENDMOD_KEY
+LIBXLD=$CACHE/libxl-$LIBXL_KEY
 OVERLAY=$CACHE/overlay-$OVERLAY_KEY.cpio
 
-if [ $FORCE = 1 ]; then rm -rf "$HOSTD" "$DOM0D" "$GUESTD" "$LENDD" "$OVERLAY"; fi
+if [ $FORCE = 1 ]; then rm -rf "$HOSTD" "$DOM0D" "$GUESTD" "$LENDD" "$LIBXLD" "$OVERLAY"; fi
 
 # Remove stale layers of the same kind so the cache does not grow without bound.
 prune() { # prune PREFIX KEEP
@@ -225,6 +238,21 @@ else
     say "layer lendmod ($LENDMOD_KEY) cached"
 fi
 
+# ---------------------------------------------------------------- layer libxl: the PVH PCI root
+# Debian's libxenlight with upstream/xen's patch 8 (a PCI root in the PVH DSDT), from
+# the same source and series as the xenlend layer. Only the PVH cases use it
+# (lib.sh's pvh_cfg: LD_LIBRARY_PATH=/e2e/libxl); dom0's other tools stay Debian's.
+if [ ! -f "$LIBXLD/.done" ]; then
+    say "layer libxl ($LIBXL_KEY): libxenlight from Debian's xen source ($SRCVERS) + the series (about a minute)"
+    rm -rf "$LIBXLD"
+    "$XL/build.sh" --libxl --apt-dir "$APTD" --jobs 2 "$LIBXLD" || die "the libxl build failed (see $LIBXLD/build.log)"
+    touch "$LIBXLD/.done"
+    prune libxl "$LIBXLD"
+    say "layer libxl done: $(tr '\n' ' ' < "$LIBXLD/info")"
+else
+    say "layer libxl ($LIBXL_KEY) cached"
+fi
+
 # ---------------------------------------------------------------- layer 4: harness overlay
 if [ ! -f "$OVERLAY" ]; then
     say "layer overlay ($OVERLAY_KEY): dom0 /init, cases, guest images"
@@ -236,6 +264,8 @@ if [ ! -f "$OVERLAY" ]; then
     # dom0-init.sh loads it instead of Debian's privcmd unless run.sh --privcmd stock.
     install -m 644 "$LENDD/xen-privcmd.ko" "$O/e2e/modules/xen-privcmd.ko"
     install -D -m 644 "$LENDD/fake-xen/xen-privcmd.ko" "$O/e2e/modules/fake-xen/xen-privcmd.ko"
+    # Under its soname: the PVH cases' xl finds it through LD_LIBRARY_PATH.
+    install -D -m 644 "$LIBXLD/libxenlight.so.4.17.0" "$O/e2e/libxl/libxenlight.so.4.17"
     # dom0's test programs: static, against the host's libxen-dev (= dom0's tools).
     gcc -static -O2 -g0 -Wall -Wextra -Werror -o "$O/e2e/bin/lendtest" "$HERE/dom0/lendtest.c" \
         -lxenctrl -lxenforeignmemory -lxendevicemodel -lxenevtchn -lxencall -lxengnttab \
@@ -265,20 +295,14 @@ fi
 # config of the hypervisor package layer 1 unpacked. Built only for --xen-lend.
 XENLEND_ENV=""
 if [ $XENLEND = 1 ]; then
-    XL=$HERE/../../upstream/xen
     for c in flex bison dpkg-source patch python3; do
         command -v $c >/dev/null || die "missing command $c (scripts/ensure-deps.sh e2e)"
     done
-    APTD=$CACHE/xen-src-apt
-    # Refresh the private deb-src lists once a day (a mirror drops old sources).
-    find "$APTD/lists" -maxdepth 1 -name '*_Sources*' -mtime +0 -delete 2>/dev/null || true
-    SRCVERS=$("$XL/build.sh" --apt-dir "$APTD" --source-versions | tr '\n' ' ')
-    [ -n "$SRCVERS" ] || die "apt offers no xen source package (private deb-src lists in $APTD)"
     XCONF=$CACHE/xen-4.17-amd64.config
     dpkg-deb --fsys-tarfile "$CACHE"/debs/xen-hypervisor-4.17-amd64_"${XENVER//:/%3a}"_*.deb |
         tar -xO ./boot/xen-4.17-amd64.config > "$XCONF" || die "no hypervisor config in the layer 1 deb"
     XENLEND_KEY=$(hash_str "sources=$SRCVERS" "config=$(sha256sum < "$XCONF")" "gcc=$GCCVER" \
-        "$(cd "$XL" && sha256sum build.sh patches/series patches/*.patch | sha256sum)" "$(layer_hash 5)")
+        "$XLPATCHES" "$(layer_hash 5)")
     XLD=$CACHE/xenlend-$XENLEND_KEY
     [ $FORCE = 1 ] && rm -rf "$XLD"
     if [ ! -f "$XLD/.done" ]; then

@@ -325,6 +325,11 @@ tsc_mode = "native"
 EOF
     local l; for l in "$@"; do echo "$l" >> "$f"; done
     GUEST=$name
+    # libxl with a PCI root in the PVH DSDT (upstream/xen patch 8), for every xl
+    # command of the case; E2E_PVH_LIBXL=debian keeps Debian's.
+    if [ "${E2E_PVH_LIBXL:-patched}" = patched ]; then
+        export LD_LIBRARY_PATH=/e2e/libxl
+    fi
     # xenconsoled --log=guest writes the PV console here.
     GUEST_CONSOLE=/var/log/xen/console/guest-$name.log
 }

@@ -811,7 +811,7 @@ static void dmesg_pci_lines(void)
     /* What a guest without ACPI loses: how it found its CPUs and interrupts. */
     static const char *const boot[] = {"ACPI", "smp", "SMP", "APIC", "MP-table", "CPU", NULL};
 
-    dmesg_lines("dmesg_pci", pci, 24);
+    dmesg_lines("dmesg_pci", pci, 48);
     dmesg_lines("dmesg_boot", boot, 24);
 }
 
