@@ -86,7 +86,18 @@ rec_str privcmd_taint "$(cat /sys/module/xen_privcmd/taint 2>/dev/null)"
 [ -n "$infra_error" ] && rec_str infra_error "$infra_error"
 progress "xen $(xi xen_version) virt_caps '$(xi virt_caps)' free $(xi free_memory) MiB, xenstored $(pgrep -x xenstored >/dev/null && echo up || echo DOWN), privcmd $E2E_PRIVCMD${infra_error:+, ERROR: $infra_error}"
 
-# The daemon under test, injected per run by run.sh.
+# The daemon under test, injected per run by run.sh: as files, or as the Debian package
+# (run.sh --deb), installed here as an administrator would.
+if compgen -G "$E2E/debs/*.deb" >/dev/null; then
+    deb=$(ls "$E2E"/debs/*.deb)
+    if dpkg -i "$E2E"/debs/*.deb > "$D/dpkg.log" 2>&1; then
+        rec_str deb_installed "$(dpkg-query -W -f='${Package} ${Version}' ioreq-lend)"
+        progress "dpkg -i $(basename "$deb"): $(dpkg-query -W -f='${Package} ${Version}' ioreq-lend)"
+    else
+        rec_str deb_installed "dpkg -i failed: $(tail -3 "$D/dpkg.log" | tr '\n' ' ')"
+        progress "dpkg -i $(basename "$deb") FAILED: $(tail -3 "$D/dpkg.log" | tr '\n' '|')"
+    fi
+fi
 if [ -x "$DAEMON" ]; then
     if "$DAEMON" --help > "$E2E/daemon-help.out" 2> "$E2E/daemon-help.err"; then
         touch "$E2E/daemon-ok"

@@ -15,6 +15,10 @@
 E2E=${E2E:-/e2e}
 RESULTS=${RESULTS:-/tmp/e2e}
 DAEMON=${DAEMON:-/usr/local/bin/ioreq-lend}
+# The launchers and the xl examples: where run.sh copies them (make install's paths), or
+# where the package puts them (run.sh --deb: dom0-init.sh installs it with dpkg -i).
+E2E_LIBEXEC=${E2E_LIBEXEC:-/usr/local/libexec/ioreq-lend}
+E2E_EXAMPLES=${E2E_EXAMPLES:-$E2E/examples}
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/usr/lib/xen-4.17/bin
 
 # Fork-free helpers: every process start in dom0 costs ~0.1-1 s under TCG (jq more).

@@ -24,6 +24,9 @@
 #                 lend-events case only: it lends nothing to a guest)
 #   --verbose     print the whole serial console, not just progress
 #   --set         pass VAR=VALUE to the cases (e.g. E2E_THREADS_BYTES=8M, E2E_LOG_LEVEL=debug)
+#   --deb DIR     install the daemon as dom0's administrator would: DIR's ioreq-lend_*.deb
+#                 (make deb), with dpkg -i; the cases use the package's paths. Without it
+#                 the binaries are copied where `make install` puts them
 # Environment: E2E_DAEMON (default build/ioreq-lend), E2E_XENSIM (default build/xensim, for
 # the fidelity check that follows hvm-basic), E2E_CACHE (default tests/e2e-xen/cache).
 #
@@ -45,7 +48,7 @@ export E2E_T0=${EPOCHREALTIME/,/.}
 ALL_CASES=(lend-ioctl lend-events lend-mm lend-copy hvm-basic xl-create hvm-large-bar destroy-mid-traffic pvh pvh-xl-create xen-lend)
 
 CASES="" TIMEOUT=590 CASE_TIMEOUT=420 DOM0_VCPUS=1 QEMU_SMP=1 BUILD=1 VERBOSE=0 SETS=() XEN_FLAVOUR=stock
-PRIVCMD=lend
+PRIVCMD=lend DEB_DIR=""
 while [ $# -gt 0 ]; do
     case $1 in
     --case|--cases) CASES=$2; shift ;;
@@ -60,6 +63,7 @@ while [ $# -gt 0 ]; do
         shift ;;
     --verbose|-v) VERBOSE=1 ;;
     --set) SETS+=("$2"); shift ;;
+    --deb) DEB_DIR=$2; shift ;;
     --list)
         for c in "${ALL_CASES[@]}"; do echo "$c"; done
         for f in "$HERE"/cases/*.sh; do
@@ -136,7 +140,21 @@ done
 RUNROOT=$(mktemp -d "$CACHE/runroot.XXXXXX")
 trap 'rm -rf "$RUNROOT"' EXIT
 mkdir -p "$RUNROOT/e2e" "$RUNROOT/usr/local/bin"
-if [ -f "$DAEMON" ] && [ -x "$DAEMON" ]; then
+DEB_ENV=""
+if [ -n "$DEB_DIR" ]; then
+    deb=$(ls "$DEB_DIR"/ioreq-lend_*.deb 2>/dev/null | head -1)
+    if [ -n "$deb" ]; then
+        mkdir -p "$RUNROOT/e2e/debs"
+        cp "$deb" "$RUNROOT/e2e/debs/"
+        DAEMON_STATE="package $(basename "$deb") $(sha256sum "$deb" | cut -c1-12)"
+        # The package's paths (debian/rules), for dom0-init.sh and the cases.
+        DEB_ENV="export DAEMON=/usr/libexec/ioreq-lend/ioreq-lend E2E_LIBEXEC=/usr/libexec/ioreq-lend E2E_EXAMPLES=/usr/share/doc/ioreq-lend/examples"
+        say "daemon: $(basename "$deb"), installed in dom0 with dpkg -i ($DAEMON_STATE)"
+    else
+        DAEMON_STATE="missing (no ioreq-lend_*.deb in $DEB_DIR)"
+        say "daemon: $DAEMON_STATE: the cases will run their guests and FAIL"
+    fi
+elif [ -f "$DAEMON" ] && [ -x "$DAEMON" ]; then
     DAEMON_STATE="present $(sha256sum "$DAEMON" | cut -c1-12)"
     cp "$DAEMON" "$RUNROOT/usr/local/bin/ioreq-lend"
     # The xl launchers where `make install` puts them, the daemon beside them, and
@@ -173,6 +191,7 @@ fi
     echo "E2E_CASE_TIMEOUT=$CASE_TIMEOUT"
     echo "export E2E_XEN_FLAVOUR=$XEN_FLAVOUR"
     echo "export E2E_PRIVCMD=$PRIVCMD"
+    [ -n "$DEB_ENV" ] && echo "$DEB_ENV"
     for s in "${SETS[@]}"; do
         [[ $s =~ ^[A-Z_][A-Z0-9_]*=[^\"\$\`]*$ ]] || early_fail "bad --set '$s'"
         echo "export ${s%%=*}=\"${s#*=}\""

@@ -12,7 +12,7 @@
 case_begin pvh-xl-create
 VENDOR=0x5853 DEVICE=0x1e4d CLASS=0x058000 BAR_SIZE=$((256 << 20)) BAR_BASE=0x110000000
 NAME=e2e-pvh-xl
-LAUNCHER=/usr/local/libexec/ioreq-lend/ioreq-lend-xl-create
+LAUNCHER=$E2E_LIBEXEC/ioreq-lend-xl-create
 DLOG=$D/launcher.log
 DSTATS=$D/stats.json
 

@@ -8,7 +8,7 @@
 . /e2e/lib.sh
 case_begin xl-create
 VENDOR=0x5853 DEVICE=0x1e4d CLASS=0x058000 BAR_SIZE=$((256 << 20))
-EXAMPLE=$E2E/examples/hvm-vram-8g-auto.cfg
+EXAMPLE=$E2E_EXAMPLES/hvm-vram-8g-auto.cfg
 NAME=e2e-xl
 DLOG=/var/log/xen/qemu-dm-$NAME.log
 DSTATS=$D/stats.json
