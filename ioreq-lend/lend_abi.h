@@ -32,7 +32,8 @@
  * entries, two memory_op sub-ops) and for Linux 6.1 by the privcmd module in
  * upstream/linux/ (MMU interval notifiers and HMM's fault protocol,
  * as lib/test_hmm.c uses them). Revision 3's aging (XENMEM_lend_age,
- * IOCTL_PRIVCMD_LEND_AGE) is implemented by the simulator only so far.
+ * IOCTL_PRIVCMD_LEND_AGE) is implemented by both, for AMD's NPT (Xen's EPT
+ * answers EOPNOTSUPP: upstream/xen/README.md), and by the simulator.
  */
 #ifndef IOREQ_LEND_LEND_ABI_H
 #define IOREQ_LEND_LEND_ABI_H

@@ -18,9 +18,10 @@
 
 int main(void)
 {
-	printf("sizes %zu %zu %zu\n", sizeof(struct privcmd_lend_slot),
+	printf("sizes %zu %zu %zu %zu\n", sizeof(struct privcmd_lend_slot),
 	       sizeof(struct privcmd_lend_range),
-	       sizeof(struct privcmd_lend_event));
+	       sizeof(struct privcmd_lend_event),
+	       sizeof(struct privcmd_lend_age));
 	F(privcmd_lend_slot, slot);
 	F(privcmd_lend_slot, flags);
 	F(privcmd_lend_slot, first_gfn);
@@ -35,11 +36,19 @@ int main(void)
 	F(privcmd_lend_event, reason);
 	F(privcmd_lend_event, first_page);
 	F(privcmd_lend_event, count);
+	F(privcmd_lend_age, slot);
+	F(privcmd_lend_age, flags);
+	F(privcmd_lend_age, first_page);
+	F(privcmd_lend_age, count);
+	F(privcmd_lend_age, bitmap);
+	F(privcmd_lend_age, young);
 	printf("ioctls %#lx %#lx %#lx %#lx\n",
 	       (unsigned long)IOCTL_PRIVCMD_LEND_VERSION,
 	       (unsigned long)IOCTL_PRIVCMD_LEND_SET_SLOT,
 	       (unsigned long)IOCTL_PRIVCMD_LEND_MAP,
 	       (unsigned long)IOCTL_PRIVCMD_LEND_UNMAP);
+	printf("age %#lx %d %d\n", (unsigned long)IOCTL_PRIVCMD_LEND_AGE,
+	       PRIVCMD_LEND_VERSION_AGE, LEND_AGE_MAX_PAGES);
 	printf("limits %d %d flags %#x\n", LEND_MAX_SLOTS, LEND_EVENT_QUEUE,
 	       (unsigned int)LEND_SLOT_F_READONLY);
 	printf("reasons %d %d %d\n", LEND_EV_MIGRATED, LEND_EV_UNMAPPED,

@@ -51,12 +51,14 @@
  */
 #define XENMEM_lend_map		29
 #define XENMEM_lend_unmap	30
+#define XENMEM_lend_age		31
 struct xen_lend_map {
 	domid_t domid;			/* the borrower */
 	uint16_t flags;			/* XENLEND_F_READONLY (map only) */
 	uint32_t nr;			/* 1 .. XENLEND_MAX_BATCH */
 	uint64_t first_gfn;
-	GUEST_HANDLE(xen_pfn_t) frames;	/* nr frames (map only) */
+	/* map: nr frames; age: (nr + 63) / 64 words of accessed bits, out */
+	GUEST_HANDLE(xen_pfn_t) frames;
 };
 #define XENLEND_F_READONLY	(1u << 0)
 #define XENLEND_MAX_BATCH	512
@@ -93,6 +95,8 @@ struct privcmd_lend {
 	struct lend_slot *slots[LEND_MAX_SLOTS];
 	/* LEND_MAP's hmm pfns, turned into frames in place. */
 	unsigned long pfns[XENLEND_MAX_BATCH];
+	/* LEND_AGE's bitmap, filled by the hypervisor 512 bits at a time. */
+	u64 young[LEND_AGE_MAX_PAGES / 64];
 
 	spinlock_t ev_lock;
 	wait_queue_head_t ev_wait;
@@ -143,6 +147,11 @@ static long xen_lend(unsigned int op, domid_t domid, u64 gfn, unsigned long nr,
 
 	if (!nr || nr > XENLEND_MAX_BATCH)
 		return -EINVAL;
+	if (op == XENMEM_lend_age) {
+		/* No guest touches what this build lends: nothing is young. */
+		memset(frames, 0, DIV_ROUND_UP(nr, 64) * sizeof(u64));
+		return 0;
+	}
 	if (op == XENMEM_lend_unmap) {
 		atomic_long_sub(nr, &fake_lent);
 		return 0;
@@ -660,14 +669,55 @@ static struct lend_slot *lend_range_slot(struct privcmd_lend *l,
 
 /* ------------------------------------------------------------ the fd */
 
-/* EOPNOTSUPP on a hypervisor without XENMEM_lend_* (ENOSYS). */
+/*
+ * EOPNOTSUPP on a hypervisor without XENMEM_lend_* (ENOSYS); the revision
+ * with aging where it has XENMEM_lend_age too.
+ */
 static long lend_version(struct privcmd_data *data)
 {
+	domid_t domid = data->domid == DOMID_INVALID ? DOMID_SELF : data->domid;
+
 	/* nr 0 is refused by a hypervisor that has the op, unknown ops ENOSYS. */
-	if (xen_lend(XENMEM_lend_unmap, data->domid == DOMID_INVALID ?
-		     DOMID_SELF : data->domid, 0, 0, 0, NULL) == -ENOSYS)
+	if (xen_lend(XENMEM_lend_unmap, domid, 0, 0, 0, NULL) == -ENOSYS)
 		return -EOPNOTSUPP;
-	return PRIVCMD_LEND_VERSION;
+	if (xen_lend(XENMEM_lend_age, domid, 0, 0, 0, NULL) == -ENOSYS)
+		return PRIVCMD_LEND_VERSION;
+	return PRIVCMD_LEND_VERSION_AGE;
+}
+
+/*
+ * Test and clear the accessed bits of a slot's pages in the guest's p2m, at
+ * most LEND_AGE_MAX_PAGES: the hypervisor answers for lent entries of our
+ * frames only, so pages not mapped read 0. No fault, no notifier sequence,
+ * nothing mapped or unmapped: it never fails with EAGAIN.
+ */
+static long lend_age(struct privcmd_lend *l, struct privcmd_lend_age *a)
+{
+	struct lend_slot *s = a->slot < LEND_MAX_SLOTS ? l->slots[a->slot] : NULL;
+	u64 done;
+	long ret;
+
+	if (s && s->notifier.mm != current->mm)
+		return -EIO;
+	if (!s || a->flags || !a->count || a->first_page > s->pages ||
+	    a->count > s->pages - a->first_page)
+		return -EINVAL;
+	for (done = 0; done < a->count; done += XENLEND_MAX_BATCH) {
+		unsigned long nr = min_t(u64, a->count - done, XENLEND_MAX_BATCH);
+
+		ret = xen_lend(XENMEM_lend_age, l->domid,
+			       s->first_gfn + a->first_page + done, nr, 0,
+			       (xen_pfn_t *)&l->young[done / 64]);
+		if (ret == -ENOSYS)
+			return -EOPNOTSUPP;
+		if (ret)
+			return ret;
+	}
+	if (copy_to_user(u64_to_user_ptr(a->bitmap), l->young,
+			 DIV_ROUND_UP(a->count, 64) * sizeof(u64)))
+		return -EFAULT;
+	a->young = bitmap_weight((unsigned long *)l->young, a->count);
+	return 0;
 }
 
 long privcmd_lend_ioctl(struct file *file, unsigned int cmd,
@@ -676,6 +726,7 @@ long privcmd_lend_ioctl(struct file *file, unsigned int cmd,
 	struct privcmd_data *data = file->private_data;
 	struct privcmd_lend_slot slot;
 	struct privcmd_lend_range r;
+	struct privcmd_lend_age age;
 	struct privcmd_lend *l;
 	struct lend_slot *s;
 	unsigned long done = 0;
@@ -721,6 +772,20 @@ long privcmd_lend_ioctl(struct file *file, unsigned int cmd,
 		r.done = done;
 		if (copy_to_user(&((struct privcmd_lend_range __user *)udata)->done,
 				 &r.done, sizeof(r.done)))
+			return -EFAULT;
+		return ret;
+
+	case IOCTL_PRIVCMD_LEND_AGE:
+		if (copy_from_user(&age, udata, sizeof(age)))
+			return -EFAULT;
+		/* Bounded work per call; the bitmap buffer is that big. */
+		if (age.count > LEND_AGE_MAX_PAGES)
+			return -E2BIG;
+		mutex_lock(&l->lock);
+		ret = lend_age(l, &age);
+		mutex_unlock(&l->lock);
+		if (!ret && copy_to_user(&((struct privcmd_lend_age __user *)udata)->young,
+					 &age.young, sizeof(age.young)))
 			return -EFAULT;
 		return ret;
 	}

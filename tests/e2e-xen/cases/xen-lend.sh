@@ -107,6 +107,19 @@ check lend_map_never_replaces_ram "$([ "$(ef over_ram)" = EBUSY ] && echo true |
     "guest RAM inside an access range: $(ef over_ram)"
 n=$(lent_entries "$DOMID")
 check q_counts_batch "$([ "$n" = 512 ] && echo true || echo false)" "'q' before the guest ran: lent entries: ${n:-none}"
+# lt_age N: the N-th XENMEM_lend_age over the batch B (lend_abi.h revision 3), as JSON.
+lt_age() {
+    echo age >&"$LTIN"
+    wait_file_line "$D/lendtest.log" "^LT \\{\"event\":\"(age\",\"n\":$1,|fatal)" 30 >/dev/null
+    lt age "$1"
+}
+# Xen writes every entry accessed; the first aging clears them, and with the guest
+# not yet running the second finds none.
+age1=$(lt_age 1); age2=$(lt_age 2)
+rec age_before_guest "[${age1:-null},${age2:-null}]"
+check lend_age_written_young "$( [ "$(jq -r .young <<< "${age1:-{\}}")" = 512 ] &&
+    [ "$(jq -r .young <<< "${age2:-{\}}")" = 0 ] && echo true || echo false)" \
+    "XENMEM_lend_age over B before the guest ran: $(jq -r '.lend_age + " " + (.young|tostring)' <<< "${age1:-{\}}") young, then $(jq -r '.lend_age + " " + (.young|tostring)' <<< "${age2:-{\}}")"
 
 # ---- the guest
 guest_unpause
@@ -114,6 +127,13 @@ if wait_console '^E2E-LEND-MARK phase-a-done' 300 >/dev/null; then
     rec phase_a_s "$(since "$GUEST_T0")"
     n=$(lent_entries "$DOMID")
     check q_counts_mapped "$([ "$n" = 514 ] && echo true || echo false)" "'q' with P0 and P2 lent too: lent entries: ${n:-none}"
+    # The guest read B0 and B511 (step 1) and nothing else of B: exactly those are
+    # young; aged again at once, none is (no TLB flush needed for that).
+    age3=$(lt_age 3); age4=$(lt_age 4)
+    rec age_after_guest "[${age3:-null},${age4:-null}]"
+    check lend_age_sees_guest_reads "$( [ "$(jq -c .pages <<< "${age3:-{\}}")" = '[0,511]' ] &&
+        [ "$(jq -r .young <<< "${age4:-{\}}")" = 0 ] && echo true || echo false)" \
+        "after the guest read B0 and B511: young pages $(jq -c .pages <<< "${age3:-{\}}"), then $(jq -r .young <<< "${age4:-{\}}") young"
     echo foreign >&"$LTIN"
     lt_wait foreign 30
     f=$(lt foreign); rec foreign "${f:-null}"

@@ -66,6 +66,7 @@
 #define MADV_SOFT_OFFLINE 101 /* asm-generic/mman-common.h; glibc lacks it */
 #endif
 #define XENMEM_lend_unmap 30
+#define XENMEM_lend_age 31
 #define NO_DOMID 0x7fe0 /* below DOMID_FIRST_RESERVED, never created here */
 
 /* The hypervisor's struct (lend_abi.h Part 1), for the direct probe. */
@@ -137,6 +138,21 @@ static int lend_range(int fd, unsigned long req, uint32_t slot, uint32_t flags,
 
 	if (done)
 		*done = r.done;
+	return e;
+}
+
+/* LEND_AGE of pages [first, first + count) into bits; young set on success. */
+static int lend_age(int fd, uint32_t slot, uint32_t flags, uint64_t first, uint64_t count,
+		    uint64_t *bits, uint64_t *young)
+{
+	struct privcmd_lend_age a = {
+		.slot = slot, .flags = flags, .first_page = first, .count = count,
+		.bitmap = (uintptr_t)bits, .young = UINT64_MAX,
+	};
+	int e = xioctl(fd, IOCTL_PRIVCMD_LEND_AGE, &a);
+
+	if (young)
+		*young = a.young;
 	return e;
 }
 
@@ -234,6 +250,10 @@ static int cmd_ioctl(bool stock)
 	want_version = e == ENOSYS ? -EOPNOTSUPP : PRIVCMD_LEND_VERSION;
 	printf("info xen XENMEM_lend_unmap(nr 0) answers %s: %s\n", en(e),
 	       e == ENOSYS ? "stock Xen" : "a Xen with lending");
+	/* Revision 3: a Xen with lend_age refuses nr 0 with EINVAL too. */
+	if (want_version > 0 &&
+	    hypercall(fd, __HYPERVISOR_memory_op, XENMEM_lend_age, &probe) != ENOSYS)
+		want_version = PRIVCMD_LEND_VERSION_AGE;
 
 	v = ioctl(fd, IOCTL_PRIVCMD_LEND_VERSION);
 	e = v < 0 ? errno : 0;
@@ -245,8 +265,8 @@ static int cmd_ioctl(bool stock)
 		return failures ? 1 : 0;
 	}
 	report(v < 0 ? -e == want_version : v == want_version, "version",
-	       "LEND_VERSION: %s, want %s", v < 0 ? en(e) : "2",
-	       want_version < 0 ? en(-want_version) : "2");
+	       "LEND_VERSION: %s%ld, want %s%d", v < 0 ? en(e) : "", v < 0 ? 0 : v,
+	       want_version < 0 ? en(-want_version) : "", want_version < 0 ? 0 : want_version);
 
 	/* An unrestricted fd has no slots: the fd is the capability. */
 	expect("unrestricted_set_slot", set_slot(fd, 0, 0, 0x100000, NULL, 1), EPERM);
@@ -261,7 +281,7 @@ static int cmd_ioctl(bool stock)
 						 XENMEM_lend_unmap, &probe), EPERM);
 	v = ioctl(fd, IOCTL_PRIVCMD_LEND_VERSION);
 	report(v < 0 ? -errno == want_version : v == want_version, "restricted_version",
-	       "LEND_VERSION: %s", v < 0 ? en(errno) : "2");
+	       "LEND_VERSION: %s%ld", v < 0 ? en(errno) : "", v < 0 ? 0 : v);
 
 	/* The event queue, empty. */
 	expect("read_small_buffer", read(fd, ev, sizeof(ev[0]) - 1) < 0 ? errno : 0, EINVAL);
@@ -319,6 +339,24 @@ static int cmd_ioctl(bool stock)
 	report(e == (want_version < 0 ? EOPNOTSUPP : ESRCH) && done == 0, "map_refused_by_xen",
 	       "%s, done %" PRIu64, en(e), done);
 
+	/*
+	 * LEND_AGE (revision 3): arguments, then the hypercall: no lend_age in
+	 * Xen (EOPNOTSUPP), or no domain NO_DOMID (ESRCH).
+	 */
+	{
+		static uint64_t bits[LEND_AGE_MAX_PAGES / 64];
+		uint64_t young;
+
+		expect("age_flags", lend_age(fd, 0, 1, 0, 1, bits, NULL), EINVAL);
+		expect("age_nothing", lend_age(fd, 0, 0, 0, 0, bits, NULL), EINVAL);
+		expect("age_beyond", lend_age(fd, 0, 0, 64, 1, bits, NULL), EINVAL);
+		expect("age_absent_slot", lend_age(fd, 7, 0, 0, 1, bits, NULL), EINVAL);
+		expect("age_too_many", lend_age(fd, 0, 0, 0, LEND_AGE_MAX_PAGES + 1, bits, NULL), E2BIG);
+		e = lend_age(fd, 0, 0, 0, 64, bits, &young);
+		report(e == (want_version == PRIVCMD_LEND_VERSION_AGE ? ESRCH : EOPNOTSUPP),
+		       "age_refused_by_xen", "%s (LEND_VERSION %d)", en(e), want_version);
+	}
+
 	/* Another process (mm) than the one that set the slot: EIO. */
 	pid = fork();
 	if (pid == 0) {
@@ -328,11 +366,12 @@ static int cmd_ioctl(bool stock)
 		r |= (lend_range(fd, IOCTL_PRIVCMD_LEND_UNMAP, 0, 0, 0, 1, NULL) != EIO) << 1;
 		r |= (set_slot(fd, 0, 0, 0x100000, mem, 64) != EIO) << 2;
 		r |= (set_slot(fd, 0, 0, 0, NULL, 0) != EIO) << 3;
+		r |= (lend_age(fd, 0, 0, 0, 1, (uint64_t[1]){0}, NULL) != EIO) << 4;
 		_exit(r);
 	}
 	waitpid(pid, &status, 0);
 	report(WIFEXITED(status) && WEXITSTATUS(status) == 0, "other_mm_eio",
-	       "child map/unmap/set/delete not EIO: mask %#x", WEXITSTATUS(status));
+	       "child map/unmap/set/delete/age not EIO: mask %#x", WEXITSTATUS(status));
 
 	/* Pages that cannot be faulted in while the mapping covers them: ENODATA. */
 	if (ftruncate(mfd, 48 * PAGE) == 0) {

@@ -29,7 +29,8 @@
  *       "grant LENT RAM" (map the guest's grant references LENT, whose frame is
  *       a lent gfn, and RAM, a gfn of its RAM, through /dev/xen/gntdev),
  *       "unmap" (XENMEM_lend_unmap over A; ACCESS requests are then held, their
- *       vCPUs blocked, until "release"), "quit" (after the guest died: try
+ *       vCPUs blocked, until "release"), "age" (XENMEM_lend_age over B: which
+ *       pages the guest accessed since they were lent or last aged), "quit" (after the guest died: try
  *       lend_map, expect ESRCH; give the frames back; restore dom0's max).
  *       Every event is one line on stdout: LT {json}.
  */
@@ -70,6 +71,7 @@
 #endif
 #define XENMEM_lend_map 29
 #define XENMEM_lend_unmap 30
+#define XENMEM_lend_age 31 /* revision 3 */
 #define LEND_MAP_F_READONLY (1u << 0)
 #define LEND_MAX_BATCH 512
 struct xen_lend_map_arg {
@@ -421,6 +423,29 @@ static void grant(uint32_t lent, uint32_t ram)
         xengnttab_close(gt);
 }
 
+/*
+ * "age": XENMEM_lend_age over the batch B. How many of its pages were
+ * accessed since they were lent or last aged, and which (the first 16).
+ */
+static void age_batch(void)
+{
+    static const xen_pfn_t none[NB];
+    static unsigned int n;
+    char pages[16 * 5 + 1] = "";
+    unsigned int young = 0;
+    size_t len = 0;
+    int rc = lend(XENMEM_lend_age, gfnb, NB, none, 0);
+
+    for (unsigned int i = 0; rc == 0 && i < NB; i++) {
+        if (!(lframes[i / 64] >> (i % 64) & 1))
+            continue;
+        if (young++ < 16)
+            len += snprintf(pages + len, sizeof(pages) - len, "%s%u", len ? "," : "", i);
+    }
+    out("\"event\":\"age\",\"n\":%u,\"lend_age\":\"%s\",\"young\":%u,\"pages\":[%s]", ++n, res(rc),
+        young, pages);
+}
+
 static int serve(void)
 {
     gfn0 = gpa >> 12;
@@ -477,6 +502,8 @@ static int serve(void)
                 for (unsigned int i = 0; i < nheld; i++)
                     handle_port(held[i]);
                 nheld = 0;
+            } else if (!strcmp(line, "age")) {
+                age_batch();
             } else if (!strcmp(line, "quit")) {
                 break;
             } else {
