@@ -53,6 +53,7 @@ struct daemon {
     xenlend_handle *lend;
     struct remap *remap;
     struct counters cnt;
+    struct latency lat; /* service times of the requests counted in cnt, by kind */
     struct state_file state;
     struct keeper keeper; /* memfd backings: the process that keeps the guest's data */
     /* Backing none: the regions a backend maps through the control socket. */
@@ -93,7 +94,7 @@ void daemon_on_evtchn(struct daemon *d);
 void daemon_on_lend_event(struct daemon *d);
 
 /* The request handlers, exposed for unit tests and fuzzing. */
-void daemon_handle_request(void *opaque, unsigned int vcpu, ioreq_t *req);
+enum lat_kind daemon_handle_request(void *opaque, unsigned int vcpu, ioreq_t *req);
 void daemon_handle_buffered(void *opaque, ioreq_t *req);
 
 #endif

@@ -430,8 +430,9 @@ static void tear_slot(volatile uint8_t *slot)
     }
 }
 
-static void wrap_handle(void *opaque, unsigned int vcpu, ioreq_t *req)
+static enum lat_kind wrap_handle(void *opaque, unsigned int vcpu, ioreq_t *req)
 {
+    enum lat_kind kind;
     uint8_t copy[32];
 
     if (R.expect_vcpu < 0 || vcpu != (unsigned int)R.expect_vcpu)
@@ -448,9 +449,10 @@ static void wrap_handle(void *opaque, unsigned int vcpu, ioreq_t *req)
         mock_violation("vCPU %u's slot is not INPROCESS while its request is handled", vcpu);
     /* The peer rewrites the slot under the daemon's feet. */
     tear_slot((volatile uint8_t *)&mock_iopage()->vcpu_ioreq[vcpu]);
-    R.daemon_ops->handle(opaque, vcpu, req);
+    kind = R.daemon_ops->handle(opaque, vcpu, req);
     R.handled = true;
     R.answer = req->data;
+    return kind;
 }
 
 static void wrap_buffered(void *opaque, ioreq_t *req)
