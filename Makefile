@@ -109,9 +109,9 @@ $(BUILD)/ioreq-lend-ctl: $(OBJ)/ioreq-lend/ctl/ioreq-lend-ctl.o $(BUILD)/libdaem
 	$(Q)$(CC) $(OPT) $(SANLDFLAGS) $(LDFLAGS) -o $@ $^ $(PCI_LIBS) $(SYS_LIBS)
 
 # The live view of every daemon's stats file (tests/top/check.sh).
-$(BUILD)/ioreq-lend-top: $(OBJ)/ioreq-lend/top/ioreq-lend-top.o
+$(BUILD)/ioreq-lend-top: $(OBJ)/ioreq-lend/top/ioreq-lend-top.o $(OBJ)/ioreq-lend/latency.o
 	@[ "$(V)" != 0 ] || echo "  LD      $@"
-	$(Q)$(CC) $(OPT) $(SANLDFLAGS) $(LDFLAGS) -o $@ $^
+	$(Q)$(CC) $(OPT) $(SANLDFLAGS) $(LDFLAGS) -o $@ $^ -lm
 
 # The control socket's client library (control_client.h): control_client.o with the fd
 # passing of util.o, linked into one object whose only global symbols are ctl_*, so a
