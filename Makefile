@@ -37,7 +37,7 @@ CPPFLAGS += -Iioreq-lend -D__XEN_TOOLS__ -DIOREQ_LEND_VERSION='"$(VERSION)"'
 ALL_CFLAGS = $(CSTD) $(WARN) $(OPT) $(CFLAGS) -MMD -MP
 
 # pkg-config runs when a recipe needs it, after the dependency check below.
-XEN_PKGS   := xendevicemodel xenevtchn xenforeignmemory xentoolcore xentoollog
+XEN_PKGS   := xendevicemodel xenevtchn xenforeignmemory xentoolcore xentoollog xenstore
 XEN_CFLAGS  = $(shell pkg-config --cflags $(XEN_PKGS) libpci)
 XEN_LIBS    = $(shell pkg-config --libs $(XEN_PKGS))
 PCI_LIBS    = $(shell pkg-config --libs libpci)

@@ -629,6 +629,27 @@ static int pvh_place_bar(struct daemon *d, char *err, size_t errlen)
     return 0;
 }
 
+/*
+ * The xenstore record's keeper (xs_record.h), forked before any Xen handle
+ * is open so that it holds none; --no-xenstore: none.
+ */
+static int record_keeper_start(struct daemon *d, char *err, size_t errlen)
+{
+    const struct dm_options *o = &d->opt;
+    char bdf[16];
+    int rc;
+
+    if (o->no_xenstore)
+        return 0;
+    snprintf(bdf, sizeof(bdf), "%04x:%02x:%02x.%x", o->pci_seg, o->pci_bus, o->pci_dev,
+             o->pci_fn);
+    rc = xs_record_start(&d->xs, o->domid, bdf);
+    if (rc)
+        return err_fmt(err, errlen, rc, "cannot start the xenstore record's keeper: %s",
+                       strerror(-rc));
+    return 0;
+}
+
 static const struct ioreq_srv_ops daemon_srv_ops = {
     .handle = daemon_handle_request,
     .handle_buffered = daemon_handle_buffered,
@@ -645,9 +666,12 @@ int daemon_setup(struct daemon *d, const struct dm_options *opt, char *err, size
     d->backing = (struct backing)BACKING_INIT;
     control_init(&d->ctl);
     d->bridge_lock = (struct state_file)STATE_FILE_INIT;
+    d->xs = (struct xs_record)XS_RECORD_INIT;
     rc = slot_lock(d, err, errlen);
     if (rc == 0)
         rc = host_bridge_lock(d, err, errlen);
+    if (rc == 0)
+        rc = record_keeper_start(d, err, errlen);
     if (rc == 0)
         rc = control_setup(d, err, errlen);
     if (rc == 0)
@@ -689,6 +713,7 @@ int daemon_setup(struct daemon *d, const struct dm_options *opt, char *err, size
     /* Requests the predecessor left unanswered: their vCPUs are waiting. */
     if (d->srv.adopted)
         ioreq_srv_serve_pending(&d->srv);
+    xs_record_publish(&d->xs, lend_mode_name(d->mode), d->opt.stats_path);
     return 0;
 }
 
@@ -727,6 +752,8 @@ void daemon_teardown(struct daemon *d)
         keeper_release(&d->keeper);
     else
         keeper_detach(&d->keeper);
+    /* The record goes while the slot is still ours: a successor writes its own after. */
+    xs_record_stop(&d->xs);
     state_file_release(&d->bridge_lock);
     state_file_release(&d->state);
     d->stage = DAEMON_NONE;

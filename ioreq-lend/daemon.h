@@ -27,6 +27,7 @@
 #include "remap.h"
 #include "state_file.h"
 #include "xenlend.h"
+#include "xs_record.h"
 
 /*
  * What daemon.c itself sets up, in order. The ioreq server's progress is
@@ -56,6 +57,7 @@ struct daemon {
     struct latency lat; /* service times of the requests counted in cnt, by kind */
     struct state_file state;
     struct keeper keeper; /* memfd backings: the process that keeps the guest's data */
+    struct xs_record xs;  /* the record in xenstore, and the process that keeps it */
     /* Backing none: the regions a backend maps through the control socket. */
     bool have_regions;
     struct regions regions;

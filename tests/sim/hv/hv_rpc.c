@@ -287,6 +287,8 @@ static bool op_allowed(enum sim_handle_kind kind, uint32_t op)
         return kind == SIM_HANDLE_EVTCHN;
     if (op >= SIM_OP_LEND_REGISTER && op <= SIM_OP_LEND_UNCLAIM_ACCESS)
         return kind == SIM_HANDLE_LEND;
+    if (op >= SIM_OP_XS_FIRST && op <= SIM_OP_XS_LAST)
+        return kind == SIM_HANDLE_XENSTORE;
     return false;
 }
 
@@ -299,6 +301,9 @@ static int dispatch(struct hv *hv, int ci, const struct sim_req *req, int fd_in,
 
     if (!op_allowed(c->kind, req->op))
         return -ENOTTY;
+    if (req->op >= SIM_OP_XS_FIRST && req->op <= SIM_OP_XS_LAST)
+        /* A restricted libxenstore handle is dead (xentoolcore dup2s /dev/null over it). */
+        return c->restrict_domid >= 0 ? -EBADF : hv_xs_dispatch(hv, req, reply);
     rc = injected_failure(hv, c, req->op);
     if (rc)
         return rc;
@@ -544,6 +549,7 @@ static int hello(struct hv *hv, int ci, const struct sim_req *req, struct sim_re
     c->device_model = started_by_us(c->pid);
     switch (c->kind) {
     case SIM_HANDLE_DEVICEMODEL:
+    case SIM_HANDLE_XENSTORE:
         return 0;
     case SIM_HANDLE_FOREIGNMEMORY:
         reply->u.mem.pool_pages = hv->pool_pages;
