@@ -37,7 +37,7 @@ CPPFLAGS += -Iioreq-lend -D__XEN_TOOLS__ -DIOREQ_LEND_VERSION='"$(VERSION)"'
 ALL_CFLAGS = $(CSTD) $(WARN) $(OPT) $(CFLAGS) -MMD -MP
 
 # pkg-config runs when a recipe needs it, after the dependency check below.
-XEN_PKGS   := xendevicemodel xenevtchn xenforeignmemory xentoolcore xentoollog
+XEN_PKGS   := xendevicemodel xenevtchn xenforeignmemory xentoolcore xentoollog xenstore
 XEN_CFLAGS  = $(shell pkg-config --cflags $(XEN_PKGS) libpci)
 XEN_LIBS    = $(shell pkg-config --libs $(XEN_PKGS))
 PCI_LIBS    = $(shell pkg-config --libs libpci)
@@ -109,9 +109,9 @@ $(BUILD)/ioreq-lend-ctl: $(OBJ)/ioreq-lend/ctl/ioreq-lend-ctl.o $(BUILD)/libdaem
 	$(Q)$(CC) $(OPT) $(SANLDFLAGS) $(LDFLAGS) -o $@ $^ $(PCI_LIBS) $(SYS_LIBS)
 
 # The live view of every daemon's stats file (tests/top/check.sh).
-$(BUILD)/ioreq-lend-top: $(OBJ)/ioreq-lend/top/ioreq-lend-top.o
+$(BUILD)/ioreq-lend-top: $(OBJ)/ioreq-lend/top/ioreq-lend-top.o $(OBJ)/ioreq-lend/latency.o
 	@[ "$(V)" != 0 ] || echo "  LD      $@"
-	$(Q)$(CC) $(OPT) $(SANLDFLAGS) $(LDFLAGS) -o $@ $^
+	$(Q)$(CC) $(OPT) $(SANLDFLAGS) $(LDFLAGS) -o $@ $^ -lm
 
 # The control socket's client library (control_client.h): control_client.o with the fd
 # passing of util.o, linked into one object whose only global symbols are ctl_*, so a

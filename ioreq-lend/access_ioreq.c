@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <xentoolcore.h>
 #include <xentoollog.h>
 #include <xen/memory.h>
@@ -81,12 +82,13 @@ struct xentoollog_logger *ioreq_xen_logger(void)
     return &xtl_to_debug_log;
 }
 
-int ioreq_srv_open(struct ioreq_srv *s, uint32_t domid, struct counters *cnt, char *err,
-                   size_t errlen)
+int ioreq_srv_open(struct ioreq_srv *s, uint32_t domid, struct counters *cnt, struct latency *lat,
+                   char *err, size_t errlen)
 {
     memset(s, 0, sizeof(*s));
     s->domid = domid;
     s->cnt = cnt;
+    s->lat = lat;
     s->dmod = xendevicemodel_open(&xtl_to_debug_log, 0);
     if (!s->dmod)
         return ioreq_open_failure(err, errlen, "the Xen device-model interface");
@@ -430,6 +432,8 @@ static void handle_slot(struct ioreq_srv *s, unsigned int vcpu, bool resume)
 {
     volatile ioreq_t *slot = &s->iopage->vcpu_ioreq[vcpu];
     unsigned int state = slot->state;
+    struct timespec picked, done;
+    enum lat_kind kind;
     ioreq_t req;
 
     if (state != STATE_IOREQ_READY && !(resume && state == STATE_IOREQ_INPROCESS)) {
@@ -439,15 +443,21 @@ static void handle_slot(struct ioreq_srv *s, unsigned int vcpu, bool resume)
     }
     /* Read the request only after seeing READY. */
     atomic_thread_fence(memory_order_acquire);
+    /* The service time a vCPU waits for: from here to the notification. */
+    clock_gettime(CLOCK_MONOTONIC, &picked);
     slot->state = STATE_IOREQ_INPROCESS;
     /* The one read of the slot; from here on only the private copy is used. */
     memcpy(&req, (const void *)slot, sizeof(req));
-    s->ops->handle(s->opaque, vcpu, &req);
+    kind = s->ops->handle(s->opaque, vcpu, &req);
     slot->data = req.data;
     /* The answer is visible before the state says it is there. */
     atomic_thread_fence(memory_order_release);
     slot->state = STATE_IORESP_READY;
     xenevtchn_notify(s->xce, s->vcpu_port[vcpu]);
+    if (kind < LAT_KINDS && s->lat) {
+        clock_gettime(CLOCK_MONOTONIC, &done);
+        lat_hist_record(&s->lat->kind[kind], lat_elapsed_ns(&picked, &done));
+    }
 }
 
 void ioreq_srv_handle_event(struct ioreq_srv *s)

@@ -34,8 +34,11 @@ enum ioreq_srv_stage {
 
 /* What the server hands to the device model proper. */
 struct ioreq_srv_ops {
-    /* A synchronous request (a private copy): answer through req->data. */
-    void (*handle)(void *opaque, unsigned int vcpu, ioreq_t *req);
+    /*
+     * A synchronous request (a private copy): answer through req->data.
+     * Returns the latency histogram its service time goes to, or LAT_NONE.
+     */
+    enum lat_kind (*handle)(void *opaque, unsigned int vcpu, ioreq_t *req);
     /* An entry of the buffered ring (writes and notices only, no answer). */
     void (*handle_buffered)(void *opaque, ioreq_t *req);
 };
@@ -60,6 +63,7 @@ struct ioreq_srv {
     const struct ioreq_srv_ops *ops;
     void *opaque;
     struct counters *cnt;
+    struct latency *lat; /* each answered request's service time, by kind */
 };
 
 /*
@@ -73,8 +77,8 @@ int ioreq_restrict_failure(char *err, size_t errlen, uint32_t domid);
 struct xentoollog_logger *ioreq_xen_logger(void);
 
 /* SRV_HANDLES_OPEN. err gets one line naming what failed and why. */
-int ioreq_srv_open(struct ioreq_srv *s, uint32_t domid, struct counters *cnt, char *err,
-                   size_t errlen);
+int ioreq_srv_open(struct ioreq_srv *s, uint32_t domid, struct counters *cnt, struct latency *lat,
+                   char *err, size_t errlen);
 /* SRV_RESTRICTED: xentoolcore_restrict_all() -- every handle the process has open. */
 int ioreq_srv_restrict(struct ioreq_srv *s, char *err, size_t errlen);
 /*

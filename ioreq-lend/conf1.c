@@ -39,7 +39,7 @@ static void refuse_port(ioreq_t *req, struct counters *cnt)
         req->data = ~0ULL;
 }
 
-void conf1_port_request(struct conf1 *c, ioreq_t *req, struct counters *cnt)
+bool conf1_port_request(struct conf1 *c, ioreq_t *req, struct counters *cnt)
 {
     uint64_t port = req->addr;
     uint32_t size = req->size;
@@ -50,7 +50,7 @@ void conf1_port_request(struct conf1 *c, ioreq_t *req, struct counters *cnt)
         (port < CONF1_DATA_PORT && port + size > CONF1_DATA_PORT) ||
         port + size > CONF1_PORT_LAST + 1) {
         refuse_port(req, cnt);
-        return;
+        return false;
     }
     cnt->ioreqs_pio++;
     if (port >= CONF1_DATA_PORT) {
@@ -61,15 +61,16 @@ void conf1_port_request(struct conf1 *c, ioreq_t *req, struct counters *cnt)
          */
         if (req->dir == IOREQ_READ)
             req->data = size_mask(size);
-        return;
+        return true;
     }
     if (req->dir == IOREQ_WRITE) {
         /* Exactly the writes Xen's hvm_access_cf8 latches: 4 bytes at 0xCF8. */
         if (port == CONF1_ADDR_PORT && size == 4)
             c->latch = (uint32_t)req->data;
-        return;
+        return true;
     }
     req->data = (c->latch >> (8 * (port - CONF1_ADDR_PORT))) & size_mask(size);
+    return true;
 }
 
 int conf1_bridge_config(struct conf1 *c, uint32_t reg, uint32_t size, int dir, uint32_t *val)

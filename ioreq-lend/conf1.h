@@ -55,9 +55,10 @@ void conf1_init(struct conf1 *c);
  * A port request (IOREQ_TYPE_PIO) to 0xCF8-0xCFF, a private copy: answers
  * through req->data. Anything else a guest can send (a string access, a
  * size other than 1, 2 or 4, an access crossing 0xCFC or leaving the range)
- * is refused: reads all ones, writes dropped, counted.
+ * is refused: reads all ones, writes dropped, counted. Returns true if it
+ * was served (counted in ioreqs.pio), false if refused.
  */
-void conf1_port_request(struct conf1 *c, ioreq_t *req, struct counters *cnt);
+bool conf1_port_request(struct conf1 *c, ioreq_t *req, struct counters *cnt);
 
 /*
  * A config cycle for 00:00.0 (reg and size already checked by the caller's

@@ -27,7 +27,8 @@ static uint64_t counter_value(const struct counters *c, size_t i)
     return v;
 }
 
-void counters_write_json(const struct counters *c, FILE *out)
+void counters_write_json(const struct counters *c, const char *mode, const struct latency *lat,
+                         FILE *out)
 {
     char group[32] = "";
 
@@ -45,10 +46,18 @@ void counters_write_json(const struct counters *c, FILE *out)
         }
         fprintf(out, "\"%s\":%llu", dot + 1, (unsigned long long)counter_value(c, i));
     }
-    fputs("}}", out);
+    fputc('}', out);
+    if (mode)
+        fprintf(out, ",\"mode\":\"%s\"", mode);
+    if (lat) {
+        fputc(',', out);
+        latency_write_json(lat, out);
+    }
+    fputc('}', out);
 }
 
-int counters_write_file(const struct counters *c, const char *path)
+int counters_write_file(const struct counters *c, const char *mode, const struct latency *lat,
+                        const char *path)
 {
     char tmp[4096 + 8];
     FILE *f;
@@ -58,7 +67,7 @@ int counters_write_file(const struct counters *c, const char *path)
     f = fopen(tmp, "w");
     if (!f)
         return -errno;
-    counters_write_json(c, f);
+    counters_write_json(c, mode, lat, f);
     fputc('\n', f);
     if (fclose(f) != 0) {
         unlink(tmp);

@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "latency.h"
+
 /* X(field, "dotted.name", "what it counts") */
 #define DM_COUNTERS(X)                                                                             \
     X(ioreqs_copy, "ioreqs.copy", "MMIO (COPY) requests served")                                   \
@@ -74,10 +76,17 @@ struct counters {
 #undef X
 };
 
-/* Write the counters as one JSON object with nested groups (no newline). */
-void counters_write_json(const struct counters *c, FILE *out);
-/* Write the counters to PATH atomically (a temporary file renamed over it). */
-int counters_write_file(const struct counters *c, const char *path);
+/*
+ * Write the counters as one JSON object with nested groups (no newline),
+ * then, when given, "mode":"lend" or "emulate" and the latency histograms
+ * ("latency_ns", latency.h): members after the counter groups, so a reader
+ * of the groups alone is not disturbed.
+ */
+void counters_write_json(const struct counters *c, const char *mode, const struct latency *lat,
+                         FILE *out);
+/* The same to PATH atomically (a temporary file renamed over it); 0 or -errno. */
+int counters_write_file(const struct counters *c, const char *mode, const struct latency *lat,
+                        const char *path);
 /* Log every non-zero counter at info level. */
 void counters_log(const struct counters *c);
 

@@ -350,7 +350,8 @@ static void refuse(struct daemon *d, ioreq_t *req, uint64_t *reason)
               req->data_is_ptr);
 }
 
-static void handle_config(struct daemon *d, ioreq_t *req)
+/* A config cycle; true if served (counted), false if refused. */
+static bool handle_config(struct daemon *d, ioreq_t *req)
 {
     uint32_t reg = (uint32_t)req->addr, val = 0, sbdf = (uint32_t)(req->addr >> 32);
     bool bridge = d->opt.host_bridge && sbdf == XEN_DMOP_PCI_SBDF(0, 0, 0, 0);
@@ -358,12 +359,12 @@ static void handle_config(struct daemon *d, ioreq_t *req)
 
     if (sbdf != d->srv.sbdf && !bridge) {
         refuse(d, req, &d->cnt.reject_sbdf);
-        return;
+        return false;
     }
     if (req->count != 1 || req->data_is_ptr || req->df ||
         (req->size != 1 && req->size != 2 && req->size != 4)) {
         refuse(d, req, &d->cnt.reject_size);
-        return;
+        return false;
     }
     if (bridge) {
         /* Read-only: nothing to record, no claim to move. */
@@ -373,7 +374,7 @@ static void handle_config(struct daemon *d, ioreq_t *req)
             req->data = val;
         if (rc)
             d->cnt.config_errors++;
-        return;
+        return true;
     }
     d->cnt.ioreqs_pci_config++;
     if (req->dir == IOREQ_READ) {
@@ -388,24 +389,25 @@ static void handle_config(struct daemon *d, ioreq_t *req)
     }
     if (rc == -EINVAL)
         d->cnt.config_errors++;
+    return true;
 }
 
-void daemon_handle_request(void *opaque, unsigned int vcpu, ioreq_t *req)
+enum lat_kind daemon_handle_request(void *opaque, unsigned int vcpu, ioreq_t *req)
 {
     struct daemon *d = opaque;
+    int rc;
 
     (void)vcpu;
+    /* Each kind's histogram counts what its counter counts: served requests only. */
     switch (req->type) {
     case IOREQ_TYPE_PCI_CONFIG:
-        handle_config(d, req);
-        return;
+        return handle_config(d, req) ? LAT_CONFIG : LAT_NONE;
     case IOREQ_TYPE_PIO:
         /* Only the host bridge's server claims ports (0xCF8-0xCFF). */
         if (d->opt.host_bridge)
-            conf1_port_request(&d->conf1, req, &d->cnt);
-        else
-            refuse(d, req, &d->cnt.reject_type);
-        return;
+            return conf1_port_request(&d->conf1, req, &d->cnt) ? LAT_CONFIG : LAT_NONE;
+        refuse(d, req, &d->cnt.reject_type);
+        return LAT_NONE;
     case IOREQ_TYPE_COPY:
         /*
          * In lend mode the guest's own accesses never come here; those Xen
@@ -414,28 +416,28 @@ void daemon_handle_request(void *opaque, unsigned int vcpu, ioreq_t *req)
          */
         if (d->mode == MODE_LEND)
             d->cnt.ioreqs_copy_lent++;
-        emulate_copy(&d->backing, d->have_regions ? &d->regions : NULL, &d->pci.window, &d->ram,
-                     &d->cnt, req);
-        return;
+        rc = emulate_copy(&d->backing, d->have_regions ? &d->regions : NULL, &d->pci.window,
+                          &d->ram, &d->cnt, req);
+        return rc == 0 ? LAT_COPY : LAT_NONE;
     case IOREQ_TYPE_INVALIDATE:
         d->cnt.ioreqs_invalidate++;
         guest_ram_drop_all(&d->ram);
-        return;
+        return LAT_NONE;
     case IOREQ_TYPE_ACCESS:
         if (d->mode == MODE_LEND) {
             d->cnt.ioreqs_access++;
             req->data = remap_handle_access(d->remap, req);
-        } else {
-            refuse(d, req, &d->cnt.reject_type);
-            req->data = IOREQ_ACCESS_FAIL;
+            return LAT_ACCESS;
         }
-        return;
+        refuse(d, req, &d->cnt.reject_type);
+        req->data = IOREQ_ACCESS_FAIL;
+        return LAT_NONE;
     case IOREQ_TYPE_TIMEOFFSET:
         d->cnt.ioreqs_timeoffset++;
-        return;
+        return LAT_NONE;
     default:
         refuse(d, req, &d->cnt.reject_type);
-        return;
+        return LAT_NONE;
     }
 }
 
@@ -627,6 +629,27 @@ static int pvh_place_bar(struct daemon *d, char *err, size_t errlen)
     return 0;
 }
 
+/*
+ * The xenstore record's keeper (xs_record.h), forked before any Xen handle
+ * is open so that it holds none; --no-xenstore: none.
+ */
+static int record_keeper_start(struct daemon *d, char *err, size_t errlen)
+{
+    const struct dm_options *o = &d->opt;
+    char bdf[16];
+    int rc;
+
+    if (o->no_xenstore)
+        return 0;
+    snprintf(bdf, sizeof(bdf), "%04x:%02x:%02x.%x", o->pci_seg, o->pci_bus, o->pci_dev,
+             o->pci_fn);
+    rc = xs_record_start(&d->xs, o->domid, bdf);
+    if (rc)
+        return err_fmt(err, errlen, rc, "cannot start the xenstore record's keeper: %s",
+                       strerror(-rc));
+    return 0;
+}
+
 static const struct ioreq_srv_ops daemon_srv_ops = {
     .handle = daemon_handle_request,
     .handle_buffered = daemon_handle_buffered,
@@ -643,15 +666,18 @@ int daemon_setup(struct daemon *d, const struct dm_options *opt, char *err, size
     d->backing = (struct backing)BACKING_INIT;
     control_init(&d->ctl);
     d->bridge_lock = (struct state_file)STATE_FILE_INIT;
+    d->xs = (struct xs_record)XS_RECORD_INIT;
     rc = slot_lock(d, err, errlen);
     if (rc == 0)
         rc = host_bridge_lock(d, err, errlen);
+    if (rc == 0)
+        rc = record_keeper_start(d, err, errlen);
     if (rc == 0)
         rc = control_setup(d, err, errlen);
     if (rc == 0)
         rc = backing_setup(d, err, errlen);
     if (rc == 0)
-        rc = ioreq_srv_open(&d->srv, opt->domid, &d->cnt, err, errlen);
+        rc = ioreq_srv_open(&d->srv, opt->domid, &d->cnt, &d->lat, err, errlen);
     if (rc == 0)
         rc = ioreq_srv_restrict(&d->srv, err, errlen);
     if (rc == 0)
@@ -687,6 +713,7 @@ int daemon_setup(struct daemon *d, const struct dm_options *opt, char *err, size
     /* Requests the predecessor left unanswered: their vCPUs are waiting. */
     if (d->srv.adopted)
         ioreq_srv_serve_pending(&d->srv);
+    xs_record_publish(&d->xs, lend_mode_name(d->mode), d->opt.stats_path);
     return 0;
 }
 
@@ -725,6 +752,8 @@ void daemon_teardown(struct daemon *d)
         keeper_release(&d->keeper);
     else
         keeper_detach(&d->keeper);
+    /* The record goes while the slot is still ours: a successor writes its own after. */
+    xs_record_stop(&d->xs);
     state_file_release(&d->bridge_lock);
     state_file_release(&d->state);
     d->stage = DAEMON_NONE;
@@ -738,7 +767,7 @@ static void write_stats(struct daemon *d)
 
     if (!d->opt.stats_path)
         return;
-    rc = counters_write_file(&d->cnt, d->opt.stats_path);
+    rc = counters_write_file(&d->cnt, lend_mode_name(d->mode), &d->lat, d->opt.stats_path);
     if (rc)
         log_guest(LOG_LVL_WARN, "cannot write %s: %s", d->opt.stats_path, strerror(-rc));
 }

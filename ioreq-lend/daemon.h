@@ -27,6 +27,7 @@
 #include "remap.h"
 #include "state_file.h"
 #include "xenlend.h"
+#include "xs_record.h"
 
 /*
  * What daemon.c itself sets up, in order. The ioreq server's progress is
@@ -53,8 +54,10 @@ struct daemon {
     xenlend_handle *lend;
     struct remap *remap;
     struct counters cnt;
+    struct latency lat; /* service times of the requests counted in cnt, by kind */
     struct state_file state;
     struct keeper keeper; /* memfd backings: the process that keeps the guest's data */
+    struct xs_record xs;  /* the record in xenstore, and the process that keeps it */
     /* Backing none: the regions a backend maps through the control socket. */
     bool have_regions;
     struct regions regions;
@@ -93,7 +96,7 @@ void daemon_on_evtchn(struct daemon *d);
 void daemon_on_lend_event(struct daemon *d);
 
 /* The request handlers, exposed for unit tests and fuzzing. */
-void daemon_handle_request(void *opaque, unsigned int vcpu, ioreq_t *req);
+enum lat_kind daemon_handle_request(void *opaque, unsigned int vcpu, ioreq_t *req);
 void daemon_handle_buffered(void *opaque, ioreq_t *req);
 
 #endif

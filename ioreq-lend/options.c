@@ -61,6 +61,7 @@ enum {
     OPT_DOMAIN_TYPE,
     OPT_HOST_BRIDGE,
     OPT_BAR_BASE,
+    OPT_NO_XENSTORE,
 };
 
 static const struct option long_options[] = {
@@ -91,6 +92,7 @@ static const struct option long_options[] = {
     {"domain-type", required_argument, NULL, OPT_DOMAIN_TYPE},
     {"host-bridge", no_argument, NULL, OPT_HOST_BRIDGE},
     {"bar-base", required_argument, NULL, OPT_BAR_BASE},
+    {"no-xenstore", no_argument, NULL, OPT_NO_XENSTORE},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -318,6 +320,9 @@ static int parse_one(int c, const char *arg, struct dm_options *o, bool *subsys_
         return 0;
     case OPT_SYSLOG:
         o->log_syslog = true;
+        return 0;
+    case OPT_NO_XENSTORE:
+        o->no_xenstore = true;
         return 0;
     case OPT_READY_FD:
         if (parse_u64(arg, INT_MAX, &v) || v < OPT_MIN_READY_FD)
@@ -588,6 +593,8 @@ void options_usage(FILE *out)
           "                        (default " OPT_DEFAULT_STATE_DIR ")\n"
           "  --stats PATH          rewrite PATH periodically with counters, as JSON\n"
           "  --runas USER          drop privileges to USER once set up\n"
+          "  --no-xenstore         do not record the daemon in xenstore (by default\n"
+          "                        /local/domain/0/device-model/DOMID/ioreq-lend/BDF/)\n"
           "  --domain-poll-ms N    how often to check that the domain is alive, 10 to\n"
           "                        60000 ms (default 1000)\n"
           "  -h, --help            print this help and exit\n"

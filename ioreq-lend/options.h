@@ -54,6 +54,7 @@ struct dm_options {
     uint32_t class_code;            /* --class, 24 bits */
     enum log_level log_level;       /* --log-level, default info */
     bool log_syslog;                /* --syslog */
+    bool no_xenstore;               /* --no-xenstore: no record in xenstore */
     int ready_fd;                   /* --ready-fd N, -1 if not given */
     const char *pidfile;            /* --pidfile PATH */
     const char *stats_path;         /* --stats PATH: JSON counters rewritten periodically */

@@ -7,7 +7,8 @@
  * collector).
  *
  * A file is read once, at most STATS_MAX bytes, and parsed strictly: an
- * object of groups, each an object of unsigned integers. Anything else (a
+ * object of groups, each an object of unsigned integers, plus "mode" (a word)
+ * and "latency_ns" (histograms, latency.h). Anything else (a
  * half-written or truncated file, garbage, a FIFO, a directory) is shown as
  * "broken: why" on its line, never a crash. Whether the daemon still runs is
  * read from /proc/locks (the flock on its STATE_DIR/....lock), without
@@ -30,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "latency.h"
 #include "options.h"
 
 #define EXIT_BAD     2
@@ -51,6 +53,9 @@ struct daemon_view {
     char error[128];    /* non-empty: the file is broken */
     struct counter c[MAX_COUNTERS];
     int n;
+    char mode[16];                 /* "lend", "emulate"; empty: the file does not say */
+    bool have_lat[LAT_KINDS];      /* the file has this kind's histogram */
+    struct lat_hist lat[LAT_KINDS];
 };
 
 static void usage(FILE *out)
@@ -67,10 +72,13 @@ static void usage(FILE *out)
           "  --once                print once and exit\n"
           "  --json                once, as a JSON array: one object per daemon\n"
           "  --prometheus          once, in Prometheus' text format (for node_exporter's\n"
-          "                        textfile collector): ioreq_lend_GROUP_NAME{domid,bdf}\n"
+          "                        textfile collector): ioreq_lend_GROUP_NAME{domid,bdf},\n"
+          "                        ioreq_lend_mode, ioreq_lend_request_duration_seconds\n"
           "  --interval SECONDS    refresh period (default 2, 1 to 3600)\n"
           "  -h, --help            print this help and exit\n"
           "\n"
+          "FAULT-P50 and FAULT-P99: the service time of the requests the guest's BAR\n"
+          "accesses wait on (access-only faults when lending, COPY when emulating).\n"
           "STATUS is running (the daemon holds its slot's lock), exited (a stats file\n"
           "left by a daemon that is gone), or broken: why (a file that is not a\n"
           "complete stats file).\n"
@@ -172,11 +180,141 @@ static bool member_end(struct parser *ps, bool *more)
     return expect(ps, '}');
 }
 
+/* A short word value: lowercase letters only (the daemon's mode names). */
+static bool parse_word(struct parser *ps, char *out, size_t len)
+{
+    size_t n = 0;
+
+    if (!expect(ps, '"'))
+        return false;
+    while (ps->p < ps->end && *ps->p != '"') {
+        if (*ps->p < 'a' || *ps->p > 'z')
+            return fail(ps, "bad character in a word");
+        if (n + 1 >= len)
+            return fail(ps, "word too long");
+        out[n++] = *ps->p++;
+    }
+    if (ps->p >= ps->end)
+        return fail(ps, "truncated");
+    if (n == 0)
+        return fail(ps, "empty word");
+    out[n] = '\0';
+    ps->p++;
+    return true;
+}
+
+/* [N,...] of exactly LAT_BUCKETS unsigned integers. */
+static bool parse_buckets(struct parser *ps, uint64_t *b)
+{
+    if (!expect(ps, '['))
+        return false;
+    for (unsigned int i = 0; i < LAT_BUCKETS; i++) {
+        if (!parse_u64(ps, &b[i]) || !expect(ps, i + 1 < LAT_BUCKETS ? ',' : ']'))
+            return false;
+    }
+    return true;
+}
+
+/* {"count":N,"sum":N,"buckets":[...]}: each once, the buckets adding up to count. */
+static bool parse_histogram(struct parser *ps, struct lat_hist *h)
+{
+    bool have_count = false, have_sum = false, have_buckets = false, more;
+    uint64_t total = 0;
+    char key[16];
+
+    if (!expect(ps, '{'))
+        return false;
+    do {
+        if (!parse_key(ps, key, sizeof(key)) || !expect(ps, ':'))
+            return false;
+        if (strcmp(key, "count") == 0 && !have_count) {
+            have_count = parse_u64(ps, &h->count);
+            if (!have_count)
+                return false;
+        } else if (strcmp(key, "sum") == 0 && !have_sum) {
+            have_sum = parse_u64(ps, &h->sum_ns);
+            if (!have_sum)
+                return false;
+        } else if (strcmp(key, "buckets") == 0 && !have_buckets) {
+            have_buckets = parse_buckets(ps, h->bucket);
+            if (!have_buckets)
+                return false;
+        } else {
+            return fail(ps, "unknown or repeated histogram member");
+        }
+        if (!member_end(ps, &more))
+            return false;
+    } while (more);
+    if (!have_count || !have_sum || !have_buckets)
+        return fail(ps, "histogram without count, sum or buckets");
+    for (unsigned int i = 0; i < LAT_BUCKETS; i++) {
+        if (total > UINT64_MAX - h->bucket[i])
+            return fail(ps, "histogram buckets overflow");
+        total += h->bucket[i];
+    }
+    if (total != h->count)
+        return fail(ps, "histogram buckets do not add up to its count");
+    return true;
+}
+
+/* "latency_ns":{"KIND":histogram,...}; kinds this view does not know are checked and skipped. */
+static bool parse_latency(struct parser *ps, struct daemon_view *d)
+{
+    char kind[NAME_MAX_LEN / 2];
+    bool more;
+
+    if (!expect(ps, '{'))
+        return false;
+    skip_ws(ps);
+    if (ps->p < ps->end && *ps->p == '}') {
+        ps->p++;
+        return true;
+    }
+    do {
+        struct lat_hist h = {0};
+        unsigned int k;
+
+        if (!parse_key(ps, kind, sizeof(kind)) || !expect(ps, ':') || !parse_histogram(ps, &h))
+            return false;
+        for (k = 0; k < LAT_KINDS && strcmp(lat_kind_name(k), kind) != 0; k++)
+            ;
+        if (k < LAT_KINDS) {
+            if (d->have_lat[k])
+                return fail(ps, "repeated histogram");
+            d->lat[k] = h;
+            d->have_lat[k] = true;
+        }
+        if (!member_end(ps, &more))
+            return false;
+    } while (more);
+    return true;
+}
+
+/* A counter group's members, after its '{': unsigned integers, "group.name" in d. */
+static bool parse_group(struct parser *ps, const char *group, struct daemon_view *d)
+{
+    char name[NAME_MAX_LEN / 2];
+    bool more;
+
+    do {
+        uint64_t v;
+        if (!parse_key(ps, name, sizeof(name)) || !expect(ps, ':') || !parse_u64(ps, &v))
+            return false;
+        if (d->n >= MAX_COUNTERS)
+            return fail(ps, "too many counters");
+        snprintf(d->c[d->n].name, sizeof(d->c[d->n].name), "%s.%s", group, name);
+        d->c[d->n++].value = v;
+        if (!member_end(ps, &more))
+            return false;
+    } while (more);
+    return true;
+}
+
 static bool parse_stats(const char *buf, size_t len, struct daemon_view *d)
 {
     struct parser ps = {
         .p = buf, .end = buf + len, .start = buf, .err = d->error, .errlen = sizeof(d->error)};
-    char group[NAME_MAX_LEN / 2], name[NAME_MAX_LEN / 2];
+    char group[NAME_MAX_LEN / 2];
     bool more;
 
     d->n = 0;
@@ -186,20 +324,20 @@ static bool parse_stats(const char *buf, size_t len, struct daemon_view *d)
     if (ps.p < ps.end && *ps.p == '}')
         return fail(&ps, "no counters");
     for (;;) {
-        if (!parse_key(&ps, group, sizeof(group)) || !expect(&ps, ':') || !expect(&ps, '{'))
+        if (!parse_key(&ps, group, sizeof(group)) || !expect(&ps, ':'))
             return false;
-        for (;;) {
-            uint64_t v;
-            if (!parse_key(&ps, name, sizeof(name)) || !expect(&ps, ':') || !parse_u64(&ps, &v))
+        /* Two members are not counter groups: the mode and the latency histograms. */
+        if (strcmp(group, "mode") == 0) {
+            if (d->mode[0])
+                return fail(&ps, "repeated mode");
+            if (!parse_word(&ps, d->mode, sizeof(d->mode)))
                 return false;
-            if (d->n >= MAX_COUNTERS)
-                return fail(&ps, "too many counters");
-            snprintf(d->c[d->n].name, sizeof(d->c[d->n].name), "%s.%s", group, name);
-            d->c[d->n++].value = v;
-            if (!member_end(&ps, &more))
+        } else if (strcmp(group, "latency_ns") == 0) {
+            if (!parse_latency(&ps, d))
                 return false;
-            if (!more)
-                break;
+        } else {
+            if (!expect(&ps, '{') || !parse_group(&ps, group, d))
+                return false;
         }
         if (!member_end(&ps, &more))
             return false;
@@ -209,6 +347,8 @@ static bool parse_stats(const char *buf, size_t len, struct daemon_view *d)
     skip_ws(&ps);
     if (ps.p != ps.end)
         return fail(&ps, "data after the object");
+    if (d->n == 0)
+        return fail(&ps, "no counters");
     return true;
 }
 
@@ -391,26 +531,70 @@ static uint64_t f_config(const struct daemon_view *d)
     return get(d, "ioreqs.pci_config") + get(d, "ioreqs.pio");
 }
 
+/*
+ * The histogram of the requests a guest's BAR access stalls on: access-only
+ * faults in lend mode, COPY requests in emulation (where every access is
+ * one). NULL if the file has none.
+ */
+static const struct lat_hist *fault_latency(const struct daemon_view *d, const char **kind)
+{
+    enum lat_kind k = strcmp(d->mode, "emulate") == 0 ? LAT_COPY : LAT_ACCESS;
+
+    if (!d->mode[0] && d->have_lat[LAT_COPY] && !d->lat[LAT_ACCESS].count)
+        k = LAT_COPY; /* no mode said: whichever kind the BAR's accesses made */
+    *kind = lat_kind_name(k);
+    return d->have_lat[k] ? &d->lat[k] : NULL;
+}
+
+/* A duration for the table: "850ns", "12.3us", "4.1ms", "1.20s"; "-" for none. */
+static void format_ns(char *out, size_t len, const struct lat_hist *h, double q)
+{
+    double ns;
+
+    if (!h || h->count == 0) {
+        snprintf(out, len, "-");
+        return;
+    }
+    ns = (double)lat_hist_quantile(h, q);
+    if (ns < 1e3)
+        snprintf(out, len, "%.0fns", ns);
+    else if (ns < 1e6)
+        snprintf(out, len, "%.1fus", ns / 1e3);
+    else if (ns < 1e9)
+        snprintf(out, len, "%.1fms", ns / 1e6);
+    else
+        snprintf(out, len, "%.2fs", ns / 1e9);
+}
+
 static void print_table(const struct daemon_view *v, int n, const struct daemon_view *prev,
                         int nprev, double dt)
 {
     bool rates = prev && dt > 0;
 
-    printf("%-6s %-12s %-8s %10s %10s %10s %10s %9s %9s %9s %7s\n", "DOMAIN", "BDF", "STATUS",
-           rates ? "REQ/s" : "REQS", rates ? "COPY/s" : "COPY", rates ? "ACCESS/s" : "ACCESS",
-           rates ? "CONFIG/s" : "CONFIG", "MAPPED", "EVICTED", "INVAL", "ERRORS");
+    printf("%-6s %-12s %-8s %-7s %10s %10s %10s %10s %9s %9s %9s %7s %9s %9s\n", "DOMAIN", "BDF",
+           "STATUS", "MODE", rates ? "REQ/s" : "REQS", rates ? "COPY/s" : "COPY",
+           rates ? "ACCESS/s" : "ACCESS", rates ? "CONFIG/s" : "CONFIG", "MAPPED", "EVICTED",
+           "INVAL", "ERRORS", "FAULT-P50", "FAULT-P99");
     for (int i = 0; i < n; i++) {
         const struct daemon_view *d = &v[i];
         const struct daemon_view *p = rates ? find_prev(prev, nprev, d) : NULL;
+        const struct lat_hist *h;
+        const char *kind;
+        char p50[16], p99[16];
+
         if (d->error[0]) {
             printf("%-6u %-12s %-8s broken: %s\n", d->domid, d->bdf, d->status, d->error);
             continue;
         }
-        printf("%-6u %-12s %-8s %10.0f %10.0f %10.0f %10.0f %9" PRIu64 " %9" PRIu64 " %9" PRIu64
-               " %7" PRIu64 "\n",
-               d->domid, d->bdf, d->status, rate(d, p, dt, requests), rate(d, p, dt, f_copy),
-               rate(d, p, dt, f_access), rate(d, p, dt, f_config), get(d, "remap.pages_mapped"),
-               get(d, "remap.pages_evicted"), get(d, "remap.pages_invalidated"), errors(d));
+        h = fault_latency(d, &kind);
+        format_ns(p50, sizeof(p50), h, 0.5);
+        format_ns(p99, sizeof(p99), h, 0.99);
+        printf("%-6u %-12s %-8s %-7s %10.0f %10.0f %10.0f %10.0f %9" PRIu64 " %9" PRIu64
+               " %9" PRIu64 " %7" PRIu64 " %9s %9s\n",
+               d->domid, d->bdf, d->status, d->mode[0] ? d->mode : "-", rate(d, p, dt, requests),
+               rate(d, p, dt, f_copy), rate(d, p, dt, f_access), rate(d, p, dt, f_config),
+               get(d, "remap.pages_mapped"), get(d, "remap.pages_evicted"),
+               get(d, "remap.pages_invalidated"), errors(d), p50, p99);
     }
     if (n == 0)
         printf("(no daemon: no domN-SSSS:BB:DD.F.json here)\n");
@@ -421,6 +605,10 @@ static void print_json(const struct daemon_view *v, int n)
     putchar('[');
     for (int i = 0; i < n; i++) {
         const struct daemon_view *d = &v[i];
+        const struct lat_hist *fh;
+        const char *fkind;
+        bool any = false;
+
         printf("%s{\"domid\":%u,\"bdf\":\"%s\",\"status\":\"%s\"", i ? "," : "", d->domid, d->bdf,
                d->status);
         if (d->error[0]) {
@@ -434,10 +622,34 @@ static void print_json(const struct daemon_view *v, int n)
             printf("\"}");
             continue;
         }
+        if (d->mode[0])
+            printf(",\"mode\":\"%s\"", d->mode);
         printf(",\"counters\":{");
         for (int k = 0; k < d->n; k++)
             printf("%s\"%s\":%" PRIu64, k ? "," : "", d->c[k].name, d->c[k].value);
-        printf("}}");
+        printf("}");
+        /* What the file has of the histograms, with the quantiles the line shows. */
+        for (unsigned int k = 0; k < LAT_KINDS; k++) {
+            const struct lat_hist *h = &d->lat[k];
+            if (!d->have_lat[k])
+                continue;
+            printf("%s\"%s\":{\"count\":%" PRIu64 ",\"sum\":%" PRIu64 ",\"p50\":%" PRIu64
+                   ",\"p99\":%" PRIu64 ",\"buckets\":[",
+                   any ? "," : ",\"latency_ns\":{", lat_kind_name(k), h->count, h->sum_ns,
+                   lat_hist_quantile(h, 0.5), lat_hist_quantile(h, 0.99));
+            for (unsigned int b = 0; b < LAT_BUCKETS; b++)
+                printf("%s%" PRIu64, b ? "," : "", h->bucket[b]);
+            printf("]}");
+            any = true;
+        }
+        if (any)
+            printf("}");
+        fh = fault_latency(d, &fkind);
+        if (fh)
+            printf(",\"fault_latency\":{\"kind\":\"%s\",\"p50_ns\":%" PRIu64 ",\"p99_ns\":%" PRIu64
+                   "}",
+                   fkind, lat_hist_quantile(fh, 0.5), lat_hist_quantile(fh, 0.99));
+        printf("}");
     }
     printf("]\n");
 }
@@ -448,6 +660,47 @@ static void metric_name(const char *counter, char *out, size_t len)
     for (size_t i = 0; i < n && i < len; i++)
         if (out[i] == '.')
             out[i] = '_';
+}
+
+/*
+ * The latency histograms as one Prometheus histogram,
+ * ioreq_lend_request_duration_seconds{domid,bdf,kind}: cumulative
+ * _bucket{le} (the log2 bounds in seconds, then +Inf), _sum, _count; and the
+ * mode as an info-style gauge.
+ */
+static void print_prometheus_latency(const struct daemon_view *v, int n)
+{
+    printf("# HELP ioreq_lend_mode 1 for the mode the daemon serves in (lend or emulate)\n"
+           "# TYPE ioreq_lend_mode gauge\n");
+    for (int i = 0; i < n; i++)
+        if (!v[i].error[0] && v[i].mode[0])
+            printf("ioreq_lend_mode{domid=\"%u\",bdf=\"%s\",mode=\"%s\"} 1\n", v[i].domid,
+                   v[i].bdf, v[i].mode);
+    printf("# HELP ioreq_lend_request_duration_seconds time from picking a request up to "
+           "notifying its answer\n"
+           "# TYPE ioreq_lend_request_duration_seconds histogram\n");
+    for (int i = 0; i < n; i++) {
+        for (unsigned int k = 0; k < LAT_KINDS; k++) {
+            const struct lat_hist *h = &v[i].lat[k];
+            char labels[96];
+            uint64_t cum = 0;
+
+            if (v[i].error[0] || !v[i].have_lat[k])
+                continue;
+            snprintf(labels, sizeof(labels), "domid=\"%u\",bdf=\"%s\",kind=\"%s\"", v[i].domid,
+                     v[i].bdf, lat_kind_name(k));
+            for (unsigned int b = 0; b < LAT_BUCKETS - 1; b++) {
+                cum += h->bucket[b];
+                printf("ioreq_lend_request_duration_seconds_bucket{%s,le=\"%.10g\"} %" PRIu64 "\n",
+                       labels, (double)lat_bucket_upper_ns(b) / 1e9, cum);
+            }
+            printf("ioreq_lend_request_duration_seconds_bucket{%s,le=\"+Inf\"} %" PRIu64 "\n",
+                   labels, h->count);
+            printf("ioreq_lend_request_duration_seconds_sum{%s} %.9f\n", labels,
+                   (double)h->sum_ns / 1e9);
+            printf("ioreq_lend_request_duration_seconds_count{%s} %" PRIu64 "\n", labels, h->count);
+        }
+    }
 }
 
 static void print_prometheus(const struct daemon_view *v, int n)
@@ -483,6 +736,7 @@ static void print_prometheus(const struct daemon_view *v, int n)
                                v[j].bdf, v[j].c[m].value);
         }
     }
+    print_prometheus_latency(v, n);
 }
 
 static volatile sig_atomic_t stop;

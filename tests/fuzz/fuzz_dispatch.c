@@ -430,8 +430,9 @@ static void tear_slot(volatile uint8_t *slot)
     }
 }
 
-static void wrap_handle(void *opaque, unsigned int vcpu, ioreq_t *req)
+static enum lat_kind wrap_handle(void *opaque, unsigned int vcpu, ioreq_t *req)
 {
+    enum lat_kind kind;
     uint8_t copy[32];
 
     if (R.expect_vcpu < 0 || vcpu != (unsigned int)R.expect_vcpu)
@@ -448,9 +449,10 @@ static void wrap_handle(void *opaque, unsigned int vcpu, ioreq_t *req)
         mock_violation("vCPU %u's slot is not INPROCESS while its request is handled", vcpu);
     /* The peer rewrites the slot under the daemon's feet. */
     tear_slot((volatile uint8_t *)&mock_iopage()->vcpu_ioreq[vcpu]);
-    R.daemon_ops->handle(opaque, vcpu, req);
+    kind = R.daemon_ops->handle(opaque, vcpu, req);
     R.handled = true;
     R.answer = req->data;
+    return kind;
 }
 
 static void wrap_buffered(void *opaque, ioreq_t *req)
@@ -1572,7 +1574,7 @@ static void header_mock_config(const struct fuzz_header *h, struct mock_config *
 
 /* The daemon's command line for the header, parsed as main() would. */
 struct fuzz_argv {
-    const char *argv[24];
+    const char *argv[26];
     char window[32], backing[32];
     int backing_fd;
 };
@@ -1599,6 +1601,8 @@ static void header_options(const struct fuzz_header *h, struct fuzz_argv *a, str
     a->argv[argc++] = a->backing;
     a->argv[argc++] = "--state-dir";
     a->argv[argc++] = state_dir;
+    /* No record keeper per input: a fork each would be most of the run's time. */
+    a->argv[argc++] = "--no-xenstore";
     a->argv[argc++] = "--mode";
     a->argv[argc++] = modes[h->mode];
     a->argv[argc++] = "--on-lost";

@@ -1426,3 +1426,61 @@ void mock_assert_clean(void)
         mock_violation("a lend slot (%llu pages mapped) left after teardown",
                        (unsigned long long)mock_lend_mapped());
 }
+
+/* ---- libxenstore: absent (the fuzz driver runs the daemon with --no-xenstore) ---- */
+#include <xenstore.h>
+
+struct xs_handle *xs_open(unsigned long flags)
+{
+    (void)flags;
+    errno = ENOENT;
+    return NULL;
+}
+
+void xs_close(struct xs_handle *xsh)
+{
+    (void)xsh;
+}
+
+void *xs_read(struct xs_handle *h, xs_transaction_t t, const char *path, unsigned int *len)
+{
+    (void)h, (void)t, (void)path, (void)len;
+    errno = ENOENT;
+    return NULL;
+}
+
+bool xs_write(struct xs_handle *h, xs_transaction_t t, const char *path, const void *data,
+              unsigned int len)
+{
+    (void)h, (void)t, (void)path, (void)data, (void)len;
+    errno = ENOENT;
+    return false;
+}
+
+bool xs_rm(struct xs_handle *h, xs_transaction_t t, const char *path)
+{
+    (void)h, (void)t, (void)path;
+    errno = ENOENT;
+    return false;
+}
+
+char **xs_directory(struct xs_handle *h, xs_transaction_t t, const char *path, unsigned int *num)
+{
+    (void)h, (void)t, (void)path, (void)num;
+    errno = ENOENT;
+    return NULL;
+}
+
+xs_transaction_t xs_transaction_start(struct xs_handle *h)
+{
+    (void)h;
+    errno = ENOENT;
+    return XBT_NULL;
+}
+
+bool xs_transaction_end(struct xs_handle *h, xs_transaction_t t, bool abort)
+{
+    (void)h, (void)t, (void)abort;
+    errno = ENOENT;
+    return false;
+}

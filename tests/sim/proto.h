@@ -31,6 +31,7 @@ enum sim_handle_kind {
     SIM_HANDLE_FOREIGNMEMORY,
     SIM_HANDLE_EVTCHN,
     SIM_HANDLE_LEND,
+    SIM_HANDLE_XENSTORE, /* libxenstore: a connection to xenstored, as dom0 */
 };
 
 enum sim_op {
@@ -71,6 +72,21 @@ enum sim_op {
     SIM_OP_LEND_RELEASE_ACCESS,
 };
 /* The first and last lending ops (ranges of ops per handle kind). */
+/* libxenstore (xenstored's wire protocol, reduced to what ioreq-lend calls). */
+#define SIM_OP_XS_FIRST 64
+enum sim_xs_op {
+    SIM_OP_XS_READ = SIM_OP_XS_FIRST,
+    SIM_OP_XS_WRITE,
+    SIM_OP_XS_RM,
+    SIM_OP_XS_DIRECTORY,
+    SIM_OP_XS_TX_START,
+    SIM_OP_XS_TX_END,
+    SIM_OP_XS_LAST = SIM_OP_XS_TX_END,
+};
+#define SIM_XS_PATH_MAX  256 /* xenstored allows more; the record's paths are short */
+#define SIM_XS_VALUE_MAX 256
+#define SIM_XS_DIR_MAX   1024 /* a directory listing: names, each NUL-terminated */
+
 #define SIM_OP_LEND_REGISTER       SIM_OP_LEND_VERSION
 #define SIM_OP_LEND_UNCLAIM_ACCESS SIM_OP_LEND_RELEASE_ACCESS
 
@@ -151,6 +167,13 @@ struct sim_req {
             uint16_t id;
             uint64_t start, end;
         } lend_access;
+        struct {
+            uint32_t tx;    /* XBT_NULL (0) or a transaction */
+            uint32_t len;   /* WRITE: bytes of value */
+            uint32_t abort; /* TX_END */
+            char path[SIM_XS_PATH_MAX];
+            char value[SIM_XS_VALUE_MAX];
+        } xs;
     } u;
 };
 
@@ -188,6 +211,11 @@ struct sim_reply {
             uint64_t done;    /* LEND_MAP: pages installed, also with an error */
             uint32_t version; /* LEND_VERSION */
         } lend;
+        struct {
+            uint32_t tx;  /* TX_START */
+            uint32_t len; /* READ: value bytes; DIRECTORY: number of names */
+            char data[SIM_XS_DIR_MAX];
+        } xs;
     } u;
 };
 

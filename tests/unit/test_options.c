@@ -305,6 +305,11 @@ static void log_options(void **state)
     expect_error(PARSE(&o, "--domid", "1", "--log-level", "verbose"), "--log-level: 'verbose'");
     expect_ok(PARSE(&o, "--domid", "1", "--syslog"));
     assert_true(o.log_syslog);
+    assert_false(o.no_xenstore);
+    expect_ok(PARSE(&o, "--domid", "1", "--no-xenstore"));
+    assert_true(o.no_xenstore);
+    expect_error(PARSE(&o, "--domid", "1", "--no-xenstore=1"),
+                 "option '--no-xenstore' takes no value");
     expect_error(PARSE(&o, "--domid", "1", "--syslog=1"), "option '--syslog' takes no value");
 }
 
@@ -542,6 +547,7 @@ static void help_and_version(void **state)
         "--fault-around", "--window",
         "--on-lost",      "--domain-poll-ms",
         "--readahead",    "on|off",
+        "--no-xenstore",
         "--help",         "--version",
         "memfd:SIZE",     "file:PATH",
         "fd:N",           "pci:[SSSS:]BB:DD.F/barN",

@@ -50,6 +50,9 @@
  *   expect METRIC OP VALUE    OP: == != < <= > >=; VALUE: a number or another metric
  *   fail OP [skip=N] [count=N] errno=NAME|N   inject failures into the daemon's calls
  *   dm-log match="text" [count=N]   lines of the daemon's log containing text (default 1)
+ *   xenstore PATH present [value=V|value=dm-pid] | xenstore PATH absent [timeout=MS]
+ *                              the simulated xenstored's tree (the daemon's record); an
+ *                              absence may be waited for, up to MS
  *   ctl map|unmap|raw|disconnect|hold|release ...   the harness as a backend on the daemon's
  *                              control socket (--backing none; see ctl.c)
  *   echo TEXT...
@@ -971,6 +974,50 @@ static int do_dm_log(struct harness *h, struct line *l)
     return 0;
 }
 
+/*
+ * xenstore PATH present [value=V|value=dm-pid] | absent [timeout=MS]: the
+ * simulated xenstored's tree. An absence may be waited for (a killed daemon's
+ * record keeper removes the record after it died): each handle released
+ * wakes the wait, and the keeper releases its own once it is done.
+ */
+static int do_xenstore(struct harness *h, struct line *l)
+{
+    const char *path = l->ntok > 2 ? l->tok[1] : NULL, *what = l->ntok > 2 ? l->tok[2] : NULL;
+    const char *want = kv(l, 3, "value");
+    char got[SIM_XS_VALUE_MAX + 1], pid[16];
+    uint64_t timeout_ms;
+    bool ok;
+
+    if (!path || need_domain(h) || kv_num(h, l, 3, "timeout", 0, &timeout_ms))
+        return -EINVAL;
+    h->nr_expects++;
+    if (strcmp(what, "present") == 0) {
+        ok = hv_xs_read(h->hv, path, got, sizeof(got)) == 0;
+        if (ok && want && strcmp(want, "dm-pid") == 0) {
+            snprintf(pid, sizeof(pid), "%d", (int)h->dm.pid);
+            want = pid;
+        }
+        if (ok && want && strcmp(got, want) != 0) {
+            h->nr_expects_failed++;
+            h_fail(h, "line %u: xenstore %s is \"%s\", expected \"%s\"", h->lineno, path, got,
+                   want);
+        } else if (!ok) {
+            h->nr_expects_failed++;
+            h_fail(h, "line %u: xenstore %s is missing", h->lineno, path);
+        }
+        return 0;
+    }
+    if (strcmp(what, "absent") != 0)
+        return -EINVAL;
+    ok = hv_xs_wait_absent(h->hv, path, (unsigned int)timeout_ms) == 0;
+    if (!ok) {
+        h->nr_expects_failed++;
+        h_fail(h, "line %u: xenstore %s is still there (%u nodes)", h->lineno, path,
+               hv_xs_count(h->hv, path));
+    }
+    return 0;
+}
+
 static int do_host(struct harness *h, struct line *l)
 {
     struct device *dev = &h->dev[h->cur_dev];
@@ -1018,6 +1065,8 @@ static int run_line(struct harness *h, struct line *l)
         return do_host(h, l);
     if (strcmp(d, "dm-log") == 0)
         return do_dm_log(h, l);
+    if (strcmp(d, "xenstore") == 0)
+        return do_xenstore(h, l);
     if (strcmp(d, "ctl") == 0)
         return need_domain(h) ? -EINVAL : ctl_directive(h, l->ntok, l->tok);
     if (strcmp(d, "expect") == 0)

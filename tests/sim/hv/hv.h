@@ -40,6 +40,7 @@
 #define HV_MAX_VCPUS   128 /* one ioreq page of 32-byte slots */
 #define HV_MAX_PORTS   1024
 #define HV_MAX_CONNS   64
+#define HV_XS_NODES    128 /* xenstore nodes: the paths to a few records */
 #define HV_FIRST_DOMU_PORT 5    /* the guest's own channels come first */
 #define HV_FIRST_LOCAL_PORT 40  /* dom0's ports: a different range, so mixing them up fails */
 /* Frames Xen itself allocates (ioreq pages); never reused within a run. */
@@ -260,6 +261,15 @@ struct hv {
 
     struct hv_lend *lend; /* lend.c, when the kernel has lending */
 
+    /* xenstore.c: xenstored's tree, dom0's view. Under lock. */
+    struct hv_xs_node {
+        bool used;
+        char path[SIM_XS_PATH_MAX];
+        char value[SIM_XS_VALUE_MAX];
+        uint32_t len;
+    } xs[HV_XS_NODES];
+    uint32_t xs_next_tx;
+
     struct hv_stats stats;
     struct hv_inject inject[SIM_OP_LEND_UNCLAIM_ACCESS + 1];
     uint64_t op_calls[SIM_OP_LEND_UNCLAIM_ACCESS + 1];
@@ -378,6 +388,19 @@ struct hv_leaks hv_leaks_of(struct hv *hv, pid_t pid);
 int hv_wait_handles_released(struct hv *hv, pid_t pid, unsigned int timeout_ms);
 /* Open handles of process pid that are not restricted to a domain. */
 unsigned int hv_unrestricted_handles(struct hv *hv, pid_t pid);
+
+/*
+ * xenstore.c: libxenstore's calls (SIM_OP_XS_*), and the harness's view.
+ * Transactions apply each operation at once and never conflict: the only
+ * writers are the daemons' record keepers, each on its own record.
+ */
+int hv_xs_dispatch(struct hv *hv, const struct sim_req *req, struct sim_reply *reply);
+/* The value at path (NUL-terminated into buf), or -ENOENT. */
+int hv_xs_read(struct hv *hv, const char *path, char *buf, size_t len);
+/* Nodes at or below path. */
+unsigned int hv_xs_count(struct hv *hv, const char *path);
+/* Wait until no node is at or below path, woken by each handle released; 0 or -ETIMEDOUT. */
+int hv_xs_wait_absent(struct hv *hv, const char *path, unsigned int timeout_ms);
 
 /* cpu.c: what a vCPU does when it accesses memory or ports. */
 void hv_vcpu_init(struct hv *hv, unsigned int id);

@@ -287,6 +287,8 @@ static bool op_allowed(enum sim_handle_kind kind, uint32_t op)
         return kind == SIM_HANDLE_EVTCHN;
     if (op >= SIM_OP_LEND_REGISTER && op <= SIM_OP_LEND_UNCLAIM_ACCESS)
         return kind == SIM_HANDLE_LEND;
+    if (op >= SIM_OP_XS_FIRST && op <= SIM_OP_XS_LAST)
+        return kind == SIM_HANDLE_XENSTORE;
     return false;
 }
 
@@ -299,6 +301,9 @@ static int dispatch(struct hv *hv, int ci, const struct sim_req *req, int fd_in,
 
     if (!op_allowed(c->kind, req->op))
         return -ENOTTY;
+    if (req->op >= SIM_OP_XS_FIRST && req->op <= SIM_OP_XS_LAST)
+        /* A restricted libxenstore handle is dead (xentoolcore dup2s /dev/null over it). */
+        return c->restrict_domid >= 0 ? -EBADF : hv_xs_dispatch(hv, req, reply);
     rc = injected_failure(hv, c, req->op);
     if (rc)
         return rc;
@@ -482,13 +487,23 @@ int hv_wait_handles_released(struct hv *hv, pid_t pid, unsigned int timeout_ms)
     return rc == ETIMEDOUT ? -ETIMEDOUT : 0;
 }
 
+/*
+ * A Xen handle of another process than the daemon: its memfd keeper's. The
+ * xenstore record keeper's libxenstore handle is not counted: it is no Xen
+ * handle, and the record's own absence is what tests check (`xenstore`).
+ */
+static bool other_xen_handle(const struct hv_conn *c)
+{
+    return c->used && c->kind && c->kind != SIM_HANDLE_XENSTORE && !c->device_model;
+}
+
 unsigned int hv_other_handles(struct hv *hv)
 {
     unsigned int n = 0;
 
     pthread_mutex_lock(&hv->lock);
     for (int i = 0; i < HV_MAX_CONNS; i++)
-        n += hv->conn[i].used && hv->conn[i].kind && !hv->conn[i].device_model;
+        n += other_xen_handle(&hv->conn[i]);
     pthread_mutex_unlock(&hv->lock);
     return n;
 }
@@ -509,7 +524,7 @@ int hv_wait_other_handles_released(struct hv *hv, unsigned int timeout_ms)
     for (;;) {
         bool open = false;
         for (int i = 0; i < HV_MAX_CONNS; i++)
-            open |= hv->conn[i].used && hv->conn[i].kind && !hv->conn[i].device_model;
+            open |= other_xen_handle(&hv->conn[i]);
         if (!open || rc == ETIMEDOUT)
             break;
         rc = pthread_cond_timedwait(&hv->conn_closed, &hv->lock, &deadline);
@@ -544,6 +559,7 @@ static int hello(struct hv *hv, int ci, const struct sim_req *req, struct sim_re
     c->device_model = started_by_us(c->pid);
     switch (c->kind) {
     case SIM_HANDLE_DEVICEMODEL:
+    case SIM_HANDLE_XENSTORE:
         return 0;
     case SIM_HANDLE_FOREIGNMEMORY:
         reply->u.mem.pool_pages = hv->pool_pages;
