@@ -641,7 +641,8 @@ static int record_keeper_start(struct daemon *d, char *err, size_t errlen)
 
     if (o->no_xenstore)
         return 0;
-    snprintf(bdf, sizeof(bdf), "%04x:%02x:%02x.%x", o->pci_seg, o->pci_bus, o->pci_dev,
+    /* xenstored allows neither ':' nor '.' in a path: SSSS-BB-DD-F. */
+    snprintf(bdf, sizeof(bdf), "%04x-%02x-%02x-%x", o->pci_seg, o->pci_bus, o->pci_dev,
              o->pci_fn);
     rc = xs_record_start(&d->xs, o->domid, bdf);
     if (rc)

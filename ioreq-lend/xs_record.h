@@ -2,7 +2,9 @@
 /*
  * The daemon's record in xenstore, where Xen's tools look for device models:
  *
- *   /local/domain/0/device-model/DOMID/ioreq-lend/SSSS:BB:DD.F/
+ *   /local/domain/0/device-model/DOMID/ioreq-lend/SSSS-BB-DD-F/
+ *       (the function's address with '-' for ':' and '.', which xenstored
+ *       refuses in paths)
  *       pid    the daemon's pid
  *       state  "running" (QEMU's device-model/DOMID/state says the same of QEMU)
  *       mode   "lend" or "emulate"

@@ -17,11 +17,11 @@ start_guest "$D/guest.cfg" --mode auto --vendor $VENDOR --device $DEVICE --class
         --log-level "${E2E_LOG_LEVEL:-info}" || { cleanup_case; finish; }
 
 # The record is written before the daemon's ready line, so it is there now:
-# /local/domain/0/device-model/DOMID/ioreq-lend/0000:00:1f.0/{pid,state,mode,stats}
+# /local/domain/0/device-model/DOMID/ioreq-lend/0000-00-1f-0/{pid,state,mode,stats}
 # holding the daemon's pid, "running", the mode it serves in (emulate on this
 # stock Xen, lend on the lending one) and its --stats file.
 XS_DM=/local/domain/0/device-model/$DOMID/ioreq-lend
-XS_REC=$XS_DM/0000:00:1f.0
+XS_REC=$XS_DM/0000-00-1f-0
 if have_daemon; then
     xs_pid=$(xenstore-read "$XS_REC/pid" 2>&1)
     xs_state=$(xenstore-read "$XS_REC/state" 2>&1)

@@ -20,8 +20,11 @@ static bool path_ok(const char *p)
 
     if (n == 0 || n == SIM_XS_PATH_MAX || p[0] != '/' || (n > 1 && p[n - 1] == '/'))
         return false;
-    for (size_t i = 0; i < n; i++)
-        if (p[i] <= ' ' || p[i] > '~' || (p[i] == '/' && p[i + 1] == '/'))
+    /* xenstored's valid_chars(): letters, digits and -/_@ only (no ':' or '.'). */
+    if (strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-/_@") != n)
+        return false;
+    for (size_t i = 0; i + 1 < n; i++)
+        if (p[i] == '/' && p[i + 1] == '/')
             return false;
     return true;
 }
