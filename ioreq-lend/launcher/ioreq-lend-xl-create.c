@@ -54,6 +54,7 @@ struct create {
     const char *xl, *daemon;
     unsigned int timeout_ms;
     bool paused;
+    bool attach; /* the domain exists, paused (libvirt): serve it, leave it paused */
 
     XLU_Config *cfg;
     const char *name;
@@ -78,6 +79,10 @@ static void usage(FILE *out)
             "passed to xl create (and read here too, as xl reads them).\n"
             "\n"
             "  -p, --paused           leave the domain paused, as xl create -p does\n"
+            "  --attach               do not create: CONFIG's domain exists and is paused\n"
+            "                         (virsh start --paused, from libvirt's started hook):\n"
+            "                         start its daemons and leave it paused; on failure stop\n"
+            "                         them and exit 1 (the hook's caller destroys it)\n"
             "  --timeout SECONDS      how long the daemons may take to be ready (default %u)\n"
             "  --daemon PATH          the ioreq-lend binary (default $%s, else ioreq-lend\n"
             "                         next to this program)\n"
@@ -162,6 +167,7 @@ static int parse_args(int argc, char **argv, struct create *c)
 {
     static const struct option longopts[] = {
         {"paused", no_argument, NULL, 'p'},
+        {"attach", no_argument, NULL, 'a'},
         {"timeout", required_argument, NULL, 't'},
         {"daemon", required_argument, NULL, 'd'},
         {"xl", required_argument, NULL, 'x'},
@@ -176,6 +182,9 @@ static int parse_args(int argc, char **argv, struct create *c)
         switch (o) {
         case 'p':
             c->paused = true;
+            break;
+        case 'a':
+            c->attach = true;
             break;
         case 't':
             if (launcher_parse_timeout(optarg, &c->timeout_ms))
@@ -319,13 +328,22 @@ static int parse_specs(struct create *c, uint32_t domid)
     return 0;
 }
 
+/* The id of the domain named in CONFIG, from xl domid; 0 if there is none. */
+static uint32_t lookup_domid(const struct create *c, int *rc)
+{
+    const char *args[] = {"domid", c->name, NULL};
+    char out[64];
+    uint64_t v;
+
+    *rc = run_xl(c, args, out, sizeof(out));
+    out[strcspn(out, "\n")] = '\0';
+    return *rc || parse_u64(out, OPT_MAX_DOMID, &v) ? 0 : (uint32_t)v;
+}
+
 static int create_paused(struct create *c)
 {
     const char *args[MAX_EXTRA + 4];
-    char out[64];
-    const char *domid_args[] = {"domid", c->name, NULL};
     size_t n = 0;
-    uint64_t v;
     int rc;
 
     args[n++] = "create";
@@ -337,14 +355,41 @@ static int create_paused(struct create *c)
     rc = run_xl(c, args, NULL, 0);
     if (rc)
         return say(LAUNCHER_EXIT_FAILED, "xl create -p %s failed (exit status %d)", c->config, rc);
-    rc = run_xl(c, domid_args, out, sizeof(out));
-    out[strcspn(out, "\n")] = '\0';
-    if (rc || parse_u64(out, OPT_MAX_DOMID, &v) || v == 0)
+    c->domid = lookup_domid(c, &rc);
+    if (!c->domid)
         return say(LAUNCHER_EXIT_FAILED,
-                   "xl domid %s gave '%.20s' (exit status %d): the domain was created but its id "
-                   "is unknown: destroy it with xl destroy %s",
-                   c->name, out, rc, c->name);
-    c->domid = (uint32_t)v;
+                   "xl domid %s failed (exit status %d): the domain was created but its id is "
+                   "unknown: destroy it with xl destroy %s",
+                   c->name, rc, c->name);
+    return 0;
+}
+
+/*
+ * --attach: the domain must exist and be paused, or its guest could run
+ * before its devices are served. xl list's state column: "--p---" when paused.
+ */
+static int find_paused_domain(struct create *c)
+{
+    char id[16], out[512], state[16] = "";
+    const char *args[] = {"list", id, NULL};
+    const char *line;
+    int rc;
+
+    c->domid = lookup_domid(c, &rc);
+    if (!c->domid)
+        return say(LAUNCHER_EXIT_FAILED, "--attach: no domain %s (xl domid: exit status %d)",
+                   c->name, rc);
+    snprintf(id, sizeof(id), "%u", c->domid);
+    rc = run_xl(c, args, out, sizeof(out));
+    line = strchr(out, '\n');
+    if (rc || !line || sscanf(line + 1, "%*s %*s %*s %*s %15s", state) != 1)
+        return say(LAUNCHER_EXIT_FAILED, "--attach: xl list %u failed (exit status %d)",
+                   c->domid, rc);
+    if (strlen(state) < 3 || state[2] != 'p')
+        return say(LAUNCHER_EXIT_FAILED,
+                   "--attach: domain %s (%u) is not paused (state %s): its devices must be "
+                   "served before it runs (virsh start --paused)",
+                   c->name, c->domid, state);
     return 0;
 }
 
@@ -372,13 +417,14 @@ static int run(struct create *c)
                 prog, c->config);
     if (launcher_daemon_path(c->daemon, daemon, sizeof(daemon), err, sizeof(err)))
         return say(LAUNCHER_EXIT_FAILED, "%s", err);
-    rc = create_paused(c);
+    rc = c->attach ? find_paused_domain(c) : create_paused(c);
     if (rc)
         return rc;
     snprintf(id, sizeof(id), "%u", c->domid);
     rc = parse_specs(c, c->domid);
     if (rc) { /* cannot happen: the same specs parsed for domain 1 */
-        destroy_domain(c);
+        if (!c->attach)
+            destroy_domain(c);
         return rc;
     }
     g.daemon_path = daemon;
@@ -386,11 +432,18 @@ static int run(struct create *c)
     fprintf(stderr, "%s: domain %s (%u): starting %zu ioreq-lend\n", prog, c->name, c->domid,
             c->nspecs);
     if (lend_spawn_start(&g, c->specs, c->nspecs, err, sizeof(err))) {
+        if (c->attach)
+            return say(LAUNCHER_EXIT_FAILED, "%s", err);
         say(0, "%s; destroying domain %u", err, c->domid);
         destroy_domain(c);
         return LAUNCHER_EXIT_FAILED;
     }
     lend_spawn_detach(&g);
+    if (c->attach) {
+        fprintf(stderr, "%s: domain %s (%u) is paused with its devices: virsh resume %s\n",
+                prog, c->name, c->domid, c->name);
+        return 0;
+    }
     if (c->paused) {
         fprintf(stderr, "%s: domain %s (%u) is paused with its devices: xl unpause %u\n", prog,
                 c->name, c->domid, c->domid);

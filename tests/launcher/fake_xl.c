@@ -5,6 +5,8 @@
  * $FAKE_XL_LOG. Then:
  *   create ...   exits $FAKE_XL_CREATE_EXIT (default 0)
  *   domid NAME   prints $FAKE_XL_DOMID
+ *   list N       prints a header and domain N's line, in the state
+ *                $FAKE_XL_STATE (default "--p---": paused)
  *   unpause N    writes "started\n" to $FAKE_XL_NOTIFY_FD and waits for one
  *                byte on $FAKE_XL_ACK_FD (if set), so the test can look at the
  *                simulated Xen while the "domain" is about to run
@@ -48,6 +50,13 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "domid") == 0) {
         v = getenv("FAKE_XL_DOMID");
         printf("%s\n", v ? v : "1");
+        return 0;
+    }
+    if (strcmp(argv[1], "list") == 0 && argc == 3) {
+        v = getenv("FAKE_XL_STATE");
+        printf("Name                                        ID   Mem VCPUs\tState\tTime(s)\n"
+               "pvh-guest                                   %s   512     1     %s       0.1\n",
+               argv[2], v ? v : "--p---");
         return 0;
     }
     if (strcmp(argv[1], "unpause") == 0) {

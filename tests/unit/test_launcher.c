@@ -976,6 +976,58 @@ static void pvh_example_through_xl_create(void **state)
 }
 
 /*
+ * libvirt's route for PVH guests (virsh start --paused, then its started hook
+ * runs ioreq-lend-xl-create --attach): nothing is created or unpaused, the
+ * daemons serve the paused domain. A domain that runs already is refused
+ * before any daemon starts: its guest could have used the BAR unserved.
+ */
+static void xl_create_attach_serves_a_paused_domain(void **state)
+{
+    struct fx *f = *state;
+    struct lend_spec spec;
+    char prog[PATH_MAX + 32], cfg[PATH_MAX + 16], path[PATH_MAX + 16], *log;
+    char *argv[] = {prog, "--attach", cfg, NULL};
+    struct run r;
+
+    hv_start(f, false);
+    snprintf(cfg, sizeof(cfg), "%s/attach.cfg", f->dir);
+    write_text(cfg, "name = \"pvh-guest\"\ntype = \"pvh\"\nkernel = \"/k\"\nmemory = 512\n"
+                    "ioreq_lend = [ \"bdf=00:1f.0,size=1M,backing=memfd:1M\" ]\n");
+    spec_for("bdf=00:1f.0,size=1M,backing=memfd:1M", &spec);
+    snprintf(prog, sizeof(prog), "%s/ioreq-lend-xl-create", f->build);
+    snprintf(path, sizeof(path), "%s/xl.log", f->dir);
+
+    setenv("FAKE_XL_STATE", "r-----", 1);
+    run(f, argv, &r);
+    assert_true(WIFEXITED(r.status));
+    assert_int_equal(WEXITSTATUS(r.status), 1);
+    assert_non_null(strstr(r.out, "is not paused (state r-----)"));
+    snapshot(f, &r);
+    assert_int_equal(r.nr_enabled, 0);
+    log = read_all(path, NULL);
+    assert_non_null(log);
+    assert_string_equal(log, "domid pvh-guest\nlist 7\n");
+    free(log);
+    unlink(path);
+
+    setenv("FAKE_XL_STATE", "--p---", 1);
+    run(f, argv, &r);
+    unsetenv("FAKE_XL_STATE");
+    if (!WIFEXITED(r.status) || WEXITSTATUS(r.status) != 0)
+        fail_msg("xl-create --attach status 0x%x:\n%s", r.status, r.out);
+    assert_false(r.started);
+    assert_non_null(strstr(r.out, "is paused with its devices: virsh resume pvh-guest"));
+    snapshot(f, &r);
+    assert_true(claimed_by(&r, spec_sbdf(&spec)) > 0);
+    log = read_all(path, NULL);
+    assert_non_null(log);
+    assert_string_equal(log, "domid pvh-guest\nlist 7\n");
+    free(log);
+    stop_daemons(f, &spec, 1, false);
+    lend_spec_free(&spec);
+}
+
+/*
  * A PVH guest with two lent BARs: both daemons serve their functions, and
  * exactly one -- the first spec's -- owns the conf1 ports and the host bridge
  * 00:00.0 (Xen routes a port to one server). Each BAR decodes where the
@@ -1284,6 +1336,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(hvm_two_windows, setup, teardown),
         cmocka_unit_test_setup_teardown(pvh_example_through_xl_create, setup, teardown),
         cmocka_unit_test_setup_teardown(pvh_two_windows_one_host_bridge, setup, teardown),
+        cmocka_unit_test_setup_teardown(xl_create_attach_serves_a_paused_domain, setup, teardown),
         cmocka_unit_test_setup_teardown(bad_specs_start_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(bad_launcher_arguments, setup, teardown),
         cmocka_unit_test_setup_teardown(failing_daemon_stops_the_others, setup, teardown),
