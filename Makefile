@@ -308,11 +308,12 @@ install: $(BUILD)/ioreq-lend $(BUILD)/ioreq-lend-ctl $(BUILD)/ioreq-lend-top \
 	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/ioreq-lend@.service
 	sed -e 's|/usr/local/libexec/ioreq-lend/|$(LIBEXECDIR)/|g' xl-cfg-examples/README.md \
 		>$(DESTDIR)$(DOCDIR)/examples/README.md
-	for f in xl-cfg-examples/*.cfg; do \
+	$(INSTALL) -d $(DESTDIR)$(DOCDIR)/examples/libvirt
+	for f in xl-cfg-examples/*.cfg xl-cfg-examples/libvirt/*; do \
 		sed -e 's|/usr/local/libexec/ioreq-lend/|$(LIBEXECDIR)/|g' $$f \
-			>$(DESTDIR)$(DOCDIR)/examples/$${f##*/} || exit 1; \
+			>$(DESTDIR)$(DOCDIR)/examples/$${f#xl-cfg-examples/} || exit 1; \
 	done
-	chmod 0644 $(DESTDIR)$(DOCDIR)/examples/*
+	chmod 0644 $(DESTDIR)$(DOCDIR)/examples/*.* $(DESTDIR)$(DOCDIR)/examples/libvirt/*
 
 
 # ---------------------------------------------------------------------------

@@ -4,7 +4,8 @@
 #   cache/host-KEY/      xen (multiboot ELF), vmlinuz, the dom0 kernel modules we need
 #   cache/lendmod-KEY/   xen-privcmd.ko with the lending ioctls (upstream/linux/build.sh),
 #                        and fake-xen/xen-privcmd.ko, its test build that needs no lending Xen
-#   cache/dom0-KEY/      dom0.cpio: Debian bookworm minbase + Xen 4.17 tools + qemu-system-xen
+#   cache/dom0-KEY/      dom0.cpio: Debian bookworm minbase + Xen 4.17 tools + qemu-system-xen,
+#                        libvirtd with its libxl driver and virsh
 #   cache/guest-KEY/     guest.cpio.gz (busybox + the static test program), e2e-guest
 #   cache/libxl-KEY/     libxenlight.so.4.17.0 with upstream/xen's PVH PCI root (patch 8),
 #                        built by upstream/xen/build.sh --libxl
@@ -64,6 +65,7 @@ QEMUXENVER=$(candidate qemu-system-xen)
 BUSYBOXVER=$(installed busybox-static)
 [ -n "$BUSYBOXVER" ] || die "busybox-static is not installed (scripts/ensure-deps.sh e2e)"
 LIBEVVER=$(candidate libev4); LIBPCIVER=$(candidate libpci3); JQVER=$(candidate jq)
+LIBVIRTVER=$(candidate libvirt-daemon-driver-xen)
 GCCVER=$(gcc -dumpfullversion)
 
 hash_files() { (cd "$HERE" && sha256sum "$@" | sha256sum | cut -c1-16); }
@@ -74,7 +76,7 @@ layer_hash() { sed -n "/^# -\{10,\} layer $1:/,/^# -\{10,\} layer/p" "$HERE/buil
 
 HOST_KEY=$(hash_str "xen=$XENVER" "kernel=$KPKG=$KPKGVER" "$(layer_hash 1)")
 DOM0_KEY=$(hash_str "$HOST_KEY" "xen-utils=$XENVER" "qemu-system-xen=$QEMUXENVER" \
-    "libev4=$LIBEVVER" "libpci3=$LIBPCIVER" "jq=$JQVER" "$(layer_hash 2)")
+    "libev4=$LIBEVVER" "libpci3=$LIBPCIVER" "jq=$JQVER" "libvirt=$LIBVIRTVER" "$(layer_hash 2)")
 GUEST_SRCS=(guest/e2e-guest.c guest/lend-guest.c guest/pattern.h ../sim/harness/pattern.h guest/init)
 GUEST_KEY=$(hash_str "busybox=$BUSYBOXVER" "gcc=$GCCVER" "$(hash_files "${GUEST_SRCS[@]}")" "$(layer_hash 3)")
 LENDMOD_SRCS=(../../upstream/linux/{build.sh,Kbuild,privcmd-glue.patch,privcmd-lend.c,privcmd-lend-uapi.h,check-abi.c}
@@ -175,14 +177,16 @@ if [ ! -f "$DOM0D/.done" ]; then
     PKGS=(xen-utils-4.17="$XENVER" xenstore-utils="$XENVER" qemu-system-xen
           libxendevicemodel1="$XENVER" libxenevtchn1="$XENVER" libxenforeignmemory1="$XENVER"
           libxentoolcore1="$XENVER" libxencall1="$XENVER" libxengnttab1="$XENVER"
-          libev4 libpci3 jq)
+          libev4 libpci3 jq
+          # The libvirt case: libvirtd with its libxl driver, and virsh.
+          libvirt-daemon libvirt-daemon-driver-xen libvirt-clients)
     chroot "$R" sh -c "apt-get update -q && apt-get install -y -q --no-install-recommends ${PKGS[*]} && apt-get clean" \
         > "$DOM0D/apt.log" 2>&1 || { tail -20 "$DOM0D/apt.log" >&2; die "apt-get install in the dom0 root failed"; }
     rm -f "$R/usr/sbin/policy-rc.d"
     got=$(chroot "$R" dpkg-query -W -f='${Version}' libxendevicemodel1)
     [ "$got" = "$XENVER" ] || die "dom0 got libxendevicemodel1 $got, host has libxen-dev $XENVER"
     chroot "$R" dpkg-query -W -f='${Package} ${Version}\n' xen-utils-4.17 xenstore-utils qemu-system-xen \
-        libxendevicemodel1 libev4 libpci3 jq > "$DOM0D/versions"
+        libxendevicemodel1 libev4 libpci3 jq libvirt-daemon-driver-xen > "$DOM0D/versions"
     # Slim it: nothing here is needed to run Xen's tools.
     rm -rf "$R"/usr/share/{doc,man,info,locale,lintian,bash-completion} "$R"/var/lib/apt/lists/* \
         "$R"/var/cache/apt/*.bin "$R"/var/cache/debconf/*-old "$R"/var/log/*.log
@@ -272,6 +276,9 @@ if [ ! -f "$OVERLAY" ]; then
         -lxentoolcore -lxentoollog
     gcc -static -O2 -g0 -Wall -Wextra -Werror -I"$HERE/../../upstream/linux" \
         -o "$O/e2e/bin/lend-test" "$HERE/dom0/lend-test.c"
+    # libvirtd's preload under TCG (the libvirt case; the file says why).
+    gcc -shared -fPIC -O2 -g0 -Wall -Wextra -Werror -o "$O/e2e/bin/libvirt-physinfo-shim.so" \
+        "$HERE/dom0/libvirt-physinfo-shim.c" -ldl
     # The benchmarks' userfaultfd anchor, for lend-mm's same-boot comparison.
     gcc -static -O2 -g0 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror \
         -o "$O/e2e/bin/uffd-anchor" "$HERE/../../bench/uffd_anchor.c" -lpthread

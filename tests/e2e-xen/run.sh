@@ -45,7 +45,7 @@ XENSIM=${E2E_XENSIM:-$ROOT/build/xensim}
 export E2E_T0=${EPOCHREALTIME/,/.}
 
 # The case list: extend by adding cases/NAME.sh (and its name here to fix its order).
-ALL_CASES=(lend-ioctl lend-events lend-mm lend-copy hvm-basic xl-create hvm-large-bar destroy-mid-traffic pvh pvh-xl-create xen-lend)
+ALL_CASES=(lend-ioctl lend-events lend-mm lend-copy hvm-basic xl-create hvm-large-bar destroy-mid-traffic pvh pvh-xl-create libvirt xen-lend)
 
 CASES="" TIMEOUT=590 CASE_TIMEOUT=420 DOM0_VCPUS=1 QEMU_SMP=1 BUILD=1 VERBOSE=0 SETS=() XEN_FLAVOUR=stock
 PRIVCMD=lend DEB_DIR=""
