@@ -1144,7 +1144,7 @@ static void failing_daemon_stops_the_others(void **state)
     run(f, argv, &r);
     expect_start_failed(&r);
     /* The daemon's own line, then ours: which one, its status, and that nothing is left. */
-    assert_non_null(strstr(r.out, "ioreq-lend[dom7]: error: "));
+    assert_non_null(strstr(r.out, "ioreq-lend[dom7 0000:00:1e.0]: error: "));
     assert_non_null(strstr(r.out, "the ioreq-lend for 0000:00:1e.0 (lend spec 2) exited with "
                                   "status 2 before it was ready"));
     assert_non_null(strstr(r.out, "nothing is left running"));
