@@ -180,7 +180,7 @@ static int run(int argc, char **argv)
     struct launch l = {0};
     struct lend_spec specs[LEND_SPAWN_MAX];
     struct lend_group g = {.prog = prog, .log_fd = -1};
-    char daemon[PATH_MAX], err[768], log[PATH_MAX];
+    char daemon[PATH_MAX], err[768], log_path[PATH_MAX];
     const char *env_qemu = getenv(ENV_QEMU);
     int rc;
 
@@ -211,10 +211,10 @@ static int run(int argc, char **argv)
     }
     g.daemon_path = daemon;
     g.timeout_ms = l.timeout_ms;
-    g.log_fd = launcher_open_domain_log(prog, l.log, l.name, log, sizeof(log));
-    g.log_path = log;
+    g.log_fd = launcher_open_domain_log(prog, l.log, l.name, log_path, sizeof(log_path));
+    g.log_path = log_path;
     fprintf(stderr, "%s: domain %s: starting %zu ioreq-lend%s%s\n", prog, l.domid_text, l.nspecs,
-            g.log_fd >= 0 ? ", logging to " : "", g.log_fd >= 0 ? log : "");
+            g.log_fd >= 0 ? ", logging to " : "", g.log_fd >= 0 ? log_path : "");
     rc = lend_spawn_start(&g, specs, l.nspecs, err, sizeof(err));
     /* The daemons have it as their stdout and stderr; QEMU gets nothing of ours. */
     if (g.log_fd >= 0)

@@ -367,7 +367,7 @@ static int create_paused(struct create *c)
 static int run(struct create *c)
 {
     struct lend_group g = {.prog = prog, .log_fd = -1};
-    char daemon[PATH_MAX], err[768], id[16], log[PATH_MAX];
+    char daemon[PATH_MAX], err[768], id[16], log_path[PATH_MAX];
     const char *unpause_args[] = {"unpause", id, NULL};
     int rc;
 
@@ -399,10 +399,10 @@ static int run(struct create *c)
     }
     g.daemon_path = daemon;
     g.timeout_ms = c->timeout_ms;
-    g.log_fd = launcher_open_domain_log(prog, c->log, c->name, log, sizeof(log));
-    g.log_path = log;
+    g.log_fd = launcher_open_domain_log(prog, c->log, c->name, log_path, sizeof(log_path));
+    g.log_path = log_path;
     fprintf(stderr, "%s: domain %s (%u): starting %zu ioreq-lend%s%s\n", prog, c->name, c->domid,
-            c->nspecs, g.log_fd >= 0 ? ", logging to " : "", g.log_fd >= 0 ? log : "");
+            c->nspecs, g.log_fd >= 0 ? ", logging to " : "", g.log_fd >= 0 ? log_path : "");
     rc = lend_spawn_start(&g, c->specs, c->nspecs, err, sizeof(err));
     /* The daemons have it as their stdout and stderr; xl needs none of it. */
     if (g.log_fd >= 0)
