@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Logging with levels. Messages go to stderr (which xl collects into the
- * domain's device-model log) or to syslog.
+ * Logging with levels. Messages go to stderr (which the launchers make the
+ * domain's log, /var/log/xen/ioreq-lend-NAME.log) or to syslog.
  *
  * Anything a guest can trigger must be logged through log_ratelimited(), so
  * a hostile guest cannot flood dom0's logs.

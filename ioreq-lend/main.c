@@ -86,7 +86,16 @@ int main(int argc, char **argv)
     sigprocmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    snprintf(tag, sizeof(tag), "ioreq-lend[dom%u]", opt.domid);
+    /*
+     * The launchers give every daemon of a domain one log file: on stderr
+     * each line names its function too. A syslog ident stays a word; syslog
+     * adds the pid.
+     */
+    if (opt.log_syslog)
+        snprintf(tag, sizeof(tag), "ioreq-lend[dom%u]", opt.domid);
+    else
+        snprintf(tag, sizeof(tag), "ioreq-lend[dom%u %04x:%02x:%02x.%x]", opt.domid, opt.pci_seg,
+                 opt.pci_bus, opt.pci_dev, opt.pci_fn);
     log_set_tag(tag);
     log_set_level(opt.log_level);
     log_use_syslog(opt.log_syslog);

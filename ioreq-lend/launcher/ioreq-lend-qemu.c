@@ -15,7 +15,9 @@
  * and every inherited fd untouched. If anything fails we exit non-zero with
  * one line saying why, leaving nothing running, and xl create fails.
  *
- * Our messages go to stderr: under xl, the domain's device-model log.
+ * Our messages go to stderr: under xl, the domain's device-model log
+ * (/var/log/xen/qemu-dm-NAME.log). The daemons' go next to it, to
+ * /var/log/xen/ioreq-lend-NAME.log, NAME from -name (launcher_common.h).
  */
 #include <errno.h>
 #include <limits.h>
@@ -46,6 +48,8 @@ struct launch {
     const char *spec_text[LEND_SPAWN_MAX];
     size_t nspecs;
     const char *qemu, *daemon, *domid_text;
+    const char *name; /* -name: the domain's, as libxl passes it */
+    const char *log;  /* -ioreq-lend-log: the daemons' log file, or "off" */
     unsigned int timeout_ms;
     bool incoming;
     char **qargv; /* QEMU's argv: ours less the launcher's arguments */
@@ -57,6 +61,7 @@ static void usage(FILE *out)
     fprintf(out,
             "Usage: %s QEMU-ARGUMENTS... [-ioreq-lend SPEC]... [-ioreq-lend-qemu PATH]\n"
             "           [-ioreq-lend-daemon PATH] [-ioreq-lend-timeout SECONDS]\n"
+            "           [-ioreq-lend-log FILE|off]\n"
             "\n"
             "An xl device_model_override: starts one ioreq-lend per -ioreq-lend SPEC for\n"
             "the domain given by -xen-domid, waits until each is ready, then executes QEMU\n"
@@ -69,12 +74,17 @@ static void usage(FILE *out)
             "                            to this program)\n"
             "  -ioreq-lend-timeout SECS  how long the daemons may take to be ready (default "
             "%u)\n"
+            "  -ioreq-lend-log FILE|off  the daemons' stdout and stderr, appended to (default\n"
+            "                            $%s/ioreq-lend-NAME.log, NAME from -name, rotated\n"
+            "                            at each start as xl's qemu-dm logs; off: ours)\n"
             "\n"
-            "Environment: %s, %s, %s (the daemons' default --state-dir).\n"
+            "Environment: %s, %s, %s (the daemons' default --state-dir),\n"
+            "%s (default %s; off: no log file).\n"
             "Exit status (when QEMU was not executed): 1 a daemon or QEMU did not start,\n"
             "2 bad arguments or lend specs (nothing was started).\n",
             prog, ENV_QEMU, DEFAULT_QEMU, LAUNCHER_ENV_DAEMON, LEND_SPAWN_DEFAULT_TIMEOUT_MS / 1000,
-            ENV_QEMU, LAUNCHER_ENV_DAEMON, LAUNCHER_ENV_STATE_DIR);
+            LAUNCHER_ENV_LOG_DIR, ENV_QEMU, LAUNCHER_ENV_DAEMON, LAUNCHER_ENV_STATE_DIR,
+            LAUNCHER_ENV_LOG_DIR, LAUNCHER_LOG_DIR);
 }
 
 static int __attribute__((format(printf, 1, 2))) bad_input(const char *fmt, ...)
@@ -107,7 +117,8 @@ static int split_args(int argc, char **argv, struct launch *l)
             const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 
             if (strcmp(name, "-ioreq-lend") != 0 && strcmp(name, "-ioreq-lend-qemu") != 0 &&
-                strcmp(name, "-ioreq-lend-daemon") != 0 && strcmp(name, "-ioreq-lend-timeout") != 0)
+                strcmp(name, "-ioreq-lend-daemon") != 0 &&
+                strcmp(name, "-ioreq-lend-timeout") != 0 && strcmp(name, "-ioreq-lend-log") != 0)
                 return bad_input("unknown option '%.64s' (see %s --help)", argv[i], prog);
             if (!v)
                 return bad_input("'%s' needs a value", argv[i]);
@@ -122,6 +133,8 @@ static int split_args(int argc, char **argv, struct launch *l)
                 l->qemu = v;
             } else if (strcmp(name, "-ioreq-lend-daemon") == 0) {
                 l->daemon = v;
+            } else if (strcmp(name, "-ioreq-lend-log") == 0) {
+                l->log = v;
             } else if (launcher_parse_timeout(v, &l->timeout_ms)) {
                 return bad_input("-ioreq-lend-timeout: '%.32s' is not a number of seconds from 1 "
                                  "to 3600",
@@ -131,6 +144,8 @@ static int split_args(int argc, char **argv, struct launch *l)
         }
         if (strcmp(name, "-xen-domid") == 0 && i + 1 < argc)
             l->domid_text = argv[i + 1];
+        else if (strcmp(name, "-name") == 0 && i + 1 < argc)
+            l->name = argv[i + 1];
         else if (strcmp(name, "-incoming") == 0)
             l->incoming = true;
         l->qargv[l->qargc++] = argv[i];
@@ -164,8 +179,8 @@ static int run(int argc, char **argv)
 {
     struct launch l = {0};
     struct lend_spec specs[LEND_SPAWN_MAX];
-    struct lend_group g = {.prog = prog};
-    char daemon[PATH_MAX], err[768];
+    struct lend_group g = {.prog = prog, .log_fd = -1};
+    char daemon[PATH_MAX], err[768], log_path[PATH_MAX];
     const char *env_qemu = getenv(ENV_QEMU);
     int rc;
 
@@ -196,9 +211,18 @@ static int run(int argc, char **argv)
     }
     g.daemon_path = daemon;
     g.timeout_ms = l.timeout_ms;
-    fprintf(stderr, "%s: domain %s: starting %zu ioreq-lend\n", prog, l.domid_text, l.nspecs);
-    if (lend_spawn_start(&g, specs, l.nspecs, err, sizeof(err))) {
+    g.log_fd = launcher_open_domain_log(prog, l.log, l.name, log_path, sizeof(log_path));
+    g.log_path = log_path;
+    fprintf(stderr, "%s: domain %s: starting %zu ioreq-lend%s%s\n", prog, l.domid_text, l.nspecs,
+            g.log_fd >= 0 ? ", logging to " : "", g.log_fd >= 0 ? log_path : "");
+    rc = lend_spawn_start(&g, specs, l.nspecs, err, sizeof(err));
+    /* The daemons have it as their stdout and stderr; QEMU gets nothing of ours. */
+    if (g.log_fd >= 0)
+        close(g.log_fd);
+    g.log_fd = -1;
+    if (rc) {
         fprintf(stderr, "%s: %s; nothing is left running\n", prog, err);
+        rc = LAUNCHER_EXIT_FAILED;
         goto out_specs;
     }
     lend_spawn_detach(&g);
@@ -209,6 +233,7 @@ static int run(int argc, char **argv)
     fprintf(stderr, "%s: cannot execute QEMU %s: %s; stopping the daemons\n", prog, l.qemu,
             strerror(errno));
     lend_spawn_stop(&g);
+    rc = LAUNCHER_EXIT_FAILED;
     goto out;
 out_specs:
     for (size_t i = 0; i < l.nspecs; i++)

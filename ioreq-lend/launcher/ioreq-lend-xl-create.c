@@ -14,6 +14,10 @@
  * xl ignores keys it does not know, so ioreq_lend sits in the guest's config
  * next to everything else (the config is parsed here with libxlutil, xl's own
  * parser). The systemd unit ioreq-lend@.service runs this program.
+ *
+ * The daemons log to /var/log/xen/ioreq-lend-NAME.log, where xl users find
+ * the device-model logs of other guests (launcher_common.h), not to our
+ * stderr: we leave, they stay, and a terminal would take their lines along.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -52,6 +56,7 @@ struct create {
     const char *extra[MAX_EXTRA]; /* KEY=VALUE for xl create */
     size_t nextra;
     const char *xl, *daemon;
+    const char *log; /* --log: the daemons' log file, or "off" */
     unsigned int timeout_ms;
     bool paused;
     bool attach; /* the domain exists, paused (libvirt): serve it, leave it paused */
@@ -87,15 +92,20 @@ static void usage(FILE *out)
             "  --daemon PATH          the ioreq-lend binary (default $%s, else ioreq-lend\n"
             "                         next to this program)\n"
             "  --xl PATH              the xl command (default $%s, else %s from PATH)\n"
+            "  --log FILE|off         the daemons' stdout and stderr, appended to (default\n"
+            "                         $%s/ioreq-lend-NAME.log, NAME the config's name,\n"
+            "                         rotated at each start as xl's logs; off: ours)\n"
             "  -h, --help             print this help and exit\n"
             "  -V, --version          print the version and exit\n"
             "\n"
-            "SPEC: see ioreq-lend(8), LEND SPECS. %s sets the daemons' default --state-dir.\n"
+            "SPEC: see ioreq-lend(8), LEND SPECS. %s sets the daemons' default --state-dir,\n"
+            "%s their log's directory (default %s; off: no log file).\n"
             "Exit status: 0 the guest runs (or waits, with -p) with its devices; 1 xl or a\n"
             "daemon failed (the domain was destroyed); 2 bad arguments, config or specs\n"
             "(nothing was created).\n",
             prog, SPEC_KEY, LEND_SPAWN_DEFAULT_TIMEOUT_MS / 1000, LAUNCHER_ENV_DAEMON, ENV_XL,
-            DEFAULT_XL, LAUNCHER_ENV_STATE_DIR);
+            DEFAULT_XL, LAUNCHER_ENV_LOG_DIR, LAUNCHER_ENV_STATE_DIR, LAUNCHER_ENV_LOG_DIR,
+            LAUNCHER_LOG_DIR);
 }
 
 static int __attribute__((format(printf, 2, 3))) say(int status, const char *fmt, ...)
@@ -165,16 +175,19 @@ static int destroy_domain(const struct create *c)
 
 static int parse_args(int argc, char **argv, struct create *c)
 {
+    /* clang-format off */
     static const struct option longopts[] = {
         {"paused", no_argument, NULL, 'p'},
         {"attach", no_argument, NULL, 'a'},
         {"timeout", required_argument, NULL, 't'},
         {"daemon", required_argument, NULL, 'd'},
         {"xl", required_argument, NULL, 'x'},
+        {"log", required_argument, NULL, 'l'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
+    /* clang-format on */
     int o;
 
     opterr = 0;
@@ -196,6 +209,9 @@ static int parse_args(int argc, char **argv, struct create *c)
             break;
         case 'x':
             c->xl = optarg;
+            break;
+        case 'l':
+            c->log = optarg;
             break;
         case 'h':
             usage(stdout);
@@ -395,8 +411,8 @@ static int find_paused_domain(struct create *c)
 
 static int run(struct create *c)
 {
-    struct lend_group g = {.prog = prog};
-    char daemon[PATH_MAX], err[768], id[16];
+    struct lend_group g = {.prog = prog, .log_fd = -1};
+    char daemon[PATH_MAX], err[768], id[16], log_path[PATH_MAX];
     const char *unpause_args[] = {"unpause", id, NULL};
     int rc;
 
@@ -429,9 +445,16 @@ static int run(struct create *c)
     }
     g.daemon_path = daemon;
     g.timeout_ms = c->timeout_ms;
-    fprintf(stderr, "%s: domain %s (%u): starting %zu ioreq-lend\n", prog, c->name, c->domid,
-            c->nspecs);
-    if (lend_spawn_start(&g, c->specs, c->nspecs, err, sizeof(err))) {
+    g.log_fd = launcher_open_domain_log(prog, c->log, c->name, log_path, sizeof(log_path));
+    g.log_path = log_path;
+    fprintf(stderr, "%s: domain %s (%u): starting %zu ioreq-lend%s%s\n", prog, c->name, c->domid,
+            c->nspecs, g.log_fd >= 0 ? ", logging to " : "", g.log_fd >= 0 ? log_path : "");
+    rc = lend_spawn_start(&g, c->specs, c->nspecs, err, sizeof(err));
+    /* The daemons have it as their stdout and stderr; xl needs none of it. */
+    if (g.log_fd >= 0)
+        close(g.log_fd);
+    g.log_fd = -1;
+    if (rc) {
         if (c->attach)
             return say(LAUNCHER_EXIT_FAILED, "%s", err);
         say(0, "%s; destroying domain %u", err, c->domid);

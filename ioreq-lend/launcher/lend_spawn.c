@@ -95,12 +95,12 @@ static pid_t waitpid_retry(pid_t pid, int *status)
 
 /* ---- The helper (a child of the launcher; never returns) ---- */
 
-/* Close every fd from 3 up but those in keep[] (n small). */
+/* Close every fd from 3 up but those in keep[] (n small, at most 3). */
 static void close_all_but(int *keep, size_t n)
 {
     unsigned int lo = 3;
 
-    /* Insertion sort: n is 1 or 2. */
+    /* Insertion sort: n is 1 to 3. */
     for (size_t i = 1; i < n; i++) {
         for (size_t j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
             int t = keep[j];
@@ -222,18 +222,23 @@ static int helper_wait_ready(int rfd, int sock, char *line, size_t len)
     return used > 0 ? 1 : 0;
 }
 
-static void __attribute__((noreturn))
-helper_main(const char *prog, int sock, const char *path, char **argv, int argc, int keep_fd)
+static void __attribute__((noreturn)) helper_main(const char *prog, int sock, const char *path,
+                                                  char **argv, int argc, int keep_fd, int log_fd)
 {
-    int keep[2] = {sock, keep_fd}, rp[2], st = -1, rc;
+    int keep[3] = {sock}, rp[2], st = -1, rc;
     char fdarg[16], line[256];
+    size_t nkeep = 1;
     pid_t d;
     char c;
 
+    if (keep_fd >= 0)
+        keep[nkeep++] = keep_fd;
+    if (log_fd >= 0)
+        keep[nkeep++] = log_fd;
     setsid();
     /* Whatever libxl left ignored: we wait for the daemon, and need its status. */
     signal(SIGCHLD, SIG_DFL);
-    close_all_but(keep, keep_fd >= 0 ? 2 : 1);
+    close_all_but(keep, nkeep);
     stdio_open();
     /* The daemon reads nothing; a terminal or libxl's stdin is not its business. */
     int nul = open("/dev/null", O_RDONLY);
@@ -260,6 +265,11 @@ helper_main(const char *prog, int sock, const char *path, char **argv, int argc,
         }
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
+        /* The domain's log (close-on-exec itself, and 3 or above) as stdout and stderr. */
+        if (log_fd >= 0) {
+            dup2(log_fd, 1);
+            dup2(log_fd, 2);
+        }
         /* The write end alone crosses exec; the socket and read end are close-on-exec. */
         fcntl(rp[1], F_SETFD, 0);
         if (keep_fd >= 0)
@@ -342,10 +352,17 @@ static int on_report(struct lend_group *g, size_t i, const struct lend_spec *spe
         c->daemon = (pid_t)pid;
         c->status = st;
         describe_status(st, what, sizeof(what));
-        return err_fmt(err, errlen, -EIO, "the ioreq-lend for %s (lend spec %zu) %s: %s", spec->bdf,
-                       i + 1, what,
-                       spec->opt.log_syslog ? "its reason is in syslog"
-                                            : "its reason is on the line above");
+        if (spec->opt.log_syslog)
+            return err_fmt(err, errlen, -EIO,
+                           "the ioreq-lend for %s (lend spec %zu) %s: its reason is in syslog",
+                           spec->bdf, i + 1, what);
+        if (g->log_fd >= 0)
+            return err_fmt(err, errlen, -EIO,
+                           "the ioreq-lend for %s (lend spec %zu) %s: its reason is in %s",
+                           spec->bdf, i + 1, what, g->log_path);
+        return err_fmt(err, errlen, -EIO,
+                       "the ioreq-lend for %s (lend spec %zu) %s: its reason is on the line above",
+                       spec->bdf, i + 1, what);
     }
     if (c->line[0] == 'E' && sscanf(c->line, "E %d %15s", &st, what) == 2)
         return err_fmt(err, errlen, -EIO,
@@ -386,9 +403,11 @@ static int backing_fd(const struct lend_spec *spec)
 
 /*
  * The daemon's command line, in the log: an operator can run it again by
- * hand (a restarted daemon adopts what a crashed one left in Xen).
+ * hand (a restarted daemon adopts what a crashed one left in Xen). In the
+ * domain's log too, with the time: the daemons' own lines carry none, and
+ * the file holds one start (it is rotated at the next).
  */
-static void log_command(const char *prog, char *const argv[])
+static void log_command(const struct lend_group *g, char *const argv[])
 {
     char line[2048];
     size_t used = 0;
@@ -413,7 +432,19 @@ static void log_command(const char *prog, char *const argv[])
             line[used++] = '\'';
     }
     line[used] = '\0';
-    fprintf(stderr, "%s: starting %s\n", prog, line);
+    fprintf(stderr, "%s: starting %s\n", g->prog, line);
+    if (g->log_fd >= 0) {
+        char stamp[32], out[sizeof(line) + 96];
+        time_t now = time(NULL);
+        struct tm tm;
+        int n;
+
+        strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S UTC", gmtime_r(&now, &tm));
+        n = snprintf(out, sizeof(out), "%s: %s: starting %s\n", g->prog, stamp, line);
+        /* One write(): the daemons append to the same file. A lost line costs nothing more. */
+        if (n > 0 && write(g->log_fd, out, MIN((size_t)n, sizeof(out) - 1)) < 0) {
+        }
+    }
 }
 
 static int start_one(struct lend_group *g, size_t i, const struct lend_spec *spec, char *err,
@@ -432,7 +463,7 @@ static int start_one(struct lend_group *g, size_t i, const struct lend_spec *spe
     for (int a = 1; a < spec->argc; a++)
         argv[a] = spec->argv[a];
     argv[spec->argc] = NULL;
-    log_command(g->prog, argv);
+    log_command(g, argv);
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
         return err_fmt(err, errlen, -errno, "socketpair: %s", strerror(errno));
     pid = fork();
@@ -443,7 +474,7 @@ static int start_one(struct lend_group *g, size_t i, const struct lend_spec *spe
         return err_fmt(err, errlen, rc, "fork: %s", strerror(-rc));
     }
     if (pid == 0)
-        helper_main(g->prog, sv[1], g->daemon_path, argv, spec->argc, keep);
+        helper_main(g->prog, sv[1], g->daemon_path, argv, spec->argc, keep, g->log_fd);
     close(sv[1]);
     c->state = LEND_CHILD_STARTING;
     c->helper = pid;

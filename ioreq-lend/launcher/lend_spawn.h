@@ -14,6 +14,10 @@
  * fds never reach a daemon, the caller (about to become QEMU) is left with no
  * child of ours, and no daemon outlives a failed start.
  *
+ * With a log fd (the domain's log, launcher_open_domain_log()), each daemon
+ * gets it as its stdout and stderr, and each start is recorded there with the
+ * time and the daemon's command line; without, the daemons inherit ours.
+ *
  * Every fd we open is close-on-exec; the caller's own fds are not touched.
  */
 #ifndef IOREQ_LEND_LEND_SPAWN_H
@@ -52,6 +56,8 @@ struct lend_group {
     const char *prog;        /* prefix of our messages, e.g. "ioreq-lend-qemu" */
     const char *daemon_path; /* the ioreq-lend binary */
     unsigned int timeout_ms; /* for all daemons to be ready */
+    int log_fd;              /* the daemons' stdout and stderr, or -1: ours (set it!) */
+    const char *log_path;    /* its name, for messages */
     size_t n;
     struct lend_child child[LEND_SPAWN_MAX];
 };

@@ -12,6 +12,10 @@
  *   (7, 8 and a "QMP" socket at 9), none close-on-exec;
  * - the PVH example goes through build/ioreq-lend-xl-create with
  *   build/tests/fake-xl: create -p, domid, daemons ready, then unpause;
+ * - the daemons' stdout and stderr: one log per domain, named after it, in
+ *   $IOREQ_LEND_LOG_DIR (here a directory of the fixture), rotated at each
+ *   start as libxl rotates its qemu-dm logs; a log that cannot be opened is
+ *   one warning, and the domain starts anyway;
  * - bad specs, a daemon that fails or hangs, a missing domain: the launcher
  *   exits non-zero with one line saying why, QEMU never starts, and nothing
  *   is left: no process, no ioreq server, no open handle.
@@ -148,6 +152,7 @@ struct fx {
     char dir[64];
     char build[PATH_MAX];
     char state[PATH_MAX];
+    char logs[PATH_MAX]; /* $IOREQ_LEND_LOG_DIR */
     struct hv *hv;
 };
 
@@ -272,6 +277,10 @@ static int setup(void **state)
     fake_gpu(f);
     daemon_wrapper(f);
     setenv("IOREQ_LEND_STATE_DIR", f->state, 1);
+    /* Never the real /var/log/xen. */
+    snprintf(f->logs, sizeof(f->logs), "%s/log", f->dir);
+    assert_int_equal(mkdir(f->logs, 0755), 0);
+    setenv("IOREQ_LEND_LOG_DIR", f->logs, 1);
     snprintf(path, sizeof(path), "%s/tests/fake-qemu", f->build);
     setenv("IOREQ_LEND_QEMU", path, 1);
     snprintf(path, sizeof(path), "%s/tests/fake-xl", f->build);
@@ -619,6 +628,68 @@ static char *read_all(const char *path, size_t *len)
     return buf;
 }
 
+/* The domain log of domain `name` in the fixture's log directory (malloc'd), or NULL. */
+static char *read_domain_log(struct fx *f, const char *name)
+{
+    char path[PATH_MAX + 64];
+
+    snprintf(path, sizeof(path), "%s/ioreq-lend-%s.log", f->logs, name);
+    return read_all(path, NULL);
+}
+
+/* `what`, a daemon's line for spec s, as it appears in a log: "ioreq-lend[dom7 BDF]: what". */
+static bool has_daemon_line(const char *log, const struct lend_spec *s, const char *what)
+{
+    char want[256];
+
+    snprintf(want, sizeof(want), "ioreq-lend[dom%u %s]: %s", DOMID, s->bdf, what);
+    return log && strstr(log, want) != NULL;
+}
+
+/*
+ * A good start's domain log: created 0644 (libxl's mode for qemu-dm logs),
+ * one stamped "starting" line per daemon, and each daemon's own info line,
+ * prefixed with its function; none of that on the launcher's stderr, which
+ * names the log instead.
+ */
+static void check_domain_log(struct fx *f, const char *name, const char *prog,
+                             const struct lend_spec *specs, int n, const struct run *r)
+{
+    char path[PATH_MAX + 64], want[PATH_MAX + 96], *log;
+    struct stat st;
+
+    snprintf(path, sizeof(path), "%s/ioreq-lend-%s.log", f->logs, name);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0644);
+    snprintf(want, sizeof(want), ", logging to %s\n", path);
+    if (!strstr(r->out, want))
+        fail_msg("no \"%s\" in:\n%s", want, r->out);
+    log = read_domain_log(f, name);
+    assert_non_null(log);
+    snprintf(want, sizeof(want), "%s: 20", prog); /* "PROG: 2026-12-08 00:01:09 UTC: starting" */
+    assert_int_equal(count(log, want), n);
+    assert_int_equal(count(log, " UTC: starting "), n);
+    for (int i = 0; i < n; i++) {
+        if (!has_daemon_line(log, &specs[i], "info: serving domain 7: PCI "))
+            fail_msg("no info line of %s in %s:\n%s", specs[i].bdf, path, log);
+    }
+    assert_null(strstr(r->out, "serving domain"));
+    assert_null(strstr(r->out, "warning"));
+    free(log);
+}
+
+/* After stop_daemons(): each daemon's last line went to the domain log too. */
+static void check_exit_lines(struct fx *f, const char *name, const struct lend_spec *specs, int n)
+{
+    char *log = read_domain_log(f, name);
+
+    for (int i = 0; i < n; i++) {
+        if (!has_daemon_line(log, &specs[i], "info: exiting with status 0"))
+            fail_msg("no exit line of %s in the log:\n%s", specs[i].bdf, log ? log : "(none)");
+    }
+    free(log);
+}
+
 /* The argv the fake QEMU received is the launcher's less every -ioreq-lend* pair. */
 static void check_qemu_argv(struct fx *f, char *const argv[], int argc)
 {
@@ -851,7 +922,10 @@ static void hvm_example(struct fx *f, const char *name, bool lend, const char *w
     }
     check_qemu_argv(f, argv, argc);
     check_qemu_fds(f, &r);
+    /* libxl passes -name guest: every daemon of the domain logs to ioreq-lend-guest.log. */
+    check_domain_log(f, "guest", "ioreq-lend-qemu", specs, ex.nspecs, &r);
     stop_daemons(f, specs, ex.nspecs, domain_dies);
+    check_exit_lines(f, "guest", specs, ex.nspecs);
     for (int i = 0; i < ex.nspecs; i++)
         lend_spec_free(&specs[i]);
     example_free(&ex);
@@ -970,7 +1044,10 @@ static void pvh_example_through_xl_create(void **state)
     assert_non_null(strstr(r.out, "ioreq-lend-xl-create: ready domid=7 "));
     /* Its kernel boots with pci=noacpi: no warning. */
     assert_null(strstr(r.out, "warning"));
+    /* The daemon logs after the launcher left, under the config's name. */
+    check_domain_log(f, "pvh-guest", "ioreq-lend-xl-create", &spec, 1, &r);
     stop_daemons(f, &spec, 1, false);
+    check_exit_lines(f, "pvh-guest", &spec, 1);
     lend_spec_free(&spec);
     example_free(&ex);
 }
@@ -1182,7 +1259,8 @@ static void bad_launcher_arguments(void **state)
 static void failing_daemon_stops_the_others(void **state)
 {
     struct fx *f = *state;
-    char small[PATH_MAX + 16], spec2[PATH_MAX + 64];
+    char small[PATH_MAX + 16], spec2[PATH_MAX + 64], want[2 * PATH_MAX], *log;
+    struct lend_spec spec;
     const char *extra[] = {"-ioreq-lend", "bdf=00:1f.0,size=64M,backing=memfd:64M", "-ioreq-lend",
                            spec2, NULL};
     char *argv[MAX_ARGS + 64];
@@ -1192,15 +1270,24 @@ static void failing_daemon_stops_the_others(void **state)
     snprintf(small, sizeof(small), "%s/small.img", f->dir);
     sized_file(small, 4 * KB);
     snprintf(spec2, sizeof(spec2), "bdf=00:1e.0,size=8G,backing=file:%s", small);
+    spec_for("bdf=00:1e.0", &spec);
     libxl_argv(f, NULL, extra, argv);
     run(f, argv, &r);
     expect_start_failed(&r);
-    /* The daemon's own line, then ours: which one, its status, and that nothing is left. */
-    assert_non_null(strstr(r.out, "ioreq-lend[dom7]: error: "));
-    assert_non_null(strstr(r.out, "the ioreq-lend for 0000:00:1e.0 (lend spec 2) exited with "
-                                  "status 2 before it was ready"));
+    /* The daemon's own line in the domain log, then ours: which one, its status, where its
+     * reason is, and that nothing is left. */
+    log = read_domain_log(f, "guest");
+    assert_true(has_daemon_line(log, &spec, "error: "));
+    free(log);
+    snprintf(want, sizeof(want),
+             "the ioreq-lend for 0000:00:1e.0 (lend spec 2) exited with status 2 before it was "
+             "ready: its reason is in %s/ioreq-lend-guest.log",
+             f->logs);
+    if (!strstr(r.out, want))
+        fail_msg("no \"%s\" in:\n%s", want, r.out);
     assert_non_null(strstr(r.out, "nothing is left running"));
     check_nothing_left(f);
+    lend_spec_free(&spec);
 }
 
 static void missing_domain_fails(void **state)
@@ -1326,6 +1413,140 @@ static void xl_create_destroys_the_domain_when_a_daemon_fails(void **state)
     check_nothing_left(f);
 }
 
+/*
+ * A domain's log is rotated at each start, as libxl rotates qemu-dm-NAME.log:
+ * .log.10 goes, .log.N becomes .log.N+1, .log becomes .log.1.
+ */
+static void domain_log_rotates_as_libxl_does(void **state)
+{
+    struct fx *f = *state;
+    const char *extra[] = {"-ioreq-lend", "bdf=00:1f.0,size=1M,backing=memfd:1M", NULL};
+    char *argv[MAX_ARGS + 64], path[PATH_MAX + 64], want[32], *text;
+    struct lend_spec spec;
+    struct run r;
+
+    hv_start(f, false);
+    spec_for(extra[1], &spec);
+    for (int gen = 0; gen <= 10; gen++) {
+        snprintf(path, sizeof(path), "%s/ioreq-lend-guest.log%s%.0d", f->logs, gen ? "." : "", gen);
+        snprintf(want, sizeof(want), "generation %d\n", gen);
+        write_text(path, want);
+    }
+    libxl_argv(f, NULL, extra, argv);
+    run(f, argv, &r);
+    if (!WIFEXITED(r.status) || WEXITSTATUS(r.status) != 0 || !r.started)
+        fail_msg("status 0x%x:\n%s", r.status, r.out);
+    for (int gen = 1; gen <= 10; gen++) {
+        snprintf(path, sizeof(path), "%s/ioreq-lend-guest.log.%d", f->logs, gen);
+        snprintf(want, sizeof(want), "generation %d\n", gen - 1);
+        text = read_all(path, NULL);
+        assert_non_null(text);
+        assert_string_equal(text, want);
+        free(text);
+    }
+    snprintf(path, sizeof(path), "%s/ioreq-lend-guest.log.11", f->logs);
+    assert_int_equal(access(path, F_OK), -1);
+    /* The new file holds this start only. */
+    check_domain_log(f, "guest", "ioreq-lend-qemu", &spec, 1, &r);
+    text = read_domain_log(f, "guest");
+    assert_null(strstr(text, "generation"));
+    free(text);
+    stop_daemons(f, &spec, 1, false);
+    lend_spec_free(&spec);
+}
+
+/*
+ * A log directory that is not there: one warning line, the daemon logs to
+ * the launcher's stderr as before, and the domain starts. -ioreq-lend-log
+ * names another file, or turns the file off.
+ */
+static void unusable_log_warns_once_and_starts(void **state)
+{
+    struct fx *f = *state;
+    char missing[PATH_MAX + 16], mine[PATH_MAX + 16], want[2 * PATH_MAX], *text;
+    const char *extra[] = {"-ioreq-lend", "bdf=00:1f.0,size=1M,backing=memfd:1M", NULL, NULL, NULL};
+    char *argv[MAX_ARGS + 64];
+    struct lend_spec spec;
+    struct run r;
+
+    hv_start(f, false);
+    spec_for(extra[1], &spec);
+    snprintf(missing, sizeof(missing), "%s/missing", f->dir);
+    setenv("IOREQ_LEND_LOG_DIR", missing, 1);
+    libxl_argv(f, NULL, extra, argv);
+    run(f, argv, &r);
+    if (!WIFEXITED(r.status) || WEXITSTATUS(r.status) != 0 || !r.started)
+        fail_msg("status 0x%x:\n%s", r.status, r.out);
+    assert_int_equal(count(r.out, "warning"), 1);
+    snprintf(want, sizeof(want),
+             "ioreq-lend-qemu: warning: cannot open the daemons' log %s/ioreq-lend-guest.log: No "
+             "such file or directory: they log here instead\n",
+             missing);
+    if (!strstr(r.out, want))
+        fail_msg("no \"%s\" in:\n%s", want, r.out);
+    assert_true(has_daemon_line(r.out, &spec, "info: serving domain 7: PCI "));
+    assert_null(strstr(r.out, "logging to"));
+    stop_daemons(f, &spec, 1, false);
+
+    /* -ioreq-lend-log off: the daemon's stderr is ours, without a word. */
+    setenv("IOREQ_LEND_LOG_DIR", f->logs, 1);
+    extra[2] = "-ioreq-lend-log";
+    extra[3] = "off";
+    libxl_argv(f, NULL, extra, argv);
+    run(f, argv, &r);
+    if (!WIFEXITED(r.status) || WEXITSTATUS(r.status) != 0 || !r.started)
+        fail_msg("status 0x%x:\n%s", r.status, r.out);
+    assert_null(strstr(r.out, "warning"));
+    assert_true(has_daemon_line(r.out, &spec, "info: serving domain 7: PCI "));
+    text = read_domain_log(f, "guest");
+    assert_null(text);
+    stop_daemons(f, &spec, 1, false);
+
+    /* -ioreq-lend-log FILE: that file, whatever the domain's name. */
+    snprintf(mine, sizeof(mine), "%s/mine.log", f->dir);
+    extra[3] = mine;
+    libxl_argv(f, NULL, extra, argv);
+    run(f, argv, &r);
+    if (!WIFEXITED(r.status) || WEXITSTATUS(r.status) != 0 || !r.started)
+        fail_msg("status 0x%x:\n%s", r.status, r.out);
+    snprintf(want, sizeof(want), ", logging to %s\n", mine);
+    assert_non_null(strstr(r.out, want));
+    assert_null(strstr(r.out, "serving domain"));
+    text = read_all(mine, NULL);
+    assert_true(has_daemon_line(text, &spec, "info: serving domain 7: PCI "));
+    free(text);
+    stop_daemons(f, &spec, 1, false);
+    lend_spec_free(&spec);
+}
+
+/* ioreq-lend-xl-create: a directory that is not there is one warning too; the guest runs. */
+static void xl_create_starts_without_its_log(void **state)
+{
+    struct fx *f = *state;
+    char prog[PATH_MAX + 32], cfg[PATH_MAX + 16], missing[PATH_MAX + 16];
+    char *argv[] = {prog, cfg, NULL};
+    struct lend_spec spec;
+    struct run r;
+
+    hv_start(f, false);
+    snprintf(cfg, sizeof(cfg), "%s/pvh.cfg", f->dir);
+    write_text(cfg, "name = \"pvh-guest\"\ntype = \"pvh\"\nkernel = \"/k\"\nmemory = 512\n"
+                    "extra = \"pci=noacpi\"\n"
+                    "ioreq_lend = [ \"bdf=00:1f.0,size=1M,backing=memfd:1M\" ]\n");
+    spec_for("bdf=00:1f.0,size=1M,backing=memfd:1M", &spec);
+    snprintf(missing, sizeof(missing), "%s/missing", f->dir);
+    setenv("IOREQ_LEND_LOG_DIR", missing, 1);
+    snprintf(prog, sizeof(prog), "%s/ioreq-lend-xl-create", f->build);
+    run(f, argv, &r);
+    if (!WIFEXITED(r.status) || WEXITSTATUS(r.status) != 0 || !r.started)
+        fail_msg("xl-create status 0x%x:\n%s", r.status, r.out);
+    assert_int_equal(count(r.out, "warning"), 1);
+    assert_non_null(strstr(r.out, "ioreq-lend-xl-create: warning: cannot open the daemons' log "));
+    assert_true(has_daemon_line(r.out, &spec, "info: serving domain 7: PCI "));
+    stop_daemons(f, &spec, 1, false);
+    lend_spec_free(&spec);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1346,6 +1567,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(without_specs_it_is_qemu, setup, teardown),
         cmocka_unit_test_setup_teardown(xl_create_destroys_the_domain_when_a_daemon_fails, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(domain_log_rotates_as_libxl_does, setup, teardown),
+        cmocka_unit_test_setup_teardown(unusable_log_warns_once_and_starts, setup, teardown),
+        cmocka_unit_test_setup_teardown(xl_create_starts_without_its_log, setup, teardown),
     };
 
     /* Orphans of the launchers become ours: what they leave behind, we can see. */
@@ -1354,5 +1578,7 @@ int main(void)
         return 1;
     }
     signal(SIGPIPE, SIG_IGN);
+    /* The domain logs' mode is checked: libxl's 0644 under the usual umask. */
+    umask(022);
     return cmocka_run_group_tests_name("launcher", tests, NULL, NULL);
 }

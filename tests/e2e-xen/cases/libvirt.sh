@@ -61,7 +61,8 @@ check libvirtd_up "$up" "$(tr '\n' ' ' < "$D/virsh-version" | cut -c1-200) libvi
 
 # ---- HVM: <emulator> and <xen:commandline>
 NAME=e2e-lv-hvm
-GUEST=$NAME GUEST_CONSOLE=$D/hvm-console.log DLOG=/var/log/xen/qemu-dm-$NAME.log
+# The launcher's lines in QEMU's log, the daemon's in the domain's own (LOGS in ioreq-lend(8)).
+GUEST=$NAME GUEST_CONSOLE=$D/hvm-console.log QLOG=/var/log/xen/qemu-dm-$NAME.log DLOG=/var/log/xen/ioreq-lend-$NAME.log
 sed -e "s|<name>vram-guest</name>|<name>$NAME</name>|" -e "s|<memory unit='MiB'>4096</memory>|<memory unit='MiB'>256</memory>|" \
     -e "s|<vcpu>4</vcpu>|<vcpu>2</vcpu>|" -e "/<serial type='pty'>/,/<\/serial>/d" \
     -e "s|</devices>|<serial type='file'><source path='$GUEST_CONSOLE'/><target port='0'/></serial></devices>|" \
@@ -81,7 +82,7 @@ if virsh define "$D/hvm.xml" > "$D/virsh.log" 2>&1 && virsh start $NAME >> "$D/v
     GUEST_T0=$(now)
     DPID=$(cat "$D/hvm.pid" 2>/dev/null)
     check hvm_daemon_started "$( [ -n "$DPID" ] && kill -0 "$DPID" 2>/dev/null && echo true || echo false)" \
-        "pidfile: ${DPID:-none}; $(grep -m1 'ioreq-lend-qemu: ready' "$DLOG" 2>/dev/null)"
+        "pidfile: ${DPID:-none}; $(grep -m1 'ioreq-lend-qemu: ready' "$QLOG" 2>/dev/null)"
     if line=$(wait_console 'E2E-GUEST-MARK traffic-started|^E2E-GUEST \{' 300) && [[ $line == *traffic-started* ]]; then
         check hvm_traffic true "$(since "$GUEST_T0")s after virsh start: $line"
     else
@@ -93,9 +94,10 @@ if virsh define "$D/hvm.xml" > "$D/virsh.log" 2>&1 && virsh start $NAME >> "$D/v
     wait_domain_gone $NAME 60 || true
     detached_daemon_end "$DPID"
     rec hvm_destroy_to_exit_s "$(since "$t_destroy")"
-    cp "$DLOG" "$D/hvm-qemu-dm.log" 2>/dev/null
+    cp "$QLOG" "$D/hvm-qemu-dm.log" 2>/dev/null
+    cp "$DLOG" "$D/hvm-daemon.log" 2>/dev/null
 else
-    check virsh_start_hvm false "$(tail -3 "$D/virsh.log" | tr '\n' '|') dm log: $(tail -3 "$DLOG" 2>/dev/null | tr '\n' '|')"
+    check virsh_start_hvm false "$(tail -3 "$D/virsh.log" | tr '\n' '|') dm log: $(tail -3 "$QLOG" 2>/dev/null | tr '\n' '|')"
     virsh destroy $NAME > /dev/null 2>&1
 fi
 virsh undefine $NAME >> "$D/virsh.log" 2>&1
@@ -104,7 +106,9 @@ DPID=""
 
 # ---- PVH: the started hook, a paused start, resume
 NAME=e2e-lv-pvh
-GUEST=$NAME GUEST_CONSOLE=/var/log/xen/console/guest-$NAME.log DLOG=/var/log/xen/ioreq-lend-libvirt-$NAME.log
+# The hook's (the launcher's) lines, and the daemon's in the domain's own log.
+GUEST=$NAME GUEST_CONSOLE=/var/log/xen/console/guest-$NAME.log HLOG=/var/log/xen/ioreq-lend-libvirt-$NAME.log
+DLOG=/var/log/xen/ioreq-lend-$NAME.log
 sed -e "s|<name>pvh-guest</name>|<name>$NAME</name>|" -e "s|<memory unit='MiB'>2048</memory>|<memory unit='MiB'>256</memory>|" \
     -e "s|<type arch='x86_64' machine='xenpvh'>xenpvh</type>|&<boot dev='hd'/>|" "$EX/pvh-lend.xml" > "$D/pvh.xml"
 guest_os "$D/pvh.xml" "--mode loop --threads-bytes 2M --vcpus 2" hvc0
@@ -134,7 +138,7 @@ if virsh start --paused $NAME >> "$D/virsh.log" 2>&1; then
     DPID=$(cat "$D/pvh.pid" 2>/dev/null)
     check virsh_start_paused_pvh "$( [ "$(virsh domstate $NAME 2>/dev/null | head -1)" = paused ] &&
         [ -n "$DPID" ] && kill -0 "$DPID" 2>/dev/null && echo true || echo false)" \
-        "after $(since "$t0")s: domain ${DOMID:-?} $(virsh domstate $NAME 2>/dev/null | head -1), daemon ${DPID:-none}: $(grep -m1 'is paused with its devices' "$DLOG" 2>/dev/null)"
+        "after $(since "$t0")s: domain ${DOMID:-?} $(virsh domstate $NAME 2>/dev/null | head -1), daemon ${DPID:-none}: $(grep -m1 'is paused with its devices' "$HLOG" 2>/dev/null)"
     check virsh_resume_pvh "$(virsh resume $NAME >> "$D/virsh.log" 2>&1 && echo true || echo false)" "$(tail -1 "$D/virsh.log")"
     GUEST_T0=$(now)
     if line=$(wait_console 'E2E-GUEST-MARK traffic-started|^E2E-GUEST \{' 300) && [[ $line == *traffic-started* ]]; then
@@ -148,9 +152,10 @@ if virsh start --paused $NAME >> "$D/virsh.log" 2>&1; then
     wait_domain_gone $NAME 60 || true
     detached_daemon_end "$DPID"
     rec pvh_destroy_to_exit_s "$(since "$t_destroy")"
-    cp "$DLOG" "$D/pvh-hook.log" 2>/dev/null
+    cp "$HLOG" "$D/pvh-hook.log" 2>/dev/null
+    cp "$DLOG" "$D/pvh-daemon.log" 2>/dev/null
 else
-    check virsh_start_paused_pvh false "$(tail -3 "$D/virsh.log" | tr '\n' '|') hook log: $(tail -3 "$DLOG" 2>/dev/null | tr '\n' '|')"
+    check virsh_start_paused_pvh false "$(tail -3 "$D/virsh.log" | tr '\n' '|') hook log: $(tail -3 "$HLOG" 2>/dev/null | tr '\n' '|')"
     virsh destroy $NAME > /dev/null 2>&1
 fi
 virsh undefine $NAME >> "$D/virsh.log" 2>&1

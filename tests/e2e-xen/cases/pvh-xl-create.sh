@@ -13,7 +13,8 @@ case_begin pvh-xl-create
 VENDOR=0x5853 DEVICE=0x1e4d CLASS=0x058000 BAR_SIZE=$((256 << 20)) BAR_BASE=0x110000000
 NAME=e2e-pvh-xl
 LAUNCHER=$E2E_LIBEXEC/ioreq-lend-xl-create
-DLOG=$D/launcher.log
+LLOG=$D/launcher.log
+DLOG=/var/log/xen/ioreq-lend-$NAME.log
 DSTATS=$D/stats.json
 
 require_daemon
@@ -27,30 +28,32 @@ pvh_cfg "$D/guest.cfg" $NAME 2 256 "--mode traffic --threads-bytes 2M --rep-byte
     echo "[domU $(now)] ${l%$'\r'}"; done) &
 CONSOLE_TAIL=$!
 t0=$(now)
-# The detached daemon keeps the launcher's stderr: its log goes on into $DLOG.
-if "$LAUNCHER" "$D/guest.cfg" > "$DLOG" 2>&1; then
+# The launcher's lines go to $LLOG; the detached daemon's to the domain's log, $DLOG.
+if "$LAUNCHER" "$D/guest.cfg" > "$LLOG" 2>&1; then
     DOMID=$(xl domid $NAME 2>/dev/null)
     rec domid "${DOMID:-null}"
     check launcher_create true "ioreq-lend-xl-create returned after $(since "$t0")s: domain $DOMID running"
 else
-    check launcher_create false "ioreq-lend-xl-create failed: $(tail -3 "$DLOG" | tr '\n' '|')"
+    check launcher_create false "ioreq-lend-xl-create failed: $(tail -3 "$LLOG" | tr '\n' '|') daemon log: $(tail -3 "$DLOG" 2>/dev/null | tr '\n' '|')"
     cleanup_case; finish
 fi
 GUEST_T0=$(now)
 progress "ioreq-lend-xl-create: domain $DOMID running"
 DPID_XL=$(cat "$D/daemon.pid" 2>/dev/null)
 check launcher_started_daemon "$( [ -n "$DPID_XL" ] && kill -0 "$DPID_XL" 2>/dev/null && echo true || echo false)" \
-    "pidfile $D/daemon.pid: ${DPID_XL:-none}; $(grep -m1 'ready domid' "$DLOG" 2>/dev/null)"
+    "pidfile $D/daemon.pid: ${DPID_XL:-none}; $(grep -m1 'ready domid' "$LLOG" 2>/dev/null)"
 # The mode the daemon chose (auto): emulate on stock Xen, lend on a Xen with lending.
-DMODE=$(sed -n 's/.*ready domid=.* mode=\([a-z]*\).*/\1/p' "$DLOG" | head -1)
+DMODE=$(sed -n 's/.*ready domid=.* mode=\([a-z]*\).*/\1/p' "$LLOG" | head -1)
 rec_str daemon.mode "${DMODE:-unknown}"
 # What the launcher told its daemon: the type, the host bridge, the BAR's place.
 cmdline=$(tr '\0' ' ' < "/proc/${DPID_XL:-0}/cmdline" 2>/dev/null)
 rec_str daemon.cmdline "$cmdline"
 check launcher_pvh_options "$( [[ $cmdline == *"--domain-type pvh --host-bridge"* && $cmdline == *"--bar-base $BAR_BASE"* ]] && echo true || echo false)" \
     "$cmdline"
-check no_pci_warning "$(grep -q 'warning' "$DLOG" && echo false || echo true)" \
-    "$(grep -m1 warning "$DLOG" 2>/dev/null | cut -c1-200)"
+check no_pci_warning "$(grep -q 'warning' "$LLOG" && echo false || echo true)" \
+    "$(grep -m1 warning "$LLOG" 2>/dev/null | cut -c1-200)"
+check daemon_log_file "$(grep -q "ioreq-lend\[dom$DOMID [0-9a-f:.]*\]: info: serving domain" "$DLOG" 2>/dev/null && grep -q "logging to $DLOG" "$LLOG" && echo true || echo false)" \
+    "$DLOG: $(grep -m1 'info: serving domain' "$DLOG" 2>/dev/null | cut -c1-160)"
 
 if wait_console '^E2E-GUEST-BOOT' "${E2E_BOOT_TIMEOUT:-240}" "${E2E_BOOT_IDLE:-120}" >/dev/null; then
     rec boot_s "$(since "$GUEST_T0")"

@@ -10,7 +10,10 @@ case_begin xl-create
 VENDOR=0x5853 DEVICE=0x1e4d CLASS=0x058000 BAR_SIZE=$((256 << 20))
 EXAMPLE=$E2E_EXAMPLES/hvm-vram-8g-auto.cfg
 NAME=e2e-xl
-DLOG=/var/log/xen/qemu-dm-$NAME.log
+# The launcher's lines go where xl sends the device model's stderr; the daemon's to
+# the domain's own log next to it (ioreq-lend(8), FILES).
+QLOG=/var/log/xen/qemu-dm-$NAME.log
+DLOG=/var/log/xen/ioreq-lend-$NAME.log
 DSTATS=$D/stats.json
 
 require_daemon
@@ -40,17 +43,20 @@ if xl create "$D/guest.cfg" > "$D/xl-create.log" 2>&1; then
     rec domid "${DOMID:-null}"
     check xl_create true "xl create returned after $(since "$t0")s: domain $DOMID running"
 else
-    check xl_create false "xl create failed: $(tail -3 "$D/xl-create.log" | tr '\n' '|') dm log: $(tail -3 "$DLOG" 2>/dev/null | tr '\n' '|')"
-    cp "$DLOG" "$D/qemu-dm.log" 2>/dev/null
+    check xl_create false "xl create failed: $(tail -3 "$D/xl-create.log" | tr '\n' '|') dm log: $(tail -3 "$QLOG" 2>/dev/null | tr '\n' '|') daemon log: $(tail -3 "$DLOG" 2>/dev/null | tr '\n' '|')"
+    cp "$QLOG" "$D/qemu-dm.log" 2>/dev/null
+    cp "$DLOG" "$D/daemon.log" 2>/dev/null
     cleanup_case; finish
 fi
 GUEST_T0=$(now)
 progress "xl create: domain $DOMID running"
 DPID_XL=$(cat "$D/daemon.pid" 2>/dev/null)
 check launcher_started_daemon "$( [ -n "$DPID_XL" ] && kill -0 "$DPID_XL" 2>/dev/null && echo true || echo false)" \
-    "pidfile $D/daemon.pid: ${DPID_XL:-none}; $(grep -m1 'ioreq-lend-qemu: ready' "$DLOG" 2>/dev/null)"
-check launcher_execs_qemu "$(grep -q 'executing /usr/libexec/xen-qemu-system-i386' "$DLOG" 2>/dev/null && echo true || echo false)" \
-    "$(grep -m1 'ioreq-lend-qemu: executing' "$DLOG" 2>/dev/null)"
+    "pidfile $D/daemon.pid: ${DPID_XL:-none}; $(grep -m1 'ioreq-lend-qemu: ready' "$QLOG" 2>/dev/null)"
+check launcher_execs_qemu "$(grep -q 'executing /usr/libexec/xen-qemu-system-i386' "$QLOG" 2>/dev/null && echo true || echo false)" \
+    "$(grep -m1 'ioreq-lend-qemu: executing' "$QLOG" 2>/dev/null)"
+check daemon_log_file "$(grep -q "ioreq-lend\[dom$DOMID [0-9a-f:.]*\]: info: serving domain" "$DLOG" 2>/dev/null && grep -q "logging to $DLOG" "$QLOG" 2>/dev/null && echo true || echo false)" \
+    "$DLOG: $(grep -m1 'info: serving domain' "$DLOG" 2>/dev/null | cut -c1-160)"
 
 if wait_console '^E2E-GUEST-BOOT' "${E2E_BOOT_TIMEOUT:-240}" "${E2E_BOOT_IDLE:-120}" >/dev/null; then
     rec boot_s "$(since "$GUEST_T0")"
@@ -70,7 +76,8 @@ else
 fi
 save_guest_logs
 detached_daemon_end "$DPID_XL"
-cp "$DLOG" "$D/qemu-dm.log" 2>/dev/null
+cp "$QLOG" "$D/qemu-dm.log" 2>/dev/null
+cp "$DLOG" "$D/daemon.log" 2>/dev/null
 fallback_warning_check
 daemon_counter_checks "$(( $(gnum .bytes_written) + $(gnum .bytes_read) ))"
 daemon_log_excerpt
