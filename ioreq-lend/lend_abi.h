@@ -31,7 +31,8 @@
  * request type and a range type in the ioreq server, p2m types for lent
  * entries, two memory_op sub-ops) and for Linux 6.1 by the privcmd module in
  * upstream/linux/ (MMU interval notifiers and HMM's fault protocol,
- * as lib/test_hmm.c uses them).
+ * as lib/test_hmm.c uses them). Revision 3's aging (XENMEM_lend_age,
+ * IOCTL_PRIVCMD_LEND_AGE) is implemented by the simulator only so far.
  */
 #ifndef IOREQ_LEND_LEND_ABI_H
 #define IOREQ_LEND_LEND_ABI_H
@@ -42,7 +43,7 @@
 /* ===================== Part 1: the hypervisor ===================== */
 
 /*
- * Revision 2 (this header), after lend_abi v1 met the sources of Xen 4.17 and
+ * Revision 2, after lend_abi v1 met the sources of Xen 4.17 and
  * Linux 6.1 (shared/reference/lending-on-real-xen.md). What changed, and why:
  *  - lend_map/lend_unmap are memory_op sub-ops, no longer dm_ops: privcmd
  *    forwards any dm_op of a domain-restricted fd to Xen, so a de-privileged
@@ -199,6 +200,67 @@ struct xen_lend_map {
 #define LEND_MAP_F_READONLY (1u << 0)
 #define LEND_MAX_BATCH      512
 
+/*
+ * Revision 3 (this header): aging (issue 14, "eviction that sees use"). What changed, and
+ * why: a device model that evicts to keep a resident window (remap.c) saw
+ * only faults, never hits, so its CLOCK degenerated to FIFO (2.3x Belady's
+ * OPT on a Zipf trace). Hardware keeps an accessed bit in every lent p2m
+ * entry (AMD NPT: _PAGE_ACCESSED of the nested PTE; Intel EPT: bit 8, when
+ * the EPTP enables accessed/dirty flags); revision 3 lets the device model
+ * test and clear them, as KVM's secondary MMU gives MGLRU clear_young /
+ * test_young. Nothing else changed: a revision-2 device model runs unchanged
+ * on a revision-3 kernel and hypervisor, and a revision-3 device model on a
+ * revision-2 kernel gets ENOTTY from IOCTL_PRIVCMD_LEND_AGE and evicts
+ * without use bits (its old CLOCK).
+ *
+ * XENMEM_lend_age: a memory_op sub-op for the dom0 kernel, reachable as
+ * lend_map is (kernel code and unrestricted privcmd fds only), with the same
+ * struct xen_lend_map: `frames` is a XEN_GUEST_HANDLE(uint64) of
+ * (nr + 63) / 64 words that Xen writes, bit i % 64 of word i / 64 for gfn
+ * first_gfn + i. For each gfn Xen atomically tests and clears the accessed
+ * bit of its p2m entry if the entry is lent (p2m_lent_rw/ro) and its frame
+ * is owned by the caller, and writes 1 for a bit that was set; every other
+ * gfn (no entry, RAM, MMIO, another lender's page, a gfn beyond the p2m)
+ * reads 0 and is left alone. So the answer is about lent entries only, and
+ * a page that is not mapped into the guest reads 0 whatever happened
+ * before: a bit of an entry lend_unmap or an invalidation removed dies with
+ * the entry (a new entry is written afresh).
+ *  - Granularity: a 4 KiB gfn (lent entries are never superpages).
+ *  - Bounded: nr 1 .. LEND_MAX_BATCH (512) per call, as lend_map; else
+ *    EINVAL. No range check beyond that (the answer covers lent entries of
+ *    the caller's own frames only, so it says nothing about anyone else).
+ *  - No TLB flush. A stale TLB entry lets the guest keep using the page
+ *    without the bit being set again until that entry is evicted or
+ *    flushed, so a page may read "not accessed" while it is in use. That is
+ *    acceptable because aging is advisory: the worst outcome is that the
+ *    device model evicts a page it should have kept, and the guest's next
+ *    access faults it back, a cost, never a correctness problem (eviction
+ *    itself goes through lend_unmap, which flushes). Linux makes the same
+ *    trade for its own page tables on x86 (ptep_clear_flush_young() does
+ *    not flush), and KVM's clear_young does not flush either. A flush per
+ *    call would cost every vCPU of the guest an IPI per aging pass.
+ *  - Never changes what is mapped, its type or its permissions: no entry
+ *    is added or removed, the D bit is not touched. Lock: the p2m lock for
+ *    the read-modify-write of each entry, as p2m_change_type_range does.
+ *  - Hardware. NPT: Xen 4.17 writes every entry with _PAGE_ACCESSED set
+ *    (P2M_BASE_FLAGS); the CPU sets it again on the next nested walk that
+ *    uses the entry once it is cleared. EPT: the CPU writes accessed bits
+ *    only if the EPTP's A/D enable (bit 6) is set, which Xen 4.17 does only
+ *    for PML (p2m->ept.ad); the first lend_age for a borrower sets it
+ *    (vmx_domain_update_eptp()) when cpu_has_vmx_ept_ad, and answers
+ *    EOPNOTSUPP on a CPU without EPT A/D flags. With A/D on, the CPU also
+ *    counts its own walks of guest page tables as writes (sets the D bits of
+ *    their entries): harmless outside log-dirty mode, which enables it
+ *    anyway. Until the first call every lent entry reads accessed (Xen
+ *    wrote them so): the first pass over a range reports every mapped page.
+ * Errors, in order: ESRCH (the borrower is dying), EINVAL (nr 0 or >
+ * LEND_MAX_BATCH, flags not 0), EOPNOTSUPP (lending refused for this
+ * borrower, or EPT without A/D flags), EFAULT (the bitmap). Stock Xen and
+ * revision-2 Xen: ENOSYS.
+ */
+#define XENMEM_lend_age 31
+#define LEND_AGE_MAX_BATCH LEND_MAX_BATCH
+
 /* ===================== Part 2: the Linux privcmd driver ===================== */
 
 /*
@@ -216,7 +278,8 @@ struct xen_lend_map {
 #define PRIVCMD_LEND_VERSION 2
 
 /*
- * Returns PRIVCMD_LEND_VERSION (>= 2). ENOTTY: no lending in this kernel;
+ * Returns the revision (2, or 3 with aging: below); PRIVCMD_LEND_VERSION is
+ * the least a device model needs. ENOTTY: no lending in this kernel;
  * EOPNOTSUPP: the kernel has it, the hypervisor does not (XENMEM_lend_*
  * answered ENOSYS).
  */
@@ -318,6 +381,50 @@ struct privcmd_lend_range {
  * every slot (IOCTL_PRIVCMD_LEND_UNMAP) to make "nothing is mapped" true
  * again.
  */
+/*
+ * Revision 3: age pages [first_page, first_page + count) of a slot (the
+ * hypervisor's XENMEM_lend_age above, split into calls of at most
+ * LEND_AGE_MAX_BATCH gfns). For each page the kernel tests and clears the
+ * accessed bit of its guest mapping and writes the old value to the
+ * caller's bitmap: (count + 63) / 64 uint64_t words at `bitmap`, bit i % 64
+ * of word i / 64 for page first_page + i, 1 = the guest accessed the page
+ * since the last aging of it (or since it was mapped, for a page never aged:
+ * see above). `young` returns how many bits are 1.
+ *  - A page that is not mapped into the guest reads 0: the bit belongs to
+ *    the mapping, and a page unmapped (LEND_UNMAP, an invalidation, OVERFLOW)
+ *    and mapped again starts afresh. An invalidation in progress over the
+ *    range is no reason to fail: pages already zapped read 0, the others are
+ *    tested and the invalidation removes them afterwards. A device model
+ *    must therefore apply the events it read after the call before it
+ *    believes any bit: a 1 for a page an event then says is gone says that
+ *    the page was used, never that it is mapped.
+ *  - Never maps, unmaps or faults in a page, never sleeps on the host's
+ *    memory manager, takes no notifier sequence: it cannot fail with
+ *    EAGAIN, and it is never a reason for an event.
+ *  - No TLB flush (above): advisory, a hot page may read 0 now and then.
+ *  - count 1 .. LEND_AGE_MAX_PAGES (4096 pages, 16 MiB of BAR, a 512-byte
+ *    bitmap: bounded work per call); a larger count is E2BIG.
+ * Errors: ENOTTY (a revision-2 kernel: the device model evicts without use
+ * bits, and says so once), EOPNOTSUPP (the hypervisor has no lend_age, or
+ * the CPU no accessed bits for it: the same fallback), E2BIG (count), EINVAL
+ * (count 0, range outside the slot, flags not 0, no such slot), EFAULT (the
+ * bitmap), ESRCH (the domain died), EPERM, EIO (as the other slot ioctls).
+ * IOCTL_PRIVCMD_LEND_VERSION returns PRIVCMD_LEND_VERSION_AGE (3) on a
+ * kernel whose hypervisor has XENMEM_lend_age; it may return 2 where only
+ * the kernel has it, so the call itself is the test.
+ */
+#define PRIVCMD_LEND_VERSION_AGE 3
+#define LEND_AGE_MAX_PAGES 4096
+struct privcmd_lend_age {
+    uint32_t slot;
+    uint32_t flags;      /* 0 */
+    uint64_t first_page;
+    uint64_t count;      /* 1 .. LEND_AGE_MAX_PAGES */
+    uint64_t bitmap;     /* user pointer to (count + 63) / 64 uint64_t, written */
+    uint64_t young;      /* out: bits set */
+};
+#define IOCTL_PRIVCMD_LEND_AGE _IOWR('P', 0x44, struct privcmd_lend_age)
+
 enum lend_event_reason {
     LEND_EV_MIGRATED = 1,
     LEND_EV_UNMAPPED = 3,
@@ -335,5 +442,6 @@ _Static_assert(sizeof(struct xen_lend_map) == 24, "stable hypercall layout");
 _Static_assert(sizeof(struct privcmd_lend_slot) == 32, "stable ioctl layout");
 _Static_assert(sizeof(struct privcmd_lend_range) == 32, "stable ioctl layout");
 _Static_assert(sizeof(struct privcmd_lend_event) == 24, "stable record layout");
+_Static_assert(sizeof(struct privcmd_lend_age) == 40, "stable ioctl layout");
 
 #endif

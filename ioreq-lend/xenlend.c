@@ -123,6 +123,18 @@ int xenlend_unmap(xenlend_handle *h, uint32_t slot, uint64_t first_page, uint64_
     return ioctl(h->fd, IOCTL_PRIVCMD_LEND_UNMAP, &r) < 0 ? -1 : 0;
 }
 
+int xenlend_age(xenlend_handle *h, uint32_t slot, uint64_t first_page, uint64_t count,
+                uint64_t *young_bits)
+{
+    struct privcmd_lend_age a = {.slot = slot, .first_page = first_page, .count = count,
+                                 .bitmap = (uint64_t)(uintptr_t)young_bits};
+
+    /* A revision-2 kernel answers ENOTTY: the caller falls back to evicting without use bits. */
+    if (ioctl(h->fd, IOCTL_PRIVCMD_LEND_AGE, &a) < 0)
+        return -1;
+    return a.young > count ? (int)count : (int)a.young;
+}
+
 int xenlend_read_events(xenlend_handle *h, struct privcmd_lend_event *ev, unsigned int n)
 {
     ssize_t got;

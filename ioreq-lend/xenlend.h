@@ -44,6 +44,16 @@ int xenlend_map(xenlend_handle *h, uint32_t slot, uint64_t first_page, uint64_t 
                 uint32_t flags, uint64_t *done);
 /* IOCTL_PRIVCMD_LEND_UNMAP */
 int xenlend_unmap(xenlend_handle *h, uint32_t slot, uint64_t first_page, uint64_t count);
+/*
+ * IOCTL_PRIVCMD_LEND_AGE (revision 3): test and clear the accessed bits of
+ * pages [first_page, first_page + count) of a slot, count <= LEND_AGE_MAX_PAGES.
+ * Writes (count + 63) / 64 words to young_bits (bit i: page first_page + i
+ * was accessed; a page not mapped reads 0) and returns the number of bits
+ * set, or -1 with errno: ENOTTY (a revision-2 kernel), EOPNOTSUPP (no aging
+ * in the hypervisor or the CPU), E2BIG, EINVAL, ESRCH.
+ */
+int xenlend_age(xenlend_handle *h, uint32_t slot, uint64_t first_page, uint64_t count,
+                uint64_t *young_bits);
 /* Read up to n events without blocking: the number read, 0 if none, -1 on error. */
 int xenlend_read_events(xenlend_handle *h, struct privcmd_lend_event *ev, unsigned int n);
 
