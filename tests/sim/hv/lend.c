@@ -431,10 +431,10 @@ static void young_clear(struct lend_slot *s, uint64_t first, uint64_t n)
  * IOCTL_PRIVCMD_LEND_AGE: test and clear the accessed bits of [first,
  * first + count) under mmu_lock, so that no zap or install of these pages
  * is half done; vCPUs set bits without the lock, atomically. A bit counts
- * only for a page that is mapped: one set by an access that faulted, or
- * after a zap by a vCPU that looked the page up before it, is cleared and
- * reported 0. Work: a word at a time, and a page's flags only where a bit
- * was set.
+ * only for a page that is mapped; an unmapped page's bit reads 0 and stays:
+ * the access that faulted on it set it (young_mark()), and finds it set once
+ * the page is installed and it re-executes, as a real walk would set it then.
+ * Work: a word at a time, and a page's flags only where a bit is set.
  */
 static int slot_age(struct lend_slot *s, uint64_t first, uint64_t count, uint32_t flags,
                     uint64_t *bits, uint64_t *young)
@@ -449,17 +449,20 @@ static int slot_age(struct lend_slot *s, uint64_t first, uint64_t count, uint32_
     for (uint64_t i = first; i < first + count;) {
         uint64_t in_word = MIN_U64(64 - i % 64, first + count - i);
         uint64_t mask = (in_word == 64 ? ~0ULL : ((1ULL << in_word) - 1)) << (i % 64);
-        uint64_t was = __atomic_fetch_and(&s->young[i / 64], ~mask, __ATOMIC_RELAXED) & mask;
+        uint64_t set = __atomic_load_n(&s->young[i / 64], __ATOMIC_RELAXED) & mask, mapped = 0;
 
-        while (was) {
-            uint64_t p = i / 64 * 64 + (uint64_t)__builtin_ctzll(was), out = p - first;
+        for (uint64_t b = set; b; b &= b - 1) {
+            uint64_t p = i / 64 * 64 + (uint64_t)__builtin_ctzll(b), out = p - first;
 
-            was &= was - 1;
             if (s->pg[p] & PG_MAPPED) {
+                mapped |= 1ULL << (p % 64);
                 bits[out / 64] |= 1ULL << (out % 64);
                 (*young)++;
             }
         }
+        /* Only mapped pages' bits: the access that faulted on a page set its bit already. */
+        if (mapped)
+            __atomic_fetch_and(&s->young[i / 64], ~mapped, __ATOMIC_RELAXED);
         i += in_word;
     }
     pthread_mutex_unlock(&s->mmu_lock);
