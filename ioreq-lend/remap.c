@@ -81,8 +81,12 @@ struct remap {
 /* Mark pages [first, first + n) resident or not: how many changed. */
 static uint64_t mark_range(struct remap *r, uint64_t first, uint64_t n, bool resident)
 {
-    return resident ? bitmap_set_range(&r->resident, first, n)
-                    : bitmap_clear_range(&r->resident, first, n);
+    uint64_t changed = resident ? bitmap_set_range(&r->resident, first, n)
+                                : bitmap_clear_range(&r->resident, first, n);
+
+    /* A gauge: a scenario compares it with what the kernel has installed. */
+    r->p.cnt->remap_resident_pages = r->resident.set;
+    return changed;
 }
 
 static uint64_t resident_in(const struct remap *r, uint64_t first, uint64_t n)
@@ -152,6 +156,7 @@ int remap_fd(const struct remap *r)
 static void forget_all(struct remap *r)
 {
     bitmap_clear_all(&r->resident);
+    r->p.cnt->remap_resident_pages = 0;
 }
 
 static int claim_range(struct remap *r, const struct bar_window *w)

@@ -44,6 +44,7 @@
  *                              memcpy-in/out check=off: the copy alone, no pattern work
  *   host evict|lose|drop-ptes off=.. len=.. | host write off=.. len=.. seed=S
  *   host storm rate=R duration=MS|count=N [off=.. len=..] | host storm-stop | host race every=N
+ *   host race-age every=N      (an invalidation of a page an aging call just reported used)
  *                              the host's memory manager (lending mode; see host.c)
  *   wait                       every vCPU workload and host storm has finished
  *   wait guest                 every vCPU workload has finished (a storm may go on)
@@ -812,7 +813,8 @@ static int do_fail(struct harness *h, struct line *l)
         int err;
     } errs[] = {{"ENOMEM", ENOMEM}, {"EAGAIN", EAGAIN}, {"ENOENT", ENOENT}, {"EPERM", EPERM},
                 {"EINVAL", EINVAL}, {"ESRCH", ESRCH},   {"EIO", EIO},       {"ENOSPC", ENOSPC},
-                {"EEXIST", EEXIST}, {"EACCES", EACCES}};
+                {"EEXIST", EEXIST}, {"EACCES", EACCES}, {"ENOTTY", ENOTTY},
+                {"EOPNOTSUPP", EOPNOTSUPP}};
     uint64_t skip, count, e = 0;
     const char *en = kv(l, 2, "errno");
     int op = -1;

@@ -80,6 +80,8 @@ struct hv_lend {
     unsigned int nr_retired, next_retired;
     atomic_uint race_every;
     atomic_uint_fast64_t race_count;
+    atomic_uint age_race_every;
+    atomic_uint_fast64_t age_race_count;
     bool overflowed[HV_MAX_CONNS];
     /*
      * File pages whose content the host lost, by file and offset: like
@@ -886,6 +888,16 @@ static struct lend_slot *slot_of(struct hv *hv, int conn, uint32_t id)
     return s; /* slots change only on this (the RPC) thread */
 }
 
+/* The first page an aging reply reports used (there is one). */
+static uint64_t first_young(const struct sim_reply *reply)
+{
+    unsigned int w = 0;
+
+    while (!reply->u.lend_age.bits[w])
+        w++;
+    return w * 64ULL + (uint64_t)__builtin_ctzll(reply->u.lend_age.bits[w]);
+}
+
 int lend_dispatch(struct hv *hv, int conn, const struct sim_req *req, int fd_in,
                   struct sim_reply *reply, int *fd_reply)
 {
@@ -950,6 +962,14 @@ int lend_dispatch(struct hv *hv, int conn, const struct sim_req *req, int fd_in,
             return -EINVAL;
         rc = slot_age(s, req->u.lend_range.first_page, req->u.lend_range.count,
                       req->u.lend_range.flags, reply->u.lend_age.bits, &reply->u.lend_age.young);
+        if (rc == 0 && reply->u.lend_age.young) {
+            /* The race injector: the host takes a page back just after its bit was read. */
+            unsigned int every = atomic_load(&hv->lend->age_race_every);
+
+            if (every && atomic_fetch_add(&hv->lend->age_race_count, 1) % every == every - 1)
+                slot_invalidate(hv, s, req->u.lend_range.first_page + first_young(reply), 1,
+                                LEND_HOST_EVICT, 0);
+        }
         if (rc == 0) {
             atomic_fetch_add(&hv->stats.lend_age_calls, 1);
             atomic_fetch_add(&hv->stats.lend_pages_young, reply->u.lend_age.young);
@@ -1023,6 +1043,12 @@ uint64_t lend_slot_pages(struct hv *hv, uint64_t bar_gfn)
         n = s->pages;
     pthread_rwlock_unlock(&hv->lend->lock);
     return n;
+}
+
+void lend_set_age_race(struct hv *hv, uint32_t every)
+{
+    if (hv->lend)
+        atomic_store(&hv->lend->age_race_every, every);
 }
 
 void lend_set_race(struct hv *hv, uint32_t every)
