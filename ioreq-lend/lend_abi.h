@@ -240,8 +240,12 @@ struct xen_lend_map {
  *    not flush), and KVM's clear_young does not flush either. A flush per
  *    call would cost every vCPU of the guest an IPI per aging pass.
  *  - Never changes what is mapped, its type or its permissions: no entry
- *    is added or removed, the D bit is not touched. Lock: the p2m lock for
- *    the read-modify-write of each entry, as p2m_change_type_range does.
+ *    is added or removed, the D bit is not touched. The test-and-clear is
+ *    atomic with respect to lend_unmap and relinquish: under the p2m lock,
+ *    as p2m_change_type_range does, or a cmpxchg on the present entry; never
+ *    a read now and a write-back later, which could write back an entry
+ *    lend_unmap removed meanwhile and map a frame the kernel is freeing
+ *    (tests/model: bug-age-rmw).
  *  - Hardware. NPT: Xen 4.17 writes every entry with _PAGE_ACCESSED set
  *    (P2M_BASE_FLAGS); the CPU sets it again on the next nested walk that
  *    uses the entry once it is cleared. EPT: the CPU writes accessed bits
