@@ -56,8 +56,14 @@ enum evict_policy { EVICT_TINYLFU, EVICT_CLOCK };
  * benchmark's sweeps.
  */
 #define EVICT_SWEEP_MAX 1024
-/* Aging per request: at most this many calls of LEND_AGE_MAX_PAGES pages. */
-#define EVICT_AGE_CALLS 2
+/*
+ * Aging per request: at most this many calls of LEND_AGE_MAX_PAGES pages.
+ * One: a request's cost must not depend on how sparse the resident pages
+ * are (with a small window in a 64 GiB BAR a call covers one resident page,
+ * a second call would double the round trips of every fault there and not
+ * at 16 MiB); a window of up to 4096 dense pages is still aged whole.
+ */
+#define EVICT_AGE_CALLS 1
 #define EVICT_NONE UINT64_MAX
 
 struct evict {

@@ -24,7 +24,8 @@
  *
  * Eviction (evict.h): when mapping would take more pages than the window
  * allows, the request first ages the resident pages (IOCTL_PRIVCMD_LEND_AGE:
- * which were used since the last pass, at most 2 x 4096 pages a request)
+ * which were used since the last pass, one call of at most 4096 pages a
+ * request)
  * and then unmaps the groups the policy chooses: by default tinylfu, a
  * frequency filter between a small probation FIFO and a main CLOCK, which
  * keeps part of a loop larger than the window resident and ranks groups by
