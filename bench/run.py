@@ -699,9 +699,9 @@ def build_json(b, mach, elapsed):
 
 def design_kb_per_gib(fa):
     """remap.c: one bit per 4 KiB page (and its summary levels, bitmap.h: 1/64
-    and 1/4096 of it) and one per fault-around group."""
+    and 1/4096 of it) and two per fault-around group (evict.h: referenced, main)."""
     pages = GIB // 4096
-    return (pages + pages // 64 + pages // 4096 + pages // (size_bytes(fa) // 4096)) / 8 / KIB
+    return (pages + pages // 64 + pages // 4096 + 2 * pages // (size_bytes(fa) // 4096)) / 8 / KIB
 
 
 # ---- plots and table ----
