@@ -263,9 +263,9 @@ static uint64_t policy_misses(const uint64_t *seq, uint64_t n, uint64_t bar_page
             continue;
         do {
             misses++; /* an ACCESS request; "retry" without a map sends another */
+            evict_request_begin(&e);
             if (m.resident.set + 1 <= window)
                 break;
-            evict_request_begin(&e);
             if (aging)
                 evict_age(&e, &m.resident, LEND_AGE_MAX_PAGES, model_age, &m);
             room = true;

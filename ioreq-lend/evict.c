@@ -71,7 +71,8 @@ int evict_init(struct evict *e, enum evict_policy policy, uint64_t pages, uint64
     e->main = calloc((e->groups + 63) / 64, sizeof(uint64_t));
     /* Probation: 1% of the window, as W-TinyLFU's admission window. */
     e->ring_cap = e->window_groups / 100 ? e->window_groups / 100 : 1;
-    e->ring = calloc(e->ring_cap + 1, sizeof(uint64_t));
+    e->ring_size = e->ring_cap + EVICT_RING_SLACK;
+    e->ring = calloc(e->ring_size, sizeof(uint64_t));
     if (!e->referenced || !e->main || !e->ring) {
         evict_free(e);
         return -ENOMEM;
@@ -157,11 +158,25 @@ static void sketch_add(struct evict *e, uint64_t g)
 void evict_request_begin(struct evict *e)
 {
     e->budget = EVICT_SWEEP_MAX;
+    e->evicted = false;
 }
 
 static bool group_resident(const struct evict *e, const struct bitmap *resident, uint64_t g)
 {
     return bitmap_count_range(resident, g * e->group_pages, e->group_pages) != 0;
+}
+
+/*
+ * Stale entries (a group that left or was promoted) are only checked when
+ * popped as candidates: being made main again does them no harm.
+ */
+static void probation_promote_oldest(struct evict *e)
+{
+    uint64_t c = e->ring[e->ring_head];
+
+    e->ring_head = (e->ring_head + 1) % e->ring_size;
+    e->ring_len--;
+    bit_set(e->main, c);
 }
 
 void evict_mapped(struct evict *e, uint64_t g, bool fresh, bool faulted)
@@ -175,20 +190,18 @@ void evict_mapped(struct evict *e, uint64_t g, bool fresh, bool faulted)
         return;
     bit_clear(e->main, g);
     bit_clear(e->referenced, g);
-    e->ring[(e->ring_head + e->ring_len++) % (e->ring_cap + 1)] = g;
+    if (e->ring_len == e->ring_size)
+        probation_promote_oldest(e); /* cannot happen with chunks of at most the slack */
+    e->ring[(e->ring_head + e->ring_len++) % e->ring_size] = g;
     /*
-     * Probation overfull: no eviction took a candidate out (the window had
-     * room), so the oldest goes to main without a contest. Stale entries
-     * (a group that left or was promoted) are only checked when popped as
-     * candidates: being made main again does them no harm.
+     * Probation over its size while the window had room (this request
+     * evicted nothing: filling up, or after invalidations): the oldest go to
+     * main without a contest. When the request did evict, they stay: the
+     * next evictions contest them, so a readahead chunk of scanned groups
+     * cycles through probation instead of flushing main.
      */
-    while (e->ring_len > e->ring_cap) {
-        uint64_t c = e->ring[e->ring_head];
-
-        e->ring_head = (e->ring_head + 1) % (e->ring_cap + 1);
-        e->ring_len--;
-        bit_set(e->main, c);
-    }
+    while (!e->evicted && e->ring_len > e->ring_cap)
+        probation_promote_oldest(e);
 }
 
 static void note_use(struct evict *e, uint64_t g)
@@ -316,7 +329,7 @@ static uint64_t probation_head(struct evict *e, const struct bitmap *resident)
 
         if (group_resident(e, resident, c) && !bit_test(e->main, c))
             return c;
-        e->ring_head = (e->ring_head + 1) % (e->ring_cap + 1);
+        e->ring_head = (e->ring_head + 1) % e->ring_size;
         e->ring_len--;
     }
     return EVICT_NONE;
@@ -324,23 +337,24 @@ static uint64_t probation_head(struct evict *e, const struct bitmap *resident)
 
 static void probation_pop(struct evict *e)
 {
-    e->ring_head = (e->ring_head + 1) % (e->ring_cap + 1);
+    e->ring_head = (e->ring_head + 1) % e->ring_size;
     e->ring_len--;
 }
 
-uint64_t evict_choose(struct evict *e, const struct bitmap *resident, uint64_t keep_lo,
-                      uint64_t keep_hi)
+static uint64_t choose(struct evict *e, const struct bitmap *resident, uint64_t keep_lo,
+                       uint64_t keep_hi)
 {
-    uint64_t c, v;
+    /* The groups about to be mapped (a readahead chunk): they will enter probation. */
+    uint64_t c, v, pending = keep_hi - keep_lo + 1;
 
     if (e->policy == EVICT_CLOCK)
         return clock_victim(e, resident, keep_lo, keep_hi, false);
     c = probation_head(e, resident);
     if (c != EVICT_NONE && c >= keep_lo && c <= keep_hi)
         c = EVICT_NONE;
-    /* Probation below its size: it grows, main gives a group. */
-    if (c == EVICT_NONE || e->ring_len < e->ring_cap) {
-        v = clock_victim(e, resident, keep_lo, keep_hi, true);
+    /* Probation has room for what comes: it grows, main gives its least counted. */
+    if (c == EVICT_NONE || e->ring_len + pending <= e->ring_cap) {
+        v = main_victim(e, resident, keep_lo, keep_hi);
         if (v != EVICT_NONE || c == EVICT_NONE)
             return v;
         probation_pop(e);
@@ -356,4 +370,14 @@ uint64_t evict_choose(struct evict *e, const struct bitmap *resident, uint64_t k
     }
     e->rejected++;
     return c;
+}
+
+uint64_t evict_choose(struct evict *e, const struct bitmap *resident, uint64_t keep_lo,
+                      uint64_t keep_hi)
+{
+    uint64_t g = choose(e, resident, keep_lo, keep_hi);
+
+    if (g != EVICT_NONE)
+        e->evicted = true;
+    return g;
 }

@@ -65,6 +65,11 @@ enum evict_policy { EVICT_TINYLFU, EVICT_CLOCK };
  */
 #define EVICT_AGE_CALLS 1
 #define EVICT_NONE UINT64_MAX
+/*
+ * Probation may hold this many groups beyond its size while a request
+ * evicts: a readahead chunk (at most 512 pages) enters it whole.
+ */
+#define EVICT_RING_SLACK 512
 
 struct evict {
     enum evict_policy policy;
@@ -76,7 +81,8 @@ struct evict {
     uint64_t age_cursor;  /* the page where the next aging pass starts */
     /* tinylfu */
     uint64_t *ring;       /* probation, oldest at ring_head */
-    uint64_t ring_cap, ring_head, ring_len;
+    uint64_t ring_cap, ring_size, ring_head, ring_len;
+    bool evicted;         /* this request evicted: probation may exceed its size */
     uint8_t *sketch;      /* 4 rows of `width` counters, NULL until the first eviction */
     uint64_t width, counts, reset_at;
     uint64_t promoted, rejected; /* candidates that became main, or were evicted */
@@ -90,7 +96,10 @@ void evict_free(struct evict *e);
 int evict_policy_parse(const char *name, enum evict_policy *out);
 const char *evict_policy_name(enum evict_policy p);
 
-/* A request begins: its victim searches may visit EVICT_SWEEP_MAX groups in all. */
+/*
+ * A request begins (every ACCESS request, whether it evicts or not): its
+ * victim searches may visit EVICT_SWEEP_MAX groups in all.
+ */
 void evict_request_begin(struct evict *e);
 
 /*

@@ -71,6 +71,7 @@ struct remap {
     struct bitmap resident;   /* one bit per page; .set is the resident page count */
     struct evict ev;          /* the replacement policy, over groups */
     bool aging_off;           /* the kernel cannot age (revision 2): evict.h's clock, no aging */
+    bool aged;                /* this request aged already */
     uint64_t ra_max;          /* pages a stream's chunk may grow to; group_pages: readahead off */
     uint64_t ra_clock;
     struct ra_stream ra[RA_STREAMS];
@@ -393,9 +394,11 @@ static bool evict_for(struct remap *r, uint64_t need, uint64_t keep_lo, uint64_t
 {
     if (resident_pages(r) + need <= r->window_pages)
         return true;
-    evict_request_begin(&r->ev);
-    if (!r->aging_off)
+    /* Once per request: the readahead's fallback to its group comes back here. */
+    if (!r->aging_off && !r->aged) {
+        r->aged = true;
         evict_age(&r->ev, &r->resident, LEND_AGE_MAX_PAGES, age_range, r);
+    }
     while (resident_pages(r) + need > r->window_pages) {
         uint64_t g = evict_choose(&r->ev, &r->resident, keep_lo, keep_hi), first, n;
 
@@ -565,6 +568,8 @@ uint64_t remap_handle_access(struct remap *r, const ioreq_t *req)
     }
     page = (req->addr - r->win.base) / XC_PAGE_SIZE;
     group = page / r->group_pages;
+    evict_request_begin(&r->ev);
+    r->aged = false;
     /* The page is mapped as far as we know: the request says otherwise, and it wins. */
     mark_range(r, page, 1, false);
     stream = readahead_chunk(r, group, &first, &n, &was);

@@ -74,8 +74,8 @@ static bool access_page(struct win *w, uint64_t p, bool aging)
     w->young[p] = true;
     if (bitmap_test(&w->resident, p))
         return false;
+    evict_request_begin(&w->e);
     if (w->resident.set + 1 > w->window) {
-        evict_request_begin(&w->e);
         if (aging)
             assert_int_equal(evict_age(&w->e, &w->resident, LEND_AGE_MAX_PAGES, age_cb, w), 0);
         while (w->resident.set + 1 > w->window) {
@@ -144,6 +144,64 @@ static uint64_t hot_survivors(enum evict_policy pol)
     win_free(w);
     free(w);
     return survivors;
+}
+
+/*
+ * A readahead chunk: pages [first, first + k) mapped at once, the faulting
+ * one used, room made for all of them with the chunk kept (remap.c).
+ */
+static void access_chunk(struct win *w, uint64_t first, uint64_t k)
+{
+    uint64_t missing = k - bitmap_count_range(&w->resident, first, k);
+
+    w->young[first] = true;
+    evict_request_begin(&w->e);
+    if (w->resident.set + missing > w->window) {
+        assert_int_equal(evict_age(&w->e, &w->resident, LEND_AGE_MAX_PAGES, age_cb, w), 0);
+        while (w->resident.set + missing > w->window) {
+            uint64_t g = evict_choose(&w->e, &w->resident, first, first + k - 1);
+
+            assert_int_not_equal(g, EVICT_NONE);
+            assert_true(g < first || g >= first + k);
+            bitmap_clear_range(&w->resident, g, 1);
+            w->young[g] = false;
+        }
+    }
+    for (uint64_t p = first; p < first + k; p++) {
+        bool fresh = !bitmap_test(&w->resident, p);
+
+        bitmap_set_range(&w->resident, p, 1);
+        evict_mapped(&w->e, p, fresh, p == first);
+    }
+}
+
+/* A stream read in readahead chunks cycles through probation: it does not flush main. */
+static void tinylfu_chunks_do_not_flush_main(void **state)
+{
+    struct win *w = calloc(1, sizeof(*w));
+    uint64_t survivors = 0, before = 0;
+
+    (void)state;
+    assert_non_null(w);
+    win_init(w, EVICT_TINYLFU, 128);
+    /* Pages 0..31 used often while single faults fill and turn the window over. */
+    for (uint64_t i = 0; i < 2000; i++) {
+        access_page(w, i % 32, true);
+        if (i % 4 == 0)
+            access_page(w, 100 + i / 4, true);
+    }
+    for (uint64_t p = 0; p < 32; p++)
+        before += bitmap_test(&w->resident, p);
+    assert_int_equal(before, 32);
+    /* A stream of 16-page chunks (larger than probation's 1 page) over 2048 pages. */
+    for (uint64_t p = 1000; p < 3048; p += 16)
+        access_chunk(w, p, 16);
+    for (uint64_t p = 0; p < 32; p++)
+        survivors += bitmap_test(&w->resident, p);
+    assert_int_equal(survivors, 32);
+    assert_true(w->resident.set <= w->window);
+    win_free(w);
+    free(w);
 }
 
 static void tinylfu_keeps_hot_pages_through_a_scan(void **state)
@@ -290,6 +348,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(tinylfu_resists_a_loop),
         cmocka_unit_test(tinylfu_keeps_hot_pages_through_a_scan),
+        cmocka_unit_test(tinylfu_chunks_do_not_flush_main),
         cmocka_unit_test(clock_without_aging_is_second_chance_fifo),
         cmocka_unit_test(a_use_never_resurrects_a_page),
         cmocka_unit_test(aging_is_bounded),
