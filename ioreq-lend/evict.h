@@ -14,6 +14,9 @@
  *            when probation is full its oldest group is a candidate, and
  *            becomes main only if the filter has seen it used more often
  *            than the main CLOCK's victim; otherwise the candidate goes.
+ *            A readahead chunk enters probation whole (up to
+ *            EVICT_RING_SLACK groups beyond its size), so a stream cycles
+ *            through probation instead of flushing main.
  *            Use is what aging reports: one count per aging pass that found
  *            a group accessed. The filter is a count-min sketch of byte
  *            counters sized to the window, halved every 100 windows of
