@@ -409,10 +409,11 @@ $(BUILD)/bench/uffd_anchor: bench/uffd_anchor.c | $(DEPS_STAMP)
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< -lpthread
 
 # Replays tests/sim/harness/trace.h offline: the guest's trace, page for page.
-$(BUILD)/bench/belady: bench/belady.c | $(DEPS_STAMP)
+# The daemon's own policy code (evict.c, bitmap.c) is linked in, not modelled.
+$(BUILD)/bench/belady: bench/belady.c ioreq-lend/evict.c ioreq-lend/bitmap.c ioreq-lend/evict.h ioreq-lend/bitmap.h | $(DEPS_STAMP)
 	$(Q)mkdir -p $(@D)
 	@[ "$(V)" != 0 ] || echo "  CC      $@"
-	$(Q)$(CC) -Itests/sim/harness $(ALL_CFLAGS) -o $@ $< -lm
+	$(Q)$(CC) -Itests/sim/harness -Iioreq-lend $(ALL_CFLAGS) -o $@ bench/belady.c ioreq-lend/evict.c ioreq-lend/bitmap.c -lm
 
 bench-build: $(BUILD)/xensim $(BUILD)/ioreq-lend-sim $(BENCH_PROGS)
 

@@ -7,15 +7,20 @@
  *   opt    Belady's optimal: evict the page whose next use is farthest away
  *   lru    least recently used
  *   fifo   first in, first out
- *   clock  the daemon's policy as ioreq-lend/remap.c implements it: CLOCK over
- *          the BAR's groups (pages here: --fault-around 4K), the hand walking
- *          group indices 0..BAR_PAGES-1, a group's referenced bit set when a
- *          fault maps it (the daemon sees no other use), cleared on the
- *          hand's first pass, evicted on the second
+ *   oracle the popularity oracle: the true probabilities, A0 (oracle_misses())
+ *   lfu    perfect LFU: exact counts of the whole trace so far (lfu_misses())
+ *   and the daemon's own policies, ioreq-lend/evict.c itself (groups are
+ *   pages here: --fault-around 4K, --readahead off; the hand walks page
+ *   indices 0..BAR_PAGES-1):
+ *   clock       --eviction clock without aging (a revision-2 kernel, and
+ *               the daemon before revision 3): faults are the only use
+ *   clock_aged  --eviction clock with accessed bits
+ *   tinylfu     --eviction tinylfu (the default), with accessed bits
  *
  * Every policy starts empty, so compulsory misses count for all; the
- * daemon's misses are the run's ACCESS requests. `clock` must equal them: it
- * checks that the offline replay is the trace the guest ran.
+ * daemon's misses are the run's ACCESS requests. The model of the policy
+ * the daemon ran must equal them: it checks that the offline replay is the
+ * trace the guest ran, and that the daemon's aging saw what the model's did.
  *
  *   belady --kind loop|zipf --pages N [--s HUNDREDTHS] [--seed S] --count N
  *          --window PAGES [--bar-pages N]
@@ -27,6 +32,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bitmap.h"
+#include "evict.h"
+#include "lend_abi.h"
 #include "trace.h"
 
 #define NEVER UINT64_MAX
@@ -207,39 +215,154 @@ static uint64_t fifo_misses(const uint64_t *seq, uint64_t n, uint64_t pages, uin
     return misses;
 }
 
-/* remap.c's evict_for() and remap_handle_access(), with one page per group. */
-static uint64_t clock_misses(const uint64_t *seq, uint64_t n, uint64_t bar_pages, uint64_t window)
+/*
+ * The daemon's eviction (ioreq-lend/evict.c, the same code remap.c runs)
+ * with one page per group and no readahead: what remap_handle_access() and
+ * evict_for() do on a miss, and the simulated hardware's accessed bits
+ * (tests/sim/hv/lend.c): every access sets its page's bit, an unmap clears
+ * it, aging reports and clears the bits of resident pages.
+ */
+struct model {
+    struct bitmap resident;
+    uint64_t *young;
+};
+
+static int model_age(void *ctx, uint64_t first, uint64_t n, uint64_t *bits)
 {
-    bool *res = xcalloc(bar_pages, sizeof(bool)), *ref = xcalloc(bar_pages, sizeof(bool));
-    uint64_t hand = 0, resident = 0, misses = 0;
+    struct model *m = ctx;
+
+    memset(bits, 0, (n + 63) / 64 * sizeof(uint64_t));
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t p = first + i;
+
+        if ((m->young[p / 64] >> (p % 64) & 1) && bitmap_test(&m->resident, p)) {
+            m->young[p / 64] &= ~(1ULL << (p % 64));
+            bits[i / 64] |= 1ULL << (i % 64);
+        }
+    }
+    return 0;
+}
+
+static uint64_t policy_misses(const uint64_t *seq, uint64_t n, uint64_t bar_pages, uint64_t window,
+                              enum evict_policy policy, bool aging)
+{
+    struct model m = {.young = xcalloc((bar_pages + 63) / 64, sizeof(uint64_t))};
+    struct evict e;
+    uint64_t misses = 0;
+
+    if (bitmap_init(&m.resident, bar_pages) || evict_init(&e, policy, bar_pages, 1, window)) {
+        fprintf(stderr, "belady: out of memory\n");
+        exit(1);
+    }
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t p = seq[i];
+        bool room = true;
+
+        m.young[p / 64] |= 1ULL << (p % 64);
+        if (bitmap_test(&m.resident, p))
+            continue;
+        do {
+            misses++; /* an ACCESS request; "retry" without a map sends another */
+            evict_request_begin(&e);
+            if (m.resident.set + 1 <= window)
+                break;
+            if (aging)
+                evict_age(&e, &m.resident, LEND_AGE_MAX_PAGES, model_age, &m);
+            room = true;
+            while (m.resident.set + 1 > window) {
+                uint64_t g = evict_choose(&e, &m.resident, p, p);
+
+                if (g == EVICT_NONE) {
+                    room = false;
+                    break;
+                }
+                bitmap_clear_range(&m.resident, g, 1);
+                m.young[g / 64] &= ~(1ULL << (g % 64));
+            }
+        } while (!room);
+        bitmap_set_range(&m.resident, p, 1);
+        evict_mapped(&e, p, true, true);
+    }
+    evict_free(&e);
+    bitmap_free(&m.resident);
+    free(m.young);
+    return misses;
+}
+
+/*
+ * Perfect LFU: every access of the trace counted for good (resident or
+ * not), the resident page counted least evicted, the least recent among
+ * equals. What a frequency learner could at best know from the trace so far,
+ * unbounded memory: the gap to the oracle below is what learning costs.
+ */
+static uint64_t lfu_misses(const uint64_t *seq, uint64_t n, uint64_t pages, uint64_t window)
+{
+    uint64_t *res = xcalloc(window, sizeof(uint64_t)), nres = 0, misses = 0;
+    uint64_t *count = xcalloc(pages, sizeof(uint64_t)), *last = xcalloc(pages, sizeof(uint64_t));
+    bool *in = xcalloc(pages, sizeof(bool));
 
     for (uint64_t i = 0; i < n; i++) {
-        uint64_t g = seq[i];
+        uint64_t p = seq[i], worst = 0;
 
-        if (res[g])
+        count[p]++;
+        last[p] = i;
+        if (in[p])
             continue;
         misses++;
-        for (uint64_t steps = 0; steps < 2 * bar_pages; steps++) {
-            uint64_t c = hand;
-
-            if (resident + 1 <= window)
-                break;
-            hand = (hand + 1) % bar_pages;
-            if (c == g || !res[c])
-                continue;
-            if (ref[c]) {
-                ref[c] = false;
-                continue;
-            }
-            res[c] = false;
-            resident--;
+        if (nres < window) {
+            res[nres++] = p;
+            in[p] = true;
+            continue;
         }
-        res[g] = true;
-        resident++;
-        ref[g] = true;
+        for (uint64_t k = 1; k < nres; k++) {
+            uint64_t a = res[k], b = res[worst];
+            if (count[a] < count[b] || (count[a] == count[b] && last[a] < last[b]))
+                worst = k;
+        }
+        in[res[worst]] = false;
+        res[worst] = p;
+        in[p] = true;
     }
     free(res);
-    free(ref);
+    free(count);
+    free(last);
+    free(in);
+    return misses;
+}
+
+/*
+ * The popularity oracle: knows each page's true probability (the Zipf
+ * rank; for a loop, where all are equal, the page number) and on a miss
+ * evicts the resident page least likely to be used (A0, the best policy
+ * that does not look ahead on an independent-reference trace: it keeps the
+ * window - 1 hottest pages for good once they came).
+ */
+static uint64_t oracle_misses(const uint64_t *seq, uint64_t n, uint64_t pages, uint64_t window,
+                              const uint64_t *rank)
+{
+    uint64_t *res = xcalloc(window, sizeof(uint64_t)), nres = 0, misses = 0;
+    bool *in = xcalloc(pages, sizeof(bool));
+
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t p = seq[i], worst = 0;
+
+        if (in[p])
+            continue;
+        misses++;
+        if (nres < window) {
+            res[nres++] = p;
+            in[p] = true;
+            continue;
+        }
+        for (uint64_t k = 1; k < nres; k++)
+            if (rank[res[k]] > rank[res[worst]])
+                worst = k;
+        in[res[worst]] = false;
+        res[worst] = p;
+        in[p] = true;
+    }
+    free(res);
+    free(in);
     return misses;
 }
 
@@ -284,6 +407,14 @@ int main(int argc, char **argv)
         seq[i] = trace_next(&t, i);
     trace_fini(&t);
 
+    /* Popularity ranks: trace.h's rank r is page (r * 0x9e3779b1) % pages. */
+    uint64_t *rank = xcalloc(bar_pages, sizeof(uint64_t));
+    for (uint64_t p = 0; p < bar_pages; p++)
+        rank[p] = strcmp(kind, "zipf") == 0 ? UINT64_MAX : p;
+    if (strcmp(kind, "zipf") == 0)
+        for (uint64_t r = pages; r-- > 0;)
+            rank[(r * 0x9e3779b1ULL) % pages] = r;
+
     uint64_t distinct = 0;
     bool *seen = xcalloc(pages, sizeof(bool));
     for (uint64_t i = 0; i < count; i++)
@@ -294,13 +425,18 @@ int main(int argc, char **argv)
     free(seen);
     printf("{\"kind\":\"%s\",\"pages\":%llu,\"s\":%llu,\"seed\":%llu,\"count\":%llu,"
            "\"window\":%llu,\"distinct\":%llu,\"opt\":%llu,\"lru\":%llu,\"fifo\":%llu,"
-           "\"clock\":%llu}\n",
+           "\"clock\":%llu,\"clock_aged\":%llu,\"tinylfu\":%llu,\"oracle\":%llu,\"lfu\":%llu}\n",
            kind, (unsigned long long)pages, (unsigned long long)s, (unsigned long long)seed,
            (unsigned long long)count, (unsigned long long)window, (unsigned long long)distinct,
            (unsigned long long)opt_misses(seq, count, pages, window),
            (unsigned long long)lru_misses(seq, count, pages, window),
            (unsigned long long)fifo_misses(seq, count, pages, window),
-           (unsigned long long)clock_misses(seq, count, bar_pages, window));
+           (unsigned long long)policy_misses(seq, count, bar_pages, window, EVICT_CLOCK, false),
+           (unsigned long long)policy_misses(seq, count, bar_pages, window, EVICT_CLOCK, true),
+           (unsigned long long)policy_misses(seq, count, bar_pages, window, EVICT_TINYLFU, true),
+           (unsigned long long)oracle_misses(seq, count, pages, window, rank),
+           (unsigned long long)lfu_misses(seq, count, pages, window));
+    free(rank);
     free(seq);
     return 0;
 usage:

@@ -53,6 +53,8 @@ PROFILES = {
         "win_window": "1M", "win_count": 10000,
         "fp_bars": ["1G", "8G", "64G"],
         "storm_bar": "256M", "storm_rounds": 8,
+        # aging_cost: native work with and without the simulated accessed bits.
+        "ac_bar": "64M", "ac_rounds": 8, "ac_words": 1000000, "ac_pairs": 3,
         # bar_size_cost_ratio: the same faults and config writes at these two BAR sizes.
         "bs_bars": ["16M", "64G"], "bs_touches": 4096, "bs_window": "1M", "bs_cycles": 8,
     },
@@ -67,6 +69,7 @@ PROFILES = {
         "win_window": "256K", "win_count": 4000,
         "fp_bars": ["1G", "8G", "64G"],
         "storm_bar": "32M", "storm_rounds": 2,
+        "ac_bar": "16M", "ac_rounds": 2, "ac_words": 100000, "ac_pairs": 1,
         "bs_bars": ["16M", "64G"], "bs_touches": 1024, "bs_window": "256K", "bs_cycles": 2,
     },
 }
@@ -77,6 +80,9 @@ TRACES = [  # name, kind, working set as a multiple of the window
     ("loop-2x", "loop", 2), ("loop-4x", "loop", 4),
     ("zipf-2x", "zipf", 2), ("zipf-4x", "zipf", 4),
 ]
+# The daemon's eviction policies (--eviction; the default first) and the
+# offline model of each (bench/belady.c runs evict.c itself).
+POLICIES = [("tinylfu", "tinylfu"), ("clock", "clock_aged")]
 ZIPF_S = 100   # exponent 1.0, in hundredths (trace.h)
 TRACE_SEED = 1
 
@@ -264,26 +270,58 @@ class Bench:
         for name, kind, mult in TRACES:
             ws = wbytes * mult
             bar = 1 << (ws - 1).bit_length()
-            d = self.xensim("window", self.scenario(
-                "window", "window-%s-%d" % (name, rep), BAR=size_name(bar),
-                WINDOW=self.p["win_window"], WINDOW_PAGES=wpages, WS=size_name(ws), KIND=kind,
-                S=ZIPF_S, SEED=TRACE_SEED, COUNT=self.p["win_count"]))
             if name not in self.offline:
                 self.offline[name] = self.program("window", [
                     BELADY, "--kind", kind, "--pages", str(ws // 4096), "--s", str(ZIPF_S),
                     "--seed", str(TRACE_SEED), "--count", str(self.p["win_count"]),
                     "--window", str(wpages), "--bar-pages", str(bar // 4096)])
             off = self.offline[name]
-            if not d or not off:
-                continue
-            misses = d["hv"]["ioreq_access"]
-            if misses != off["clock"]:
-                self.errors.append("window %s: the daemon missed %d times, the offline model of "
-                                   "its CLOCK %d: the replay is not the guest's trace"
-                                   % (name, misses, off["clock"]))
-            out[name] = {"daemon": misses, "vs_opt": misses / off["opt"],
-                         "evicted": d["kern"]["pages_evicted"]}
+            for policy, model in POLICIES:
+                d = self.xensim("window", self.scenario(
+                    "window", "window-%s-%s-%d" % (name, policy, rep), BAR=size_name(bar),
+                    WINDOW=self.p["win_window"], WINDOW_PAGES=wpages, WS=size_name(ws), KIND=kind,
+                    S=ZIPF_S, SEED=TRACE_SEED, COUNT=self.p["win_count"], EVICTION=policy))
+                if not d or not off:
+                    continue
+                misses = d["hv"]["ioreq_access"]
+                if misses != off[model]:
+                    self.errors.append("window %s: the daemon (--eviction %s) missed %d times, "
+                                       "the offline model of it %d: the replay is not the guest's "
+                                       "trace, or the aging differs"
+                                       % (name, policy, misses, off[model]))
+                r = {"daemon": misses, "vs_opt": misses / off["opt"],
+                     "vs_oracle": misses / off["oracle"],
+                     "evicted": d["kern"]["pages_evicted"], "age_calls": d["kern"]["age_calls"]}
+                if policy == POLICIES[0][0]:
+                    out[name] = r
+                out.setdefault("by_policy", {}).setdefault(name, {})[policy] = r
         self.add("window", out)
+
+    def aging_cost(self, rep):
+        """Native guest work with the simulated accessed bits (lend=on) and without
+        (lend=rev2), alternating, ac_pairs times: the ratio of medians."""
+        bar, rounds = self.p["ac_bar"], self.p["ac_rounds"]
+        line = "vcpu 0 memcpy-out off=0 len=%s check=off label=s%%d" % bar
+        runs = {"on": [], "rev2": []}
+        for i in range(self.p["ac_pairs"]):
+            for lend in (("on", "rev2") if i % 2 == 0 else ("rev2", "on")):
+                d = self.xensim("aging_cost", self.scenario(
+                    "aging-cost", "aging-cost-%s-%d-%d" % (lend, rep, i), BAR=bar, LEND=lend,
+                    WORDS=self.p["ac_words"], ROUNDS=rounds,
+                    STREAM_ROUNDS="\n".join(line % k for k in range(rounds))))
+                if not d:
+                    return
+                t = d["time_us"]
+                runs[lend].append({
+                    "stream_mib_s": size_bytes(bar) / MIB * rounds /
+                    (sum(t["s%d" % k] for k in range(rounds)) / 1e6),
+                    "words_per_us": self.p["ac_words"] / t["words"]})
+        out = {}
+        for k in ("stream_mib_s", "words_per_us"):
+            on = statistics.median(r[k] for r in runs["on"])
+            off = statistics.median(r[k] for r in runs["rev2"])
+            out[k] = {"abits": on, "no_abits": off, "ratio": on / off}
+        self.add("aging_cost", out)
 
     def footprint(self, rep):
         pts, maxrss = {}, {}
@@ -376,7 +414,7 @@ class Bench:
         self.offline = {}
         order = [("fault_latency", self.fault_latency), ("cold_scan", self.cold_scan),
                  ("lend_vs_emulate", self.lend_vs_emulate), ("many_vcpus", self.many_vcpus),
-                 ("window", self.window), ("footprint", self.footprint), ("storm", self.storm),
+                 ("window", self.window), ("aging_cost", self.aging_cost), ("footprint", self.footprint), ("storm", self.storm),
                  ("bar_size", self.bar_size)]
         for rep in range(1, self.reps + 1):
             for name, fn in order:
@@ -475,9 +513,18 @@ def build_json(b, mach, elapsed):
 
     wi = R.get("window", [])
     res["eviction_vs_opt"] = {}
+    res["eviction_vs_oracle"] = {}
     for name, _, _ in TRACES:
         s = stats([r[name]["vs_opt"] for r in wi if name in r])
         res["eviction_vs_opt"][name] = round(s["median"], 3) if s else None
+        s = stats([r[name]["vs_oracle"] for r in wi if name in r])
+        res["eviction_vs_oracle"][name] = round(s["median"], 3) if s else None
+
+    ac = R.get("aging_cost", [])
+    for k in ("stream_mib_s", "words_per_us"):
+        s = stats([r[k]["ratio"] for r in ac])
+        if s:
+            spread["aging_cost_ratio.%s" % k] = s
 
     fp = R.get("footprint", [])
     put("dm_rss_kb_per_gib", [r["kb_per_gib"] for r in fp], 1)
@@ -579,8 +626,20 @@ def build_json(b, mach, elapsed):
         dm = [r[name]["daemon"] for r in wi if name in r]
         details["window"]["by_trace"][name] = {
             "kind": kind, "working_set_x_window": mult,
+            # daemon_clock: the daemon's misses with its default policy (the key predates it).
             "misses": {"daemon_clock": stats(dm), "opt": off.get("opt"), "lru": off.get("lru"),
-                       "fifo": off.get("fifo"), "clock_offline_model": off.get("clock")},
+                       "fifo": off.get("fifo"), "clock_offline_model": off.get("clock"),
+                       "oracle": off.get("oracle"), "lfu_perfect": off.get("lfu"),
+                       "clock_aged_offline_model": off.get("clock_aged"),
+                       "tinylfu_offline_model": off.get("tinylfu"),
+                       "daemon_by_policy": {
+                           p: stats([r["by_policy"][name][p]["daemon"] for r in wi
+                                     if name in r.get("by_policy", {})
+                                     and p in r["by_policy"][name]])
+                           for p, _ in POLICIES}},
+            "default_policy": POLICIES[0][0],
+            "oracle_vs_opt": round(off["oracle"] / off["opt"], 3) if off.get("opt") else None,
+            "lfu_vs_oracle": round(off["lfu"] / off["oracle"], 3) if off.get("oracle") else None,
             "distinct_pages": off.get("distinct"),
             "lru_vs_opt": round(off["lru"] / off["opt"], 3) if off.get("opt") else None,
             "fifo_vs_opt": round(off["fifo"] / off["opt"], 3) if off.get("opt") else None,
@@ -598,6 +657,13 @@ def build_json(b, mach, elapsed):
         "design_kb_per_gib": design_kb_per_gib(dfa),
     }
     details["storm"] = {"bar": b.p["storm_bar"], "rounds": b.p["storm_rounds"]}
+    details["aging_cost"] = {
+        "bar": b.p["ac_bar"], "rounds": b.p["ac_rounds"], "words": b.p["ac_words"],
+        "pairs": b.p["ac_pairs"],
+        "measure": "native guest work with the simulated accessed bits (lend=on) over "
+                   "without (lend=rev2), median of alternating runs in one repetition",
+        "by_measure": {k: {m: stats([r[k][m] for r in ac]) for m in ("abits", "no_abits", "ratio")}
+                       for k in ("stream_mib_s", "words_per_us")}}
     for k in ("invalidations_per_s", "invalidations", "storm_s", "guest_mib_s_base",
               "guest_mib_s_storm", "guest_slowdown", "pages_invalidated"):
         details["storm"][k] = stats([r[k] for r in st])
@@ -633,9 +699,9 @@ def build_json(b, mach, elapsed):
 
 def design_kb_per_gib(fa):
     """remap.c: one bit per 4 KiB page (and its summary levels, bitmap.h: 1/64
-    and 1/4096 of it) and one per fault-around group."""
+    and 1/4096 of it) and two per fault-around group (evict.h: referenced, main)."""
     pages = GIB // 4096
-    return (pages + pages // 64 + pages // 4096 + pages // (size_bytes(fa) // 4096)) / 8 / KIB
+    return (pages + pages // 64 + pages // 4096 + 2 * pages // (size_bytes(fa) // 4096)) / 8 / KIB
 
 
 # ---- plots and table ----
@@ -686,8 +752,9 @@ def write_dat(outdir, res):
     for name, s in d["window"]["by_trace"].items():
         m = s["misses"]
         if m["daemon_clock"] and m["opt"]:
-            rows.append((name, m["daemon_clock"]["median"], m["lru"], m["fifo"], m["opt"]))
-    w("eviction.dat", "trace daemon_clock lru fifo opt", rows)
+            rows.append((name, m["daemon_clock"]["median"], m["lru"], m["fifo"], m["opt"],
+                         m["clock_offline_model"], m["oracle"]))
+    w("eviction.dat", "trace daemon_default lru fifo opt clock_rev2 oracle", rows)
     rows = []
     for bar, s in d["footprint"]["rss_kb_by_bar"].items():
         if s:
@@ -852,14 +919,35 @@ def table(res):
     wi = d["window"]
     add("5. Window pressure (window %s, %d reads, one page per group, --readahead off): misses" % (
         wi["window"], wi["count"]))
-    add("   %-9s %-14s %-8s %-8s %-8s %-16s" % ("trace", "daemon CLOCK", "LRU", "FIFO", "OPT",
-                                               "eviction_vs_opt"))
+    add("   %-9s %-8s %-8s %-9s %-8s %-8s %-8s %-8s %-8s %-8s %-8s %-8s" % (
+        "trace", "tinylfu", "clock", "clock-rev2", "LRU", "FIFO", "LFU", "oracle", "OPT",
+        "vs_opt", "vs_oracle", "oracle/OPT"))
     for name, s in wi["by_trace"].items():
         mm = s["misses"]
-        add("   %-9s %-14s %-8s %-8s %-8s %-16s" % (
-            name, fmt(mm["daemon_clock"]["median"] if mm["daemon_clock"] else None, 0),
-            mm["lru"], mm["fifo"], mm["opt"], fmt(res["eviction_vs_opt"].get(name), 3)))
+        byp = mm.get("daemon_by_policy", {})
+        add("   %-9s %-8s %-8s %-9s %-8s %-8s %-8s %-8s %-8s %-8s %-8s %-8s" % (
+            name, fmt(byp["tinylfu"]["median"] if byp.get("tinylfu") else None, 0),
+            fmt(byp["clock"]["median"] if byp.get("clock") else None, 0),
+            mm["clock_offline_model"], mm["lru"], mm["fifo"], mm["lfu_perfect"], mm["oracle"],
+            mm["opt"], fmt(res["eviction_vs_opt"].get(name), 3),
+            fmt(res["eviction_vs_oracle"].get(name), 3), fmt(s["oracle_vs_opt"], 3)))
+    add("   tinylfu, clock: the daemon (--eviction, with aging), measured; clock-rev2: clock "
+        "without accessed bits")
+    add("   (a revision-2 kernel, the daemon before aging), LRU, FIFO, LFU (perfect, whole "
+        "history), oracle (A0): offline")
     add("")
+    acd = d.get("aging_cost")
+    if acd and acd["by_measure"]["stream_mib_s"]["ratio"]:
+        bm = acd["by_measure"]
+        add("9. What the simulated accessed bits cost native guest work (%s BAR, all mapped; "
+            "with / without)" % acd["bar"])
+        add("   stream (rep movs, %d rounds): %s MiB/s with, %s without: %s" % (
+            acd["rounds"], spread_str(bm["stream_mib_s"]["abits"], 0),
+            spread_str(bm["stream_mib_s"]["no_abits"], 0), spread_str(bm["stream_mib_s"]["ratio"], 3)))
+        add("   one word per page (%d loads): %s loads/us with, %s without: %s" % (
+            acd["words"], spread_str(bm["words_per_us"]["abits"], 2),
+            spread_str(bm["words_per_us"]["no_abits"], 2), spread_str(bm["words_per_us"]["ratio"], 3)))
+        add("")
     fp = d["footprint"]
     add("6. Daemon peak RSS (VmHWM): " + ", ".join("%s BAR %s KiB" % (bar, spread_str(s, 0))
                                                      for bar, s in fp["rss_kb_by_bar"].items()))
@@ -898,7 +986,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--profile", choices=sorted(PROFILES), default="full")
     ap.add_argument("--reps", type=int)
-    ap.add_argument("--only", help="comma-separated benchmarks (fault_latency, cold_scan, "
+    ap.add_argument("--only", help="comma-separated benchmarks (fault_latency, cold_scan, aging_cost, "
                     "lend_vs_emulate, many_vcpus, window, footprint, storm, bar_size)")
     ap.add_argument("--out", default=os.path.join(BENCH, "results"))
     ap.add_argument("--no-plots", action="store_true")

@@ -54,7 +54,10 @@
     X(remap_faults, "remap.faults", "accesses answered with a fault for the guest")                \
     X(remap_map_failures, "remap.map_failures", "map calls that failed for good")                  \
     X(remap_stale_events, "remap.stale_events", "events for pages no longer resident")             \
-    X(remap_sweeps_deferred, "remap.sweeps_deferred", "CLOCK sweeps that hit their bound: continued at the next request") \
+    X(remap_sweeps_deferred, "remap.sweeps_deferred", "victim searches that hit their bound: continued at the next request") \
+    X(remap_resident_pages, "remap.resident_pages", "pages the daemon believes mapped into the guest now") \
+    X(remap_aged_pages, "remap.aged_pages", "pages whose accessed bits eviction tested and cleared") \
+    X(remap_young_pages, "remap.young_pages", "of those, pages the guest had used since the last pass") \
     X(remap_readahead_hits, "remap.readahead_hits", "faults that continued a sequential stream: it mapped more") \
     X(remap_readahead_pages, "remap.readahead_pages", "pages mapped ahead of a stream, beyond the fault-around") \
     X(remap_pages_dropped, "remap.pages_dropped", "pages unmapped after an event overflow (which the host took is unknown)") \

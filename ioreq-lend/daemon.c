@@ -229,6 +229,7 @@ static int mode_setup(struct daemon *d, char *err, size_t errlen)
             .window = o->window ? o->window : o->bar_size,
             .on_lost = o->on_lost,
             .readahead = !o->readahead_off,
+            .eviction = o->eviction,
             .nr_vcpus = d->srv.nr_vcpus,
             .cnt = &d->cnt,
         };

@@ -241,20 +241,25 @@ struct xen_lend_map {
  *    not flush), and KVM's clear_young does not flush either. A flush per
  *    call would cost every vCPU of the guest an IPI per aging pass.
  *  - Never changes what is mapped, its type or its permissions: no entry
- *    is added or removed, the D bit is not touched. Lock: the p2m lock for
- *    the read-modify-write of each entry, as p2m_change_type_range does.
+ *    is added or removed, the D bit is not touched. The test-and-clear is
+ *    atomic with respect to lend_unmap and relinquish: under the p2m lock,
+ *    as p2m_change_type_range does, or a cmpxchg on the present entry; never
+ *    a read now and a write-back later, which could write back an entry
+ *    lend_unmap removed meanwhile and map a frame the kernel is freeing
+ *    (tests/model: bug-age-rmw).
  *  - Hardware. NPT: Xen 4.17 writes every entry with _PAGE_ACCESSED set
  *    (P2M_BASE_FLAGS); the CPU sets it again on the next nested walk that
  *    uses the entry once it is cleared. EPT: the CPU writes accessed bits
  *    only if the EPTP's A/D enable (bit 6) is set, which Xen 4.17 does only
  *    for PML (p2m->ept.ad); the first lend_age for a borrower sets it
  *    (vmx_domain_update_eptp()) when cpu_has_vmx_ept_ad, and answers
- *    EOPNOTSUPP on a CPU without EPT A/D flags. With A/D on, the CPU also
+ *    EOPNOTSUPP on a CPU without EPT A/D flags (upstream/xen's patch 9 does
+ *    not do that yet: it answers EOPNOTSUPP on every EPT p2m). With A/D on, the CPU also
  *    counts its own walks of guest page tables as writes (sets the D bits of
  *    their entries): harmless outside log-dirty mode, which enables it
  *    anyway. Until the first call every lent entry reads accessed (Xen
  *    wrote them so): the first pass over a range reports every mapped page.
- * Errors, in order: ESRCH (the borrower is dying), EINVAL (nr 0 or >
+ * Errors: ESRCH (the borrower is dying), EINVAL (nr 0 or >
  * LEND_MAX_BATCH, flags not 0), EOPNOTSUPP (lending refused for this
  * borrower, or EPT without A/D flags), EFAULT (the bitmap). Stock Xen and
  * revision-2 Xen: ENOSYS.

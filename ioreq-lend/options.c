@@ -55,6 +55,7 @@ enum {
     OPT_WINDOW,
     OPT_ON_LOST,
     OPT_READAHEAD,
+    OPT_EVICTION,
     OPT_DOMAIN_POLL_MS,
     OPT_CONTROL,
     OPT_MAX_REGIONS,
@@ -86,6 +87,7 @@ static const struct option long_options[] = {
     {"window", required_argument, NULL, OPT_WINDOW},
     {"on-lost", required_argument, NULL, OPT_ON_LOST},
     {"readahead", required_argument, NULL, OPT_READAHEAD},
+    {"eviction", required_argument, NULL, OPT_EVICTION},
     {"domain-poll-ms", required_argument, NULL, OPT_DOMAIN_POLL_MS},
     {"control", required_argument, NULL, OPT_CONTROL},
     {"max-regions", required_argument, NULL, OPT_MAX_REGIONS},
@@ -368,6 +370,10 @@ static int parse_one(int c, const char *arg, struct dm_options *o, bool *subsys_
         else
             return err_fmt(err, errlen, -EINVAL, "--readahead: '%s' is not on or off", arg);
         return 0;
+    case OPT_EVICTION:
+        if (evict_policy_parse(arg, &o->eviction))
+            return err_fmt(err, errlen, -EINVAL, "--eviction: '%s' is not clock or tinylfu", arg);
+        return 0;
     case OPT_DOMAIN_POLL_MS:
         if (parse_u64(arg, OPT_MAX_DOMAIN_POLL_MS, &v) || v < OPT_MIN_DOMAIN_POLL_MS)
             return err_fmt(err, errlen, -EINVAL, "--domain-poll-ms: '%s' is not between %u and %u",
@@ -580,6 +586,10 @@ void options_usage(FILE *out)
           "  --readahead on|off    lend mode: a fault that continues a sequential stream\n"
           "                        maps more, doubling up to 2M (within the window);\n"
           "                        random access maps the fault-around (default on)\n"
+          "  --eviction clock|tinylfu  lend mode: how a full window picks pages to unmap:\n"
+          "                        tinylfu keeps the most used (accessed bits, a\n"
+          "                        frequency filter), clock gives a second chance\n"
+          "                        (default tinylfu; clock where the kernel cannot age)\n"
           "  --pci-sysfs-path DIR  where libpci finds PCI devices for pci: backings\n"
           "                        (default /sys/bus/pci; tests use a fake tree)\n"
           "\n"

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "evict.h"
 #include "log.h"
 
 enum lend_mode {
@@ -65,6 +66,7 @@ struct dm_options {
     uint64_t window;                /* --window SIZE: resident bytes in lend mode; 0: BAR size */
     enum on_lost_policy on_lost;    /* --on-lost zero|fault */
     bool readahead_off;             /* --readahead off (default on) */
+    enum evict_policy eviction;     /* --eviction (default tinylfu: evict.h) */
     unsigned int domain_poll_ms;    /* --domain-poll-ms N: domain liveness check period */
     const char *control_path;       /* --control PATH (backing none); NULL: the default */
     unsigned int max_regions;       /* --max-regions N (backing none) */

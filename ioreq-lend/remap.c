@@ -6,15 +6,15 @@
  * again, invalidation events only keep the window accounting honest.
  *
  * Memory: one bit per page (resident, with summary levels: bitmap.h) and
- * one per fault-around group (referenced, for CLOCK): a 64 GiB BAR costs
- * 2 MiB + 32 KiB + 128 KiB.
+ * two per fault-around group (the policy's: evict.h): a 64 GiB BAR costs
+ * 2 MiB + 32 KiB + 256 KiB.
  *
  * Work per request does not grow with the BAR: the resident bitmap finds the
  * next resident page in a few word reads per level, a group's resident count
  * is a popcount of its (at most 8) words, re-basing and event handling walk
- * what is resident, and one request's CLOCK sweep visits at most
- * SWEEP_MAX_GROUPS groups: when that is not enough it answers "retry" and
- * the next request continues from where the hand stopped.
+ * what is resident, and one request's victim search visits at most
+ * EVICT_SWEEP_MAX groups (evict.h): when that is not enough it answers
+ * "retry" and the next request continues from where the hand stopped.
  *
  * Readahead (--readahead, on by default): a fault where one of a few
  * sequential streams' last chunk ended maps the stream's next chunk, twice
@@ -22,12 +22,15 @@
  * any other fault maps its group and starts a candidate stream
  * (readahead_chunk()). No room for a chunk: the group alone.
  *
- * Eviction: CLOCK over fault-around groups. When mapping a group would take
- * more pages than the resident window allows, the hand sweeps the groups
- * that have resident pages: a referenced group gets a second chance, an
- * unreferenced one is unmapped. A group is referenced each time an ACCESS
- * maps it: without access bits from the guest's p2m, faults are the only use
- * the daemon sees, so CLOCK here is "second chance FIFO" over faulting groups.
+ * Eviction (evict.h): when mapping would take more pages than the window
+ * allows, the request first ages the resident pages (IOCTL_PRIVCMD_LEND_AGE:
+ * which were used since the last pass, one call of at most 4096 pages a
+ * request)
+ * and then unmaps the groups the policy chooses: by default tinylfu, a
+ * frequency filter between a small probation FIFO and a main CLOCK, which
+ * keeps part of a loop larger than the window resident and ranks groups by
+ * use; --eviction clock is second-chance CLOCK. A kernel that cannot age
+ * (revision 2: ENOTTY) leaves only faults as use: clock, as before aging.
  */
 #include "remap.h"
 
@@ -45,16 +48,6 @@
 /* EAGAIN means an invalidation raced us: retry a few times, then let the guest fault again. */
 #define REMAP_MAX_RETRIES 16
 #define EVENT_BATCH 64
-/*
- * Groups with resident pages one request's CLOCK sweep may visit. A full
- * sweep of a window whose groups are all referenced visits every group
- * twice; past this bound the request is answered "retry" and the next one
- * continues the sweep. 1024 visits: a few tens of microseconds of bitmap
- * work (the unmaps are what the request needs room for: at most a chunk), and
- * more than the 2 x 256 groups the window benchmark's whole sweeps need
- * (bench/belady.c models an unbounded sweep).
- */
-#define SWEEP_MAX_GROUPS 1024
 /*
  * Readahead: the sequential streams followed at once (interleaved copies,
  * several vCPUs), and the most one fault maps for a stream: 2 MiB, the
@@ -76,8 +69,9 @@ struct remap {
     uint64_t groups;
     uint64_t window_pages;    /* resident pages at most */
     struct bitmap resident;   /* one bit per page; .set is the resident page count */
-    uint64_t *referenced;     /* one bit per group */
-    uint64_t hand;            /* CLOCK hand, a group index */
+    struct evict ev;          /* the replacement policy, over groups */
+    bool aging_off;           /* the kernel cannot age (revision 2): evict.h's clock, no aging */
+    bool aged;                /* this request aged already */
     uint64_t ra_max;          /* pages a stream's chunk may grow to; group_pages: readahead off */
     uint64_t ra_clock;
     struct ra_stream ra[RA_STREAMS];
@@ -86,26 +80,15 @@ struct remap {
     uint64_t overflows;       /* event-queue overflows seen: everything was unmapped */
 };
 
-static bool bit_test(const uint64_t *map, uint64_t i)
-{
-    return map[i / 64] >> (i % 64) & 1;
-}
-
-static void bit_set(uint64_t *map, uint64_t i)
-{
-    map[i / 64] |= 1ULL << (i % 64);
-}
-
-static void bit_clear(uint64_t *map, uint64_t i)
-{
-    map[i / 64] &= ~(1ULL << (i % 64));
-}
-
 /* Mark pages [first, first + n) resident or not: how many changed. */
 static uint64_t mark_range(struct remap *r, uint64_t first, uint64_t n, bool resident)
 {
-    return resident ? bitmap_set_range(&r->resident, first, n)
-                    : bitmap_clear_range(&r->resident, first, n);
+    uint64_t changed = resident ? bitmap_set_range(&r->resident, first, n)
+                                : bitmap_clear_range(&r->resident, first, n);
+
+    /* A gauge: a scenario compares it with what the kernel has installed. */
+    r->p.cnt->remap_resident_pages = r->resident.set;
+    return changed;
 }
 
 static uint64_t resident_in(const struct remap *r, uint64_t first, uint64_t n)
@@ -151,10 +134,10 @@ int remap_create(struct remap **out, const struct remap_params *p)
     while (p->readahead && r->ra_max * 2 <= MIN(RA_MAX_PAGES, r->pages) &&
            r->ra_max * 2 * 2 * MAX(p->nr_vcpus, 1u) <= r->window_pages)
         r->ra_max *= 2;
-    r->referenced = calloc((r->groups + 63) / 64, sizeof(uint64_t));
-    if (!r->referenced || bitmap_init(&r->resident, r->pages)) {
+    if (evict_init(&r->ev, p->eviction, r->pages, r->group_pages, r->window_pages) ||
+        bitmap_init(&r->resident, r->pages)) {
         bitmap_free(&r->resident);
-        free(r->referenced);
+        evict_free(&r->ev);
         free(r);
         return -ENOMEM;
     }
@@ -168,13 +151,14 @@ int remap_fd(const struct remap *r)
 }
 
 /*
- * Nothing is resident. The referenced bits of groups without resident pages
- * are never read (the sweep visits resident groups only, and a map sets its
- * group's bit), so they stay: the work follows what was resident.
+ * Nothing is resident. The policy's bits of groups without resident pages
+ * are never read (its searches visit resident groups only, and a fresh map
+ * resets a group's place), so they stay: the work follows what was resident.
  */
 static void forget_all(struct remap *r)
 {
     bitmap_clear_all(&r->resident);
+    r->p.cnt->remap_resident_pages = 0;
 }
 
 static int claim_range(struct remap *r, const struct bar_window *w)
@@ -310,7 +294,7 @@ void remap_destroy(struct remap *r)
     if (r->win.enabled)
         release_range(r, &r->win);
     bitmap_free(&r->resident);
-    free(r->referenced);
+    evict_free(&r->ev);
     free(r);
 }
 
@@ -365,47 +349,81 @@ void remap_apply_events(struct remap *r)
 }
 
 /*
+ * The policy's aging call: the kernel's accessed bits of [first, first + n),
+ * then the events, so that a page an invalidation took is no longer
+ * resident when evict_age() reads the bits (a bit says "used", never
+ * "mapped"). ENOTTY / EOPNOTSUPP: no aging here (a revision-2 kernel or
+ * hypervisor): the policy becomes clock, once, and says so.
+ */
+static int age_range(void *ctx, uint64_t first, uint64_t n, uint64_t *bits)
+{
+    struct remap *r = ctx;
+    int young = xenlend_age(r->p.lend, REMAP_SLOT, first, n, bits);
+
+    if (young < 0) {
+        int err = errno;
+
+        if (err == ENOTTY || err == EOPNOTSUPP) {
+            /* Once: from now on no request ages, and tinylfu would have no counts. */
+            r->aging_off = true;
+            r->ev.policy = EVICT_CLOCK;
+            log_guest(LOG_LVL_WARN, "no aging in this kernel or hypervisor (%s): evicting with "
+                      "CLOCK without use bits", strerror(err));
+        } else {
+            log_guest(LOG_LVL_WARN, "aging BAR pages 0x%llx+%llu: %s",
+                      (unsigned long long)(first * XC_PAGE_SIZE), (unsigned long long)n,
+                      strerror(err));
+        }
+        return -err;
+    }
+    remap_apply_events(r);
+    r->p.cnt->remap_aged_pages += n;
+    r->p.cnt->remap_young_pages += (uint64_t)young;
+    return 0;
+}
+
+/*
  * Make room for `need` more resident pages, never touching groups
- * [keep_lo, keep_hi] (what is about to be mapped).
- * The hand jumps to the next group with resident pages (groups without any
- * are skipped as CLOCK would, without changing anything); at most
- * SWEEP_MAX_GROUPS visits, then the caller answers "retry" and the next
- * request continues from the hand. True if there is room.
+ * [keep_lo, keep_hi] (what is about to be mapped): age the resident pages
+ * (once per request, bounded: evict.h), then unmap the groups the policy
+ * chooses. Its searches are bounded per request; when that is not enough the
+ * caller answers "retry" and the next request continues. True if there is
+ * room.
  */
 static bool evict_for(struct remap *r, uint64_t need, uint64_t keep_lo, uint64_t keep_hi)
 {
-    for (unsigned int visits = 0; visits < SWEEP_MAX_GROUPS; visits++) {
-        uint64_t p, g, first, n;
+    if (resident_pages(r) + need <= r->window_pages)
+        return true;
+    /* Once per request: the readahead's fallback to its group comes back here. */
+    if (!r->aging_off && !r->aged) {
+        r->aged = true;
+        evict_age(&r->ev, &r->resident, LEND_AGE_MAX_PAGES, age_range, r);
+    }
+    while (resident_pages(r) + need > r->window_pages) {
+        uint64_t g = evict_choose(&r->ev, &r->resident, keep_lo, keep_hi), first, n;
 
-        if (resident_pages(r) + need <= r->window_pages)
-            return true;
-        p = bitmap_next_set(&r->resident, r->hand * r->group_pages);
-        if (p >= r->pages)
-            p = bitmap_next_set(&r->resident, 0); /* wrap */
-        if (p >= r->pages)
-            return false; /* nothing resident: need > window cannot happen (remap_create) */
-        g = p / r->group_pages;
-        r->hand = (g + 1) % r->groups;
-        if (g >= keep_lo && g <= keep_hi)
-            continue;
-        first = g * r->group_pages;
-        if (bit_test(r->referenced, g)) {
-            bit_clear(r->referenced, g);
-            continue;
+        if (g == EVICT_NONE) {
+            r->p.cnt->remap_sweeps_deferred++;
+            return false;
         }
+        first = g * r->group_pages;
         n = resident_in(r, first, r->group_pages);
         if (xenlend_unmap(r->p.lend, REMAP_SLOT, first, r->group_pages) < 0) {
             log_guest(LOG_LVL_WARN, "evicting BAR offset 0x%llx: %s",
                       (unsigned long long)(first * XC_PAGE_SIZE), strerror(errno));
-            continue;
+            /*
+             * Still resident: back in the policy's books as if just mapped,
+             * and this request gives up (a dying domain fails every unmap:
+             * trying other groups would only fail again).
+             */
+            evict_mapped(&r->ev, g, true, false);
+            r->p.cnt->remap_sweeps_deferred++;
+            return false;
         }
         mark_range(r, first, r->group_pages, false);
         r->p.cnt->remap_pages_evicted += n;
     }
-    if (resident_pages(r) + need <= r->window_pages)
-        return true;
-    r->p.cnt->remap_sweeps_deferred++;
-    return false;
+    return true;
 }
 
 /*
@@ -528,6 +546,7 @@ static struct ra_stream *readahead_chunk(struct remap *r, uint64_t group, uint64
 uint64_t remap_handle_access(struct remap *r, const ioreq_t *req)
 {
     uint64_t page, group, first, n, missing;
+    bool fresh_groups[RA_MAX_PAGES];
     struct ra_stream *stream, was;
     int rc;
 
@@ -549,6 +568,8 @@ uint64_t remap_handle_access(struct remap *r, const ioreq_t *req)
     }
     page = (req->addr - r->win.base) / XC_PAGE_SIZE;
     group = page / r->group_pages;
+    evict_request_begin(&r->ev);
+    r->aged = false;
     /* The page is mapped as far as we know: the request says otherwise, and it wins. */
     mark_range(r, page, 1, false);
     stream = readahead_chunk(r, group, &first, &n, &was);
@@ -576,8 +597,14 @@ uint64_t remap_handle_access(struct remap *r, const ioreq_t *req)
     }
     if (n > r->group_pages)
         r->p.cnt->remap_readahead_pages += n - r->group_pages;
+    /* Which groups had nothing resident: they enter the policy's probation (bounded: a chunk). */
+    for (uint64_t g = first / r->group_pages; g <= (first + n - 1) / r->group_pages; g++)
+        fresh_groups[g - first / r->group_pages] = resident_in(r, g * r->group_pages,
+                                                               r->group_pages) == 0;
     rc = map_pages(r, first, n, page);
-    bit_set(r->referenced, group);
+    for (uint64_t g = first / r->group_pages; g <= (first + n - 1) / r->group_pages; g++)
+        if (g == group || resident_in(r, g * r->group_pages, r->group_pages))
+            evict_mapped(&r->ev, g, fresh_groups[g - first / r->group_pages], g == group);
     if (rc == 0 || rc == -EAGAIN) {
         /* After too many races the guest simply faults again: no harm, no livelock here. */
         return IOREQ_ACCESS_RETRY;

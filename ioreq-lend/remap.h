@@ -17,6 +17,7 @@
 #include "backing.h"
 #include "bar.h"
 #include "counters.h"
+#include "evict.h"
 #include "options.h"
 #include "xenlend.h"
 
@@ -31,6 +32,7 @@ struct remap_params {
     uint64_t window;       /* resident bytes at most; multiple of 4K, <= bar_size */
     enum on_lost_policy on_lost;
     bool readahead;        /* sequential streams map more than the fault-around */
+    enum evict_policy eviction; /* evict.h; clock without accessed bits (revision 2) */
     unsigned int nr_vcpus; /* the window must hold two fault-around groups per vCPU */
     struct counters *cnt;
 };

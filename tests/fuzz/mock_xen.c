@@ -1088,6 +1088,42 @@ int xenlend_unmap(xenlend_handle *h, uint32_t slot, uint64_t first_page, uint64_
     return 0;
 }
 
+/*
+ * Revision 3's aging: the input decides which mapped pages were used (one
+ * byte per call, a bit per page of it), and may answer ENOTTY, as a
+ * revision-2 kernel does, so the fallback to CLOCK is fuzzed too. Pages
+ * not mapped read 0, as the ABI says.
+ */
+int xenlend_age(xenlend_handle *h, uint32_t slot, uint64_t first_page, uint64_t count,
+                uint64_t *young_bits)
+{
+    int e, used, young = 0;
+
+    check_lend(h, "xenlend_age");
+    if (slot != 0)
+        mock_violation("xenlend_age of slot %u", slot);
+    if (count > LEND_AGE_MAX_PAGES)
+        mock_violation("xenlend_age of %llu pages, past LEND_AGE_MAX_PAGES",
+                       (unsigned long long)count);
+    if (!M.slot_live || count == 0 || first_page >= M.slot_pages ||
+        count > M.slot_pages - first_page)
+        return fail_with(EINVAL);
+    e = injected(true);
+    if (e)
+        return fail_with(e == EAGAIN ? ENOTTY : e); /* aging never races: EAGAIN stands for ENOTTY */
+    used = M.phase == MOCK_SERVING ? mock_fault_byte() : 0xff;
+    memset(young_bits, 0, (count + 63) / 64 * sizeof(uint64_t));
+    for (uint64_t i = 0; i < count; i++) {
+        uint64_t p = first_page + i;
+
+        if (p < MOCK_LEND_MAX_PAGES && M.mapped[p] && used >= 0 && (used >> (i % 8) & 1)) {
+            young_bits[i / 64] |= 1ULL << (i % 64);
+            young++;
+        }
+    }
+    return young;
+}
+
 int xenlend_read_events(xenlend_handle *h, struct privcmd_lend_event *ev, unsigned int n)
 {
     unsigned int k = 0;

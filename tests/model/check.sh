@@ -71,6 +71,9 @@ progress-readahead|holds|progress|-DREADAHEAD -DNP=6 -DW=4 -DNOLOSE -DINV_BUDGET
 bug-ra-no-room|caught|safety|-DREADAHEAD -DBUG_RA_NOROOM -DNP=6 -DW=4 -DNOLOSE|assertion violated .*installed
 safety-sweep-bound|holds|safety|-DSWEEP_MAX=1 -DNP=6 -DW=4 -DNOLOSE -DNACC=3 -DINV_BUDGET=1|sweep bound reached;raced an invalidation: EAGAIN;daemon: evict
 progress-sweep-bound|holds|progress|-DSWEEP_MAX=1 -DNP=6 -DW=4 -DNOLOSE -DNACC=3 -DINV_BUDGET=1|
+safety-aging|holds|safety|-DAGING|age: page %d used;age: page %d not mapped;daemon: aged page %d: used;aged page %d used but gone;daemon: evict;raced an invalidation: EAGAIN
+progress-aging|holds|progress|-DAGING -DNOLOSE -DINV_BUDGET=1|
+bug-age-rmw|caught-bfs|safety|-DAGING -DBUG_AGE_RMW -DNO_CHECK_WINDOW|assertion violated \(nstale==0\)
 bug-sweep-ignored|caught|safety|-DSWEEP_MAX=1 -DBUG_SWEEP_IGNORE -DNP=6 -DW=4 -DNOLOSE -DNACC=3 -DINV_BUDGET=1|assertion violated .*installed
 EOF
 }

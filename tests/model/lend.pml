@@ -57,6 +57,14 @@
  *              its group alone
  *   SWEEP_MAX  one request's CLOCK sweep visits at most this many groups
  *              with resident pages, then answers "retry" (evict_for())
+ *   AGING      lend_abi.h revision 3: every request first asks the kernel
+ *              to test and clear the accessed bit of one page (any page,
+ *              mapped or not: the bit is chosen by the guest's accesses,
+ *              which the model does not track, so "used" is any mapped
+ *              page), reads the events, then believes the use only of a
+ *              page still resident (remap.c age_range(), evict.c
+ *              evict_age()): a referenced bit, nothing else. The kernel's
+ *              test-and-clear is one step under mmu_lock that changes no PTE.
  * The window: remap_create() shrinks groups until W >= 2 * G * NVCPU and
  * refuses W < 2 * NVCPU pages. Smaller windows (W < 2 * G * NVCPU) are
  * allowed here on purpose: the safety runs use them (safety does not depend
@@ -80,6 +88,13 @@
  *                      group only, and maps the whole chunk
  *   BUG_SWEEP_IGNORE   (sw) with SWEEP_MAX: a sweep stopped by its bound
  *                      maps anyway
+ *   BUG_AGE_RMW        (ag) with AGING: the kernel clears the accessed bit
+ *                      by reading the entry and writing it back later,
+ *                      without holding mmu_lock across: an invalidation in
+ *                      between zapped it, and the write-back maps the page
+ *                      again where its content no longer is (why the ABI
+ *                      says the hypervisor's lend_age is an atomic
+ *                      test-and-clear under the p2m lock that never maps)
  */
 
 #ifndef NP
@@ -144,6 +159,11 @@ byte budget = INV_BUDGET;
 chan ev = [QE] of { byte, byte }; /* invalidation events: first, last page */
 bool ev_overflowed;
 byte prezap;         /* invalidations between their event and their zap */
+#ifdef BUG_AGE_RMW
+byte age_pg = 255;   /* the page whose entry the broken aging read, 255: none */
+byte age_saved;      /* the entry it read */
+bool age_fresh;      /* no move of age_pg since it read the entry */
+#endif
 
 /* ---- the ioreq channel: Xen sends ACCESS on the vCPU's slot ---- */
 chan req = [NVCPU] of { byte, byte }; /* vcpu, page */
@@ -235,6 +255,12 @@ inline inv_move(lo, hi, lose)
         :: else
         fi;
         rfresh[j] = false;
+#ifdef BUG_AGE_RMW
+        if
+        :: j == age_pg -> age_fresh = false
+        :: else
+        fi;
+#endif
         if
         :: lose -> lost[j] = true
         :: else
@@ -454,6 +480,57 @@ inline kunmap(lo, hi)
     printf("@ daemon: evict [%d,%d] (%d installed)\n", lo, hi, installed)
 }
 
+/*
+ * IOCTL_PRIVCMD_LEND_AGE of one page, into ay (the page if it reads used,
+ * else 255). Correct: one step under mmu_lock; the bit is the entry's, so an
+ * unmapped page reads 0, and nothing is mapped or unmapped. The caller owns
+ * ap and ay.
+ */
+inline kage()
+{
+#ifndef BUG_AGE_RMW
+    atomic {
+        select(ap : 0 .. NP - 1);
+        if
+        :: pte[ap] != NONE -> ay = ap; printf("@ age: page %d used\n", ap)
+        :: pte[ap] != NONE -> ay = 255; printf("@ age: page %d not used\n", ap)
+        :: pte[ap] == NONE -> ay = 255; printf("@ age: page %d not mapped: 0\n", ap)
+        fi;
+        ap = 0
+    }
+#else
+    /* (ag) read the entry ... */
+    atomic {
+        select(ap : 0 .. NP - 1);
+        age_pg = ap;
+        age_saved = pte[ap];
+        age_fresh = true;
+        if
+        :: age_saved != NONE -> ay = ap
+        :: else -> ay = 255
+        fi;
+        printf("@ age (rmw): read the entry of page %d\n", ap)
+    };
+    /* ... and write it back, accessed bit clear, whatever happened meanwhile */
+    atomic {
+        if
+        :: age_saved != NONE && pte[ap] == NONE ->
+            printf("@ age (rmw): page %d was zapped meanwhile: the write-back maps it again\n", ap);
+            installed++;
+            if
+            :: age_fresh -> pte[ap] = OK
+            :: else -> pte[ap] = STALE; nstale++
+            fi
+        :: else
+        fi;
+        age_pg = 255;
+        age_saved = NONE;
+        age_fresh = false;
+        ap = 0
+    }
+#endif
+}
+
 /* ============================= the daemon: remap.c ============================= */
 
 /* mark_range(): the resident bits of [lo, hi], and the count. */
@@ -650,14 +727,32 @@ active proctype daemon()
     byte v, p, grp, first, n, missing, answer, ramiss, grp2;
     byte k, j, m, cnt, h, steps, visits, rc, done, retries, result, ea, eb, ilo, ihi;
     bool mapped, ovfl, evfail;
+#ifdef AGING
+    byte ap, ay;
+#endif
 
 end_idle:
     do
     :: atomic {
         req?v, p ->
         printf("@ daemon: ACCESS from vcpu %d, page %d\n", v, p);
+#ifdef AGING
+       };
+       /* evict_for(): age before choosing (here every request: a superset) */
+       kage();
+       atomic {
+#endif
         apply_events(); /* daemon.c on_evtchn(): events first */
         ovfl = false;
+#ifdef AGING
+        /* a use counts only for a page still resident after the events: it never maps */
+        if
+        :: ay != 255 && res[ay] -> refd[ay / G] = true; printf("@ daemon: aged page %d: used\n", ay)
+        :: ay != 255 && !res[ay] -> printf("@ daemon: aged page %d used but gone: ignored\n", ay)
+        :: else
+        fi;
+        ay = 0;
+#endif
         /* remap_handle_access() */
         grp = p / G;
         first = grp * G;

@@ -70,8 +70,8 @@ enum sim_op {
     SIM_OP_LEND_UNMAP,
     SIM_OP_LEND_CLAIM_ACCESS,   /* the access-only io range dm_op */
     SIM_OP_LEND_RELEASE_ACCESS,
+    SIM_OP_LEND_AGE,            /* IOCTL_PRIVCMD_LEND_AGE (revision 3) */
 };
-/* The first and last lending ops (ranges of ops per handle kind). */
 /* libxenstore (xenstored's wire protocol, reduced to what ioreq-lend calls). */
 #define SIM_OP_XS_FIRST 64
 enum sim_xs_op {
@@ -87,8 +87,13 @@ enum sim_xs_op {
 #define SIM_XS_VALUE_MAX 256
 #define SIM_XS_DIR_MAX   1024 /* a directory listing: names, each NUL-terminated */
 
+/* The first and last lending ops (ranges of ops per handle kind). */
 #define SIM_OP_LEND_REGISTER       SIM_OP_LEND_VERSION
 #define SIM_OP_LEND_UNCLAIM_ACCESS SIM_OP_LEND_RELEASE_ACCESS
+#define SIM_OP_LEND_LAST           SIM_OP_LEND_AGE
+
+/* LEND_AGE_MAX_PAGES / 64: one SIM_OP_LEND_AGE reply's bitmap (lend.c checks). */
+#define SIM_AGE_WORDS 64
 
 /* Largest number of gfns in one SIM_OP_MAP_GFNS message. */
 #define SIM_MAP_GFNS_MAX 256
@@ -211,6 +216,10 @@ struct sim_reply {
             uint64_t done;    /* LEND_MAP: pages installed, also with an error */
             uint32_t version; /* LEND_VERSION */
         } lend;
+        struct {
+            uint64_t young;                         /* bits set */
+            uint64_t bits[SIM_AGE_WORDS]; /* the caller's bitmap */
+        } lend_age;
         struct {
             uint32_t tx;  /* TX_START */
             uint32_t len; /* READ: value bytes; DIRECTORY: number of names */

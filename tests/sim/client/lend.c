@@ -218,6 +218,24 @@ int xenlend_unmap(xenlend_handle *h, uint32_t slot, uint64_t first_page, uint64_
     return sim_errno_return(lend_call(h, &req, &reply, -1));
 }
 
+int xenlend_age(xenlend_handle *h, uint32_t slot, uint64_t first_page, uint64_t count,
+                uint64_t *young_bits)
+{
+    struct sim_req req = {.op = SIM_OP_LEND_AGE};
+    struct sim_reply reply;
+    int rc;
+
+    req.u.lend_range.slot = slot;
+    req.u.lend_range.first_page = first_page;
+    req.u.lend_range.count = count;
+    rc = lend_call(h, &req, &reply, -1);
+    if (rc)
+        return sim_errno_return(rc);
+    /* The reply carries the bitmap, as the kernel's copy_to_user() would write it. */
+    memcpy(young_bits, reply.u.lend_age.bits, (count + 63) / 64 * sizeof(uint64_t));
+    return (int)reply.u.lend_age.young;
+}
+
 int xenlend_read_events(xenlend_handle *h, struct privcmd_lend_event *ev, unsigned int n)
 {
     ssize_t got;

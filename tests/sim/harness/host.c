@@ -8,6 +8,8 @@
  *   host storm rate=R duration=MS [off=.. len=..]   random evictions while the guest runs
  *   host storm-stop                   end a running storm now (host.storm_seconds: its run time)
  *   host race every=N                 an invalidation between resolve and install of every Nth map
+ *   host race-age every=N             an invalidation of a page every Nth aging call found used,
+ *                                     after the call tested it and before it returns
  *   host drop-ptes off=.. len=..      the simulator's host kernel drops the guest view's PTEs
  *                                     (reclaim, migration): Xen's p2m keeps the pages
  *
@@ -79,6 +81,10 @@ int host_directive(struct harness *h, const char *what, uint64_t off, uint64_t l
 
     if (strcmp(what, "race") == 0) {
         lend_set_race(h->hv, (uint32_t)every);
+        return 0;
+    }
+    if (strcmp(what, "race-age") == 0) {
+        lend_set_age_race(h->hv, (uint32_t)every);
         return 0;
     }
     if (strcmp(what, "storm-stop") == 0) {

@@ -129,6 +129,8 @@ static double latency_us(struct hv_hist *hist, double pct)
     X(KERN_RETRIES, "kern.retries", "remap.retries", HVSTAT(lend_retries))                         \
     X(KERN_PEAK, "kern.peak_installed", NULL, HVSTAT(lend_peak_installed))                         \
     X(KERN_PTES_RESTORED, "kern.ptes_restored", NULL, HVSTAT(lend_ptes_restored))                  \
+    X(KERN_AGE_CALLS, "kern.age_calls", NULL, HVSTAT(lend_age_calls))                              \
+    X(KERN_PAGES_YOUNG, "kern.pages_young", NULL, HVSTAT(lend_pages_young))                        \
     X(PROC_EXIT, "proc.exit_status", "dm.exit_status", h->last_exit_status)                        \
     X(PROC_PEAK_RSS, "proc.peak_rss_kb", "dm.peak_rss_kb", (double)h->peak_rss_kb)                 \
     X(PROC_HWM, "proc.hwm_kb", "dm.hwm_kb", (double)h->dm_hwm_kb)                                  \

@@ -3,7 +3,7 @@
  * The scenario language: one directive per line, `#` comments, key=value
  * arguments, sizes with K/M/G/T, numbers in decimal or 0x hex.
  *
- *   domain vcpus=N ram=SIZE [mmio_hole=SIZE] [lend=on|off|kernel] [domid=N]
+ *   domain vcpus=N ram=SIZE [mmio_hole=SIZE] [lend=on|rev2|off|kernel] [domid=N]
  *          [ioreq_timeout=MS] [balloon=SIZE] [type=hvm|pvh]
  *          (pvh: libxl's PVH memory layout, no hvmloader: linux-probe, not enumerate)
  *   domain destroy | invalidate | balloon-out addr=A len=L | populate addr=A len=L
@@ -44,6 +44,7 @@
  *                              memcpy-in/out check=off: the copy alone, no pattern work
  *   host evict|lose|drop-ptes off=.. len=.. | host write off=.. len=.. seed=S
  *   host storm rate=R duration=MS|count=N [off=.. len=..] | host storm-stop | host race every=N
+ *   host race-age every=N      (an invalidation of a page an aging call just reported used)
  *                              the host's memory manager (lending mode; see host.c)
  *   wait                       every vCPU workload and host storm has finished
  *   wait guest                 every vCPU workload has finished (a storm may go on)
@@ -199,13 +200,19 @@ static int do_domain_create(struct harness *h, const struct line *l)
     if (kv_num(h, l, 1, "ioreq_timeout", 10000, &v))
         return -EINVAL;
     cfg.ioreq_timeout_ms = (unsigned int)v;
-    /* lend=on: kernel and hypervisor lend; kernel: only the kernel; off: neither. */
-    if (lend && strcmp(lend, "on") && strcmp(lend, "off") && strcmp(lend, "kernel")) {
-        h_fail(h, "line %u: lend=on|off|kernel", h->lineno);
+    /*
+     * lend=on: kernel and hypervisor lend, revision 3 (with aging); rev2: the
+     * same without aging (IOCTL_PRIVCMD_LEND_AGE is ENOTTY, no accessed bits
+     * kept); kernel: only the kernel; off: neither.
+     */
+    if (lend && strcmp(lend, "on") && strcmp(lend, "off") && strcmp(lend, "kernel") &&
+        strcmp(lend, "rev2")) {
+        h_fail(h, "line %u: lend=on|rev2|off|kernel", h->lineno);
         return -EINVAL;
     }
     cfg.lend_kernel = !lend || strcmp(lend, "off") != 0;
-    cfg.lend_xen = !lend || strcmp(lend, "on") == 0;
+    cfg.lend_xen = !lend || strcmp(lend, "on") == 0 || strcmp(lend, "rev2") == 0;
+    cfg.lend_age = !lend || strcmp(lend, "on") == 0;
     h->hv = calloc(1, sizeof(*h->hv));
     if (!h->hv)
         return -ENOMEM;
@@ -317,6 +324,7 @@ static int sim_op_by_name(const char *name)
         {"lend_map", SIM_OP_LEND_MAP},           {"lend_unmap", SIM_OP_LEND_UNMAP},
         {"lend_claim_access", SIM_OP_LEND_CLAIM_ACCESS},
         {"lend_release_access", SIM_OP_LEND_RELEASE_ACCESS},
+        {"lend_age", SIM_OP_LEND_AGE},
         {"notify", SIM_OP_NOTIFY},
     };
 
@@ -808,7 +816,8 @@ static int do_fail(struct harness *h, struct line *l)
         int err;
     } errs[] = {{"ENOMEM", ENOMEM}, {"EAGAIN", EAGAIN}, {"ENOENT", ENOENT}, {"EPERM", EPERM},
                 {"EINVAL", EINVAL}, {"ESRCH", ESRCH},   {"EIO", EIO},       {"ENOSPC", ENOSPC},
-                {"EEXIST", EEXIST}, {"EACCES", EACCES}};
+                {"EEXIST", EEXIST}, {"EACCES", EACCES}, {"ENOTTY", ENOTTY},
+                {"EOPNOTSUPP", EOPNOTSUPP}};
     uint64_t skip, count, e = 0;
     const char *en = kv(l, 2, "errno");
     int op = -1;

@@ -192,6 +192,8 @@ struct hv_stats {
     atomic_uint_fast64_t lend_peak_installed; /* the most pages one slot ever had installed */
     /* Host PTEs of installed pages put back after the host dropped them (p2m_present()). */
     atomic_uint_fast64_t lend_ptes_restored;
+    /* Revision 3: IOCTL_PRIVCMD_LEND_AGE calls answered, and pages they reported accessed. */
+    atomic_uint_fast64_t lend_age_calls, lend_pages_young;
     atomic_uint_fast64_t guest_crashes; /* domain_crash() for something the guest asked */
     struct hv_hist lat_copy, lat_access;
 };
@@ -214,6 +216,7 @@ struct hv_domain_config {
     uint64_t balloon_reserve; /* spare frames for repopulated RAM */
     bool lend_kernel;   /* the kernel has the lending ioctls (else ENOTTY) */
     bool lend_xen;      /* the hypervisor has access-only ranges (else EINVAL) */
+    bool lend_age;      /* revision 3: accessed bits and IOCTL_PRIVCMD_LEND_AGE (else ENOTTY) */
     unsigned int ioreq_timeout_ms;
 };
 
@@ -271,8 +274,8 @@ struct hv {
     uint32_t xs_next_tx;
 
     struct hv_stats stats;
-    struct hv_inject inject[SIM_OP_LEND_UNCLAIM_ACCESS + 1];
-    uint64_t op_calls[SIM_OP_LEND_UNCLAIM_ACCESS + 1];
+    struct hv_inject inject[SIM_OP_LEND_LAST + 1];
+    uint64_t op_calls[SIM_OP_LEND_LAST + 1];
     struct {
         uint32_t op;        /* 0: disarmed */
         uint32_t countdown; /* the call that dies: 1 = the next one */

@@ -285,7 +285,7 @@ static bool op_allowed(enum sim_handle_kind kind, uint32_t op)
         return kind == SIM_HANDLE_FOREIGNMEMORY;
     if (op >= SIM_OP_BIND_INTERDOMAIN && op <= SIM_OP_EVTCHN_SHM)
         return kind == SIM_HANDLE_EVTCHN;
-    if (op >= SIM_OP_LEND_REGISTER && op <= SIM_OP_LEND_UNCLAIM_ACCESS)
+    if (op >= SIM_OP_LEND_REGISTER && op <= SIM_OP_LEND_LAST)
         return kind == SIM_HANDLE_LEND;
     if (op >= SIM_OP_XS_FIRST && op <= SIM_OP_XS_LAST)
         return kind == SIM_HANDLE_XENSTORE;

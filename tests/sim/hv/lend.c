@@ -19,6 +19,8 @@
 #include "../harness/pattern.h"
 #include "lend_abi.h"
 
+_Static_assert(SIM_AGE_WORDS * 64 == LEND_AGE_MAX_PAGES, "one reply holds one call's bitmap");
+
 /* Per-page state, kept by the simulated kernel. */
 #define PG_MAPPED 1u /* installed in the guest's p2m */
 #define PG_SHADOW 2u /* content moved to "system RAM"; the backing page is poisoned */
@@ -50,6 +52,14 @@ struct lend_slot {
     int shadow_fd;
     uint8_t *pg;
     uint64_t *touched; /* one bit per CHUNK_PAGES pages: some pg[] flag was ever set there */
+    /*
+     * The p2m entries' accessed bits, one per page, set by the vCPUs as a
+     * nested page walk would (lend_guest_ptr()), atomically and only when
+     * clear, so a hot page costs a load, not a locked write, per access.
+     * Meaningful only with PG_MAPPED: aging reports young & mapped, and a
+     * zap clears the bits of the pages it removes.
+     */
+    uint64_t *young;
     uint64_t installed;
     /* KVM's invalidation protocol. */
     pthread_mutex_t mmu_lock;
@@ -70,6 +80,8 @@ struct hv_lend {
     unsigned int nr_retired, next_retired;
     atomic_uint race_every;
     atomic_uint_fast64_t race_count;
+    atomic_uint age_race_every;
+    atomic_uint_fast64_t age_race_count;
     bool overflowed[HV_MAX_CONNS];
     /*
      * File pages whose content the host lost, by file and offset: like
@@ -221,6 +233,22 @@ void lend_vcpu_enter(struct hv_vcpu *v)
     tls_vcpu = v;
 }
 
+/*
+ * The guest is about to access page i: set its accessed bit. Before the
+ * access rather than after it, as the page walk comes before the access;
+ * if the access then faults, the page is not mapped and its bit means
+ * nothing until the map installs it, when the re-executed access finds it
+ * set, as hardware would set it. A rep run stays within a page, so one bit
+ * per access is the page granularity of the hardware's bit.
+ */
+static void young_mark(struct lend_slot *s, uint64_t i)
+{
+    uint64_t *w = &s->young[i / 64], bit = 1ULL << (i % 64);
+
+    if (!(__atomic_load_n(w, __ATOMIC_RELAXED) & bit))
+        __atomic_fetch_or(w, bit, __ATOMIC_RELAXED);
+}
+
 void *lend_guest_ptr(struct hv *hv, uint64_t gpa)
 {
     struct hv_lend *l = hv->lend;
@@ -232,8 +260,11 @@ void *lend_guest_ptr(struct hv *hv, uint64_t gpa)
     pthread_rwlock_rdlock(&l->lock);
     for (unsigned int i = 0; i < HV_LEND_SLOTS && !p; i++) {
         struct lend_slot *s = &l->slot[i];
-        if (s->used && gfn >= s->first_gfn && gfn - s->first_gfn < s->pages)
+        if (s->used && gfn >= s->first_gfn && gfn - s->first_gfn < s->pages) {
             p = s->guest + (gpa - s->first_gfn * HV_PAGE_SIZE);
+            if (s->young)
+                young_mark(s, gfn - s->first_gfn);
+        }
     }
     pthread_rwlock_unlock(&l->lock);
     return p;
@@ -384,6 +415,62 @@ static uint64_t chunk_next(const struct lend_slot *s, uint64_t i, uint64_t end)
     return end;
 }
 
+/* Clear the accessed bits of pages [first, first + n): a word at a time. */
+static void young_clear(struct lend_slot *s, uint64_t first, uint64_t n)
+{
+    if (!s->young)
+        return;
+    for (uint64_t i = first; i < first + n;) {
+        uint64_t in_word = MIN_U64(64 - i % 64, first + n - i);
+        uint64_t mask = (in_word == 64 ? ~0ULL : ((1ULL << in_word) - 1)) << (i % 64);
+
+        __atomic_fetch_and(&s->young[i / 64], ~mask, __ATOMIC_RELAXED);
+        i += in_word;
+    }
+}
+
+/*
+ * IOCTL_PRIVCMD_LEND_AGE: test and clear the accessed bits of [first,
+ * first + count) under mmu_lock, so that no zap or install of these pages
+ * is half done; vCPUs set bits without the lock, atomically. A bit counts
+ * only for a page that is mapped; an unmapped page's bit reads 0 and stays:
+ * the access that faulted on it set it (young_mark()), and finds it set once
+ * the page is installed and it re-executes, as a real walk would set it then.
+ * Work: a word at a time, and a page's flags only where a bit is set.
+ */
+static int slot_age(struct lend_slot *s, uint64_t first, uint64_t count, uint32_t flags,
+                    uint64_t *bits, uint64_t *young)
+{
+    if (flags || count == 0 || first >= s->pages || count > s->pages - first)
+        return -EINVAL;
+    if (count > LEND_AGE_MAX_PAGES)
+        return -E2BIG;
+    memset(bits, 0, (count + 63) / 64 * sizeof(*bits));
+    *young = 0;
+    pthread_mutex_lock(&s->mmu_lock);
+    for (uint64_t i = first; i < first + count;) {
+        uint64_t in_word = MIN_U64(64 - i % 64, first + count - i);
+        uint64_t mask = (in_word == 64 ? ~0ULL : ((1ULL << in_word) - 1)) << (i % 64);
+        uint64_t set = __atomic_load_n(&s->young[i / 64], __ATOMIC_RELAXED) & mask, mapped = 0;
+
+        for (uint64_t b = set; b; b &= b - 1) {
+            uint64_t p = i / 64 * 64 + (uint64_t)__builtin_ctzll(b), out = p - first;
+
+            if (s->pg[p] & PG_MAPPED) {
+                mapped |= 1ULL << (p % 64);
+                bits[out / 64] |= 1ULL << (out % 64);
+                (*young)++;
+            }
+        }
+        /* Only mapped pages' bits: the access that faulted on a page set its bit already. */
+        if (mapped)
+            __atomic_fetch_and(&s->young[i / 64], ~mapped, __ATOMIC_RELAXED);
+        i += in_word;
+    }
+    pthread_mutex_unlock(&s->mmu_lock);
+    return 0;
+}
+
 /* Remove the guest's PTEs for the mapped pages in [first, first + n). Needs mmu_lock. */
 static uint64_t zap_locked(struct lend_slot *s, uint64_t first, uint64_t n)
 {
@@ -401,6 +488,8 @@ static uint64_t zap_locked(struct lend_slot *s, uint64_t first, uint64_t n)
         while (i + run < first + n && (s->pg[i + run] & PG_MAPPED))
             s->pg[i + run++] &= (uint8_t)~PG_MAPPED;
         if (run) {
+            /* The accessed bits go with the entries: a page mapped again starts afresh. */
+            young_clear(s, i, run);
             /* Returns once no CPU can reach the old pages: the invalidation's promise. */
             madvise(s->guest + i * HV_PAGE_SIZE, run * HV_PAGE_SIZE, MADV_DONTNEED);
             zapped += run;
@@ -644,6 +733,11 @@ static void retire_view(struct hv_lend *l, uint8_t *base, uint64_t len)
     l->next_retired = (i + 1) % RETIRED_VIEWS;
 }
 
+static size_t young_bytes(uint64_t pages)
+{
+    return (size_t)(pages + 63) / 64 * sizeof(uint64_t);
+}
+
 /* Delete a slot: every page leaves the guest, moved content returns home. */
 static uint64_t slot_delete(struct hv *hv, struct lend_slot *s)
 {
@@ -665,6 +759,8 @@ static uint64_t slot_delete(struct hv *hv, struct lend_slot *s)
     close(s->shadow_fd);
     close(s->fd);
     munmap(s->pg, s->pages);
+    if (s->young)
+        munmap(s->young, young_bytes(s->pages));
     free(s->touched);
     pthread_mutex_destroy(&s->mmu_lock);
     pthread_mutex_destroy(&s->content_lock);
@@ -736,10 +832,17 @@ static int slot_create(struct hv *hv, int conn, const struct sim_req *req, int f
                 -1, 0);
     if (n.pg == MAP_FAILED)
         n.pg = NULL;
+    if (hv->cfg.lend_age) {
+        /* Zero-fill on demand too: a bit per page of the slot, touched where the guest goes. */
+        n.young = mmap(NULL, young_bytes(pages), PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (n.young == MAP_FAILED)
+            n.young = NULL;
+    }
     n.touched = calloc((pages + CHUNK_PAGES * 64 - 1) / (CHUNK_PAGES * 64), sizeof(uint64_t));
     rc = -ENOMEM;
     if (n.fd < 0 || n.host == MAP_FAILED || n.guest == MAP_FAILED || !n.shadow ||
-        n.shadow == MAP_FAILED || !n.pg || !n.touched)
+        n.shadow == MAP_FAILED || !n.pg || !n.touched || (hv->cfg.lend_age && !n.young))
         goto fail;
     /* Nothing of the slot is in the guest yet: every access faults until mapped. */
     madvise(n.guest, len, MADV_DONTNEED);
@@ -769,6 +872,8 @@ fail:
         close(n.fd);
     if (n.pg)
         munmap(n.pg, pages);
+    if (n.young)
+        munmap(n.young, young_bytes(pages));
     free(n.touched);
     return rc;
 }
@@ -781,6 +886,16 @@ static struct lend_slot *slot_of(struct hv *hv, int conn, uint32_t id)
     s = slot_find_locked(hv->lend, conn, id);
     pthread_rwlock_unlock(&hv->lend->lock);
     return s; /* slots change only on this (the RPC) thread */
+}
+
+/* The first page an aging reply reports used (there is one). */
+static uint64_t first_young(const struct sim_reply *reply)
+{
+    unsigned int w = 0;
+
+    while (!reply->u.lend_age.bits[w])
+        w++;
+    return w * 64ULL + (uint64_t)__builtin_ctzll(reply->u.lend_age.bits[w]);
 }
 
 int lend_dispatch(struct hv *hv, int conn, const struct sim_req *req, int fd_in,
@@ -802,7 +917,7 @@ int lend_dispatch(struct hv *hv, int conn, const struct sim_req *req, int fd_in,
         /* Revision 2 asks Xen too: XENMEM_lend_unmap answered ENOSYS means no lending there. */
         if (!hv->cfg.lend_xen)
             return -EOPNOTSUPP;
-        reply->u.lend.version = PRIVCMD_LEND_VERSION;
+        reply->u.lend.version = hv->cfg.lend_age ? PRIVCMD_LEND_VERSION_AGE : PRIVCMD_LEND_VERSION;
         return 0;
     case SIM_OP_LEND_CLAIM_ACCESS:
         return hv_server_map_range(hv, req->u.lend_access.id, XEN_DMOP_IO_RANGE_ACCESS,
@@ -835,6 +950,31 @@ int lend_dispatch(struct hv *hv, int conn, const struct sim_req *req, int fd_in,
         pthread_mutex_unlock(&s->mmu_lock);
         atomic_fetch_add(&hv->stats.lend_pages_evicted, zapped);
         return 0;
+    }
+    case SIM_OP_LEND_AGE: {
+        int rc;
+
+        /* A revision-2 kernel does not know the ioctl. */
+        if (!hv->cfg.lend_age)
+            return -ENOTTY;
+        s = slot_of(hv, conn, req->u.lend_range.slot);
+        if (!s)
+            return -EINVAL;
+        rc = slot_age(s, req->u.lend_range.first_page, req->u.lend_range.count,
+                      req->u.lend_range.flags, reply->u.lend_age.bits, &reply->u.lend_age.young);
+        if (rc == 0 && reply->u.lend_age.young) {
+            /* The race injector: the host takes a page back just after its bit was read. */
+            unsigned int every = atomic_load(&hv->lend->age_race_every);
+
+            if (every && atomic_fetch_add(&hv->lend->age_race_count, 1) % every == every - 1)
+                slot_invalidate(hv, s, req->u.lend_range.first_page + first_young(reply), 1,
+                                LEND_HOST_EVICT, 0);
+        }
+        if (rc == 0) {
+            atomic_fetch_add(&hv->stats.lend_age_calls, 1);
+            atomic_fetch_add(&hv->stats.lend_pages_young, reply->u.lend_age.young);
+        }
+        return rc;
     }
     }
     return -ENOTTY;
@@ -903,6 +1043,12 @@ uint64_t lend_slot_pages(struct hv *hv, uint64_t bar_gfn)
         n = s->pages;
     pthread_rwlock_unlock(&hv->lend->lock);
     return n;
+}
+
+void lend_set_age_race(struct hv *hv, uint32_t every)
+{
+    if (hv->lend)
+        atomic_store(&hv->lend->age_race_every, every);
 }
 
 void lend_set_race(struct hv *hv, uint32_t every)

@@ -86,6 +86,12 @@ int lend_host(struct hv *hv, uint64_t bar_gfn, enum lend_host_op op, uint64_t fi
 uint64_t lend_slot_pages(struct hv *hv, uint64_t bar_gfn);
 /* Force an invalidation between resolve and install of every Nth page map (0: off). */
 void lend_set_race(struct hv *hv, uint32_t every);
+/*
+ * Force an invalidation of the first page every Nth aging call reports
+ * used, right after the call tested it and before it returns (0: off): a
+ * device model must drop the page on that event, whatever its bit said.
+ */
+void lend_set_age_race(struct hv *hv, uint32_t every);
 /* Pages installed in the guest right now, across slots. */
 uint64_t lend_pages_installed(struct hv *hv);
 /* Does gfn hold an installed lent page (a p2m_lent entry)? */
