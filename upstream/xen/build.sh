@@ -128,12 +128,18 @@ if [ $LIBXL = 1 ]; then
     # Debian's delta removes the generated configure scripts and config.{sub,guess}.
     cp /usr/share/misc/config.sub /usr/share/misc/config.guess .
     ./autogen.sh > "$OUT/build.log" 2>&1 || { tail -5 "$OUT/build.log" >&2; die "autogen.sh failed"; }
-    # As Debian's rules configure the tools, less what a library build never uses.
-    ./configure --prefix=/usr --libdir=/usr/lib/x86_64-linux-gnu --disable-stubdom \
-        --disable-qemu-traditional --disable-rombios --disable-seabios --disable-ipxe \
-        --disable-ovmf --disable-pvshim --disable-docs --disable-ocamltools \
-        --disable-xsmpolicy --disable-systemd \
-        --with-system-qemu=/usr/libexec/xen-qemu-system-i386 >> "$OUT/build.log" 2>&1 ||
+    # As Debian's rules configure the tools (the paths libxl compiles in: hvmloader in
+    # /usr/lib/xen-4.17/boot, Debian's QEMU, SeaBIOS and OVMF), less what a library
+    # build never uses.
+    ./configure --prefix=/usr --includedir=/usr/include --libdir=/usr/lib/x86_64-linux-gnu \
+        --with-libexec-libdir-suffix=/x86_64-linux-gnu --sysconfdir=/etc --localstatedir=/var \
+        --with-libexec-leaf-dir=xen-4.17 --disable-stubdom \
+        --disable-qemu-traditional --disable-rombios --disable-ipxe \
+        --with-system-qemu=/usr/libexec/xen-qemu-system-i386 \
+        --enable-ovmf --with-system-ovmf=/usr/share/ovmf/OVMF.fd \
+        --with-system-seabios=/usr/share/seabios/bios-256k.bin \
+        --disable-pvshim --disable-docs --disable-ocamltools --disable-xsmpolicy \
+        --disable-systemd >> "$OUT/build.log" 2>&1 ||
         { tail -5 "$OUT/build.log" >&2; die "tools/configure failed (see $OUT/build.log)"; }
     for d in tools/include tools/libs; do
         make -C $d -j"$JOBS" XEN_TARGET_ARCH=x86_64 >> "$OUT/build.log" 2>&1 ||

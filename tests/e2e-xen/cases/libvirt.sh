@@ -45,6 +45,9 @@ fi
 # hooks, which libvirt hands LD_LIBRARY_PATH. Under TCG libvirt cannot name the
 # emulated CPU and would not load its libxl driver: dom0/libvirt-physinfo-shim.c.
 mkdir -p /etc/libvirt/hooks /etc/ioreq-lend/libvirt
+# Only the libxl driver: the QEMU driver would probe every QEMU binary at start
+# (minutes under TCG), and there is no network to manage.
+rm -f /usr/lib/x86_64-linux-gnu/libvirt/connection-driver/libvirt_driver_{qemu,network,nwfilter}.so
 install -m 0755 "$EX/libxl-hook" /etc/libvirt/hooks/libxl
 LD_LIBRARY_PATH=/e2e/libxl LD_PRELOAD=$E2E/bin/libvirt-physinfo-shim.so LIBVIRT_LOG_OUTPUTS="3:stderr" libvirtd --pid-file /run/libvirtd.pid \
     > "$D/libvirtd.out" 2>&1 &
@@ -55,8 +58,13 @@ libvirtd_stop() {
     kill -TERM "$(cat /run/libvirtd.pid 2>/dev/null)" 2>/dev/null
     cp /var/log/libvirt/libxl/*.log "$D/" 2>/dev/null
 }
+# What libvirt and libxl said, when a step failed.
+libvirt_why() {
+    rec_str "$1" "virsh: $(tail -4 "$D/virsh.log" 2>/dev/null | tr '\n' '|') libxl: $(grep -a -i 'error\|fail' /var/log/libvirt/libxl/*.log 2>/dev/null | tail -6 | tr '\n' '|' | cut -c1-1500)"
+}
 up=$(virsh version >/dev/null 2>&1 && echo true || echo false)
-check libvirtd_up "$up" "$(tr '\n' ' ' < "$D/virsh-version" | cut -c1-200) libvirtd: $(tail -5 "$D/libvirtd.out" | tr '\n' ' ' | cut -c1-400)"
+rec_str libvirtd_log "$(grep -v 'DBus\|system bus' "$D/libvirtd.out" | tail -20)"
+check libvirtd_up "$up" "$(tr '\n' ' ' < "$D/virsh-version" | cut -c1-200) libvirtd: $(grep -v 'DBus\|system bus' "$D/libvirtd.out" | tail -3 | tr '\n' ' ' | cut -c1-600)"
 [ "$up" = true ] || { libvirtd_stop; cleanup_case; finish; }
 
 # ---- HVM: <emulator> and <xen:commandline>
@@ -98,6 +106,7 @@ if virsh define "$D/hvm.xml" > "$D/virsh.log" 2>&1 && virsh start $NAME >> "$D/v
     cp "$DLOG" "$D/hvm-daemon.log" 2>/dev/null
 else
     check virsh_start_hvm false "$(tail -3 "$D/virsh.log" | tr '\n' '|') dm log: $(tail -3 "$QLOG" 2>/dev/null | tr '\n' '|')"
+    libvirt_why hvm_why
     virsh destroy $NAME > /dev/null 2>&1
 fi
 virsh undefine $NAME >> "$D/virsh.log" 2>&1
@@ -116,7 +125,7 @@ sed -e "s|\"pvh-guest\"|\"$NAME\"|" -e 's/^memory *= *[0-9]*/memory = 256/' "$EX
     > /etc/ioreq-lend/libvirt/$NAME.cfg
 spec_for_test /etc/ioreq-lend/libvirt/$NAME.cfg pvh
 cp /etc/ioreq-lend/libvirt/$NAME.cfg "$D/pvh-hook.cfg"
-virsh define "$D/pvh.xml" >> "$D/virsh.log" 2>&1
+virsh define "$D/pvh.xml" >> "$D/virsh.log" 2>&1 || libvirt_why pvh_define_why
 # Not paused: the hook refuses, libvirt destroys the domain, nothing is left running.
 if virsh start $NAME > "$D/virsh-unpaused.log" 2>&1; then
     check hook_refuses_unpaused_start false "virsh start (not paused) succeeded: $(virsh domstate $NAME 2>&1)"
@@ -156,6 +165,7 @@ if virsh start --paused $NAME >> "$D/virsh.log" 2>&1; then
     cp "$DLOG" "$D/pvh-daemon.log" 2>/dev/null
 else
     check virsh_start_paused_pvh false "$(tail -3 "$D/virsh.log" | tr '\n' '|') hook log: $(tail -3 "$HLOG" 2>/dev/null | tr '\n' '|')"
+    libvirt_why pvh_why
     virsh destroy $NAME > /dev/null 2>&1
 fi
 virsh undefine $NAME >> "$D/virsh.log" 2>&1
