@@ -399,7 +399,7 @@ fuzz-coverage: fuzz-build
 #   make bench-smoke  one repetition at short sizes, the same JSON keys (CI, < 2 min):
 #                     bench/results/smoke/latest.json
 # ---------------------------------------------------------------------------
-BENCH_PROGS := $(BUILD)/bench/uffd_anchor $(BUILD)/bench/belady
+BENCH_PROGS := $(BUILD)/bench/uffd_anchor $(BUILD)/bench/belady $(BUILD)/bench/page_in
 
 .PHONY: bench-smoke bench-build
 
@@ -407,6 +407,12 @@ $(BUILD)/bench/uffd_anchor: bench/uffd_anchor.c | $(DEPS_STAMP)
 	$(Q)mkdir -p $(@D)
 	@[ "$(V)" != 0 ] || echo "  CC      $@"
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< -lpthread
+
+# The host's page-in bandwidth for the cold scan's pages, without the guest.
+$(BUILD)/bench/page_in: bench/page_in.c | $(DEPS_STAMP)
+	$(Q)mkdir -p $(@D)
+	@[ "$(V)" != 0 ] || echo "  CC      $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $<
 
 # Replays tests/sim/harness/trace.h offline: the guest's trace, page for page.
 # The daemon's own policy code (evict.c, bitmap.c) is linked in, not modelled.
