@@ -16,6 +16,7 @@ import json
 import os
 import platform
 import re
+import resource
 import shutil
 import statistics
 import string
@@ -32,6 +33,7 @@ BUILD = os.environ.get("BUILD", os.path.join(ROOT, "build"))
 XENSIM = os.path.join(BUILD, "xensim")
 UFFD_ANCHOR = os.path.join(BUILD, "bench", "uffd_anchor")
 BELADY = os.path.join(BUILD, "bench", "belady")
+PAGE_IN = os.path.join(BUILD, "bench", "page_in")
 
 KIB, MIB, GIB = 1 << 10, 1 << 20, 1 << 30
 
@@ -129,8 +131,17 @@ class Bench:
             f.write(text)
         return path
 
+    @staticmethod
+    def children_ctxsw():
+        """Voluntary and involuntary context switches of every reaped descendant so
+        far (getrusage(RUSAGE_CHILDREN)): for a finished xensim run, every thread it
+        ever had, exited ones included, and the daemon, which xensim reaps (wait4)."""
+        r = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return r.ru_nvcsw, r.ru_nivcsw
+
     def xensim(self, bench, path):
         t0 = time.monotonic()
+        c0 = self.children_ctxsw()
         try:
             r = subprocess.run([XENSIM, "--json", path], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True, timeout=600)
@@ -139,6 +150,7 @@ class Bench:
             return None
         finally:
             self.seconds[bench] = self.seconds.get(bench, 0) + time.monotonic() - t0
+        c1 = self.children_ctxsw()
         lines = r.stdout.strip().splitlines()
         try:
             d = json.loads(lines[-1])
@@ -150,10 +162,12 @@ class Bench:
             self.errors.append("%s: %s failed: %s" % (
                 bench, os.path.basename(path), "; ".join(d.get("failures", []))[:500]))
             return None
+        d["_ctxsw"] = {"voluntary": c1[0] - c0[0], "involuntary": c1[1] - c0[1]}
         return d
 
     def program(self, bench, argv):
         t0 = time.monotonic()
+        c0 = self.children_ctxsw()
         try:
             r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                timeout=120)
@@ -166,7 +180,10 @@ class Bench:
             self.errors.append("%s: %s failed: %s" % (bench, os.path.basename(argv[0]),
                                                        r.stderr.strip()))
             return None
-        return json.loads(r.stdout.strip().splitlines()[-1])
+        c1 = self.children_ctxsw()
+        out = json.loads(r.stdout.strip().splitlines()[-1])
+        out["_ctxsw"] = {"voluntary": c1[0] - c0[0], "involuntary": c1[1] - c0[1]}
+        return out
 
     def add(self, bench, value):
         self.raw.setdefault(bench, []).append(value)
@@ -178,10 +195,16 @@ class Bench:
         pages = size_bytes(bar) // 4096
         d = self.xensim("fault_latency", self.scenario(
             "fault-latency", "fault-latency-%d" % rep, BAR=bar, PAGES=pages))
+        # context_switches_per_fault: the same run without its touch, right after.
+        idle = self.xensim("fault_latency", self.scenario(
+            "fault-latency-idle", "fault-latency-idle-%d" % rep, BAR=bar))
         u = self.program("fault_latency", [UFFD_ANCHOR, "--pages", str(self.p["uffd_pages"]),
                                            "--rounds", str(self.p["uffd_rounds"])])
-        if not d or not u:
+        if not d or not u or not idle:
             return
+        run_cs, idle_cs = d["_ctxsw"], idle["_ctxsw"]
+        dvol = run_cs["voluntary"] - idle_cs["voluntary"]
+        dinv = run_cs["involuntary"] - idle_cs["involuntary"]
         self.add("fault_latency", {
             "faults": pages,
             "p50_us": d["hv"]["access_p50_us"],
@@ -195,6 +218,12 @@ class Bench:
             "ratio_p50": d["hv"]["access_p50_us"] / u["hist_p50_us"],
             "ratio_p99": d["hv"]["access_p99_us"] / u["hist_p99_us"],
             "ratio_mean": (d["time_us"]["fault"] / pages) / u["mean_us"],
+            "ctxsw_run": run_cs, "ctxsw_idle": idle_cs,
+            "context_switches_per_fault": (dvol + dinv) / pages,
+            "voluntary_per_fault": dvol / pages, "involuntary_per_fault": dinv / pages,
+            # The anchor's whole process (setup included) over its faults: an upper bound.
+            "uffd_context_switches_per_fault":
+                (u["_ctxsw"]["voluntary"] + u["_ctxsw"]["involuntary"]) / u["samples"],
         })
 
     def cold_scan_one(self, rep, bar, fa, ra):
@@ -224,7 +253,14 @@ class Bench:
         out = {fa: v for fa, v in out.items() if v}
         head = self.cold_scan_one(rep, self.p["cold_bar"], self.default_fa, "on")
         head_off = self.cold_scan_one(rep, self.p["cold_bar"], self.default_fa, "off")
-        self.add("cold_scan", {"sweep": out, "headline": head, "headline_ra_off": head_off})
+        # page_in_mib_s: the same pages paged in by the host without the guest.
+        pin = self.program("cold_scan", [PAGE_IN, "--size", str(size_bytes(self.p["cold_bar"]))])
+        lim = None
+        if pin and head:
+            pin.pop("_ctxsw", None)
+            lim = head["cold_mib_s"] / min(head["native_mib_s"], pin["page_in_mib_s"])
+        self.add("cold_scan", {"sweep": out, "headline": head, "headline_ra_off": head_off,
+                               "page_in": pin, "ratio_vs_limit": lim})
 
     def lend_vs_emulate(self, rep):
         n = self.p["le_len"]
@@ -493,12 +529,15 @@ def build_json(b, mach, elapsed):
     put("fault_latency_us_p99", [r["p99_us"] for r in fl])
     put("uffd_latency_us_p50", [r["uffd_p50_us"] for r in fl])
     put("fault_latency_ratio_vs_uffd", [r["ratio_p50"] for r in fl])
+    put("context_switches_per_fault", [r["context_switches_per_fault"] for r in fl], 2)
 
     cs = R.get("cold_scan", [])
     dfa = b.default_fa
     heads = [r["headline"] for r in cs if r["headline"]]
     put("cold_scan_ratio_vs_native", [h["ratio_vs_native"] for h in heads], 4)
     put("ioreqs_per_mib_cold_scan", [h["ioreqs_per_mib"] for h in heads])
+    put("page_in_mib_s", [r["page_in"]["page_in_mib_s"] for r in cs if r.get("page_in")], 1)
+    put("cold_scan_ratio_vs_limit", [r["ratio_vs_limit"] for r in cs], 4)
 
     le = R.get("lend_vs_emulate", [])
     put("lend_vs_emulate_speedup", [r["speedup_cold"] for r in le], 2)
@@ -558,6 +597,15 @@ def build_json(b, mach, elapsed):
         "hist_ns_ours": sum_hists([r["hist"] for r in fl]),
         "hist_ns_uffd": sum_hists([r["uffd_hist"] for r in fl]),
         "note": "p50/p99: lower edge of the hv_hist bucket (8 per power of two) on both sides",
+        "context_switches_per_fault": stats([r["context_switches_per_fault"] for r in fl]),
+        "voluntary_per_fault": stats([r["voluntary_per_fault"] for r in fl]),
+        "involuntary_per_fault": stats([r["involuntary_per_fault"] for r in fl]),
+        "uffd_context_switches_per_fault": stats([r["uffd_context_switches_per_fault"]
+                                                  for r in fl]),
+        "context_switches_measure": "voluntary + involuntary switches of every thread of xensim "
+                                    "and of the daemon (getrusage RUSAGE_CHILDREN around the run: "
+                                    "exited threads included) over fault-latency.scn minus the "
+                                    "same over fault-latency-idle.scn (no touch), / the faults",
     }
     cold_keys = ("cold_mib_s", "native_mib_s", "ratio_vs_native", "ioreqs_per_mib",
                  "fault_p50_us", "fault_p99_us", "cold_s")
@@ -599,6 +647,18 @@ def build_json(b, mach, elapsed):
         lowest = min(choice, key=lambda fa: (choice[fa]["worst"]["median"], size_bytes(fa)))
         lo = choice[lowest]["worst"]["median"]
         best = next(fa for fa in choice if choice[fa]["worst"]["median"] <= 1.1 * lo)
+    pins = [r["page_in"] for r in cs if r.get("page_in")]
+    details["cold_scan_limit"] = {
+        "window": b.p["cold_bar"],
+        "page_in_mib_s": stats([p["page_in_mib_s"] for p in pins]),
+        "page_in_fault_only_mib_s": stats([p["fault_only_mib_s"] for p in pins]),
+        "page_in_native_mib_s": stats([p["native_mib_s"] for p in pins]),
+        "ratio_vs_limit": stats([r["ratio_vs_limit"] for r in cs]),
+        "measure": "bench/page_in: a memfd of the window's size mapped twice, evicted as host "
+                   "evict does (content to a second memfd, the page poisoned, the guest view "
+                   "zapped), then each page in order copied back and read through the zapped "
+                   "view (minor fault); ratio_vs_limit = the headline's cold MiB/s / min(its "
+                   "native MiB/s, page_in_mib_s), per repetition"}
     details["cold_scan"] = {"window": b.p["cold_bar"], "headline": headline,
                             "headline_readahead_off": headline_off,
                             "readahead": "headline: on (the default); "
@@ -863,6 +923,11 @@ def table(res):
     add("   fault_latency_ratio_vs_uffd (p50 ours / p50 uffd): %s   p99: %s   mean: %s" % (
         spread_str(fl["ratio_p50"], 2), spread_str(fl["ratio_p99"], 2),
         spread_str(fl["ratio_mean_guest_vs_uffd"], 2)))
+    add("   context_switches_per_fault (xensim + daemon, every thread; run - idle run): %s "
+        "(voluntary %s, involuntary %s); the anchor: %s" % (
+            spread_str(fl["context_switches_per_fault"], 2), spread_str(fl["voluntary_per_fault"], 2),
+            spread_str(fl["involuntary_per_fault"], 2),
+            spread_str(fl["uffd_context_switches_per_fault"], 2)))
     add("")
     cs = d["cold_scan"]
     hd = cs["headline"]
@@ -872,6 +937,12 @@ def table(res):
             cs["window"], cs["default_fault_around"], spread_str(hd["cold_mib_s"], 0),
             spread_str(hd["native_mib_s"], 0), spread_str(hd["ratio_vs_native"], 4),
             fmt(hd["ioreqs_per_mib"]["median"] if hd["ioreqs_per_mib"] else None, 1)))
+    lim = d["cold_scan_limit"]
+    add("   host page-in of the same %s without the guest: %s MiB/s (minor faults alone %s, "
+        "native %s); cold_scan_ratio_vs_limit %s" % (
+            lim["window"], spread_str(lim["page_in_mib_s"], 0),
+            spread_str(lim["page_in_fault_only_mib_s"], 0), spread_str(lim["page_in_native_mib_s"], 0),
+            spread_str(lim["ratio_vs_limit"], 4)))
     ho = cs["headline_readahead_off"]
     add("   the same with --readahead off: cold %s MiB/s, cold/native %s, %s ioreqs/MiB" % (
         spread_str(ho["cold_mib_s"], 0), spread_str(ho["ratio_vs_native"], 4),
@@ -991,7 +1062,7 @@ def main():
     ap.add_argument("--out", default=os.path.join(BENCH, "results"))
     ap.add_argument("--no-plots", action="store_true")
     a = ap.parse_args()
-    for prog in (XENSIM, UFFD_ANCHOR, BELADY):
+    for prog in (XENSIM, UFFD_ANCHOR, BELADY, PAGE_IN):
         if not os.access(prog, os.X_OK):
             raise SystemExit("bench: %s is missing (run make bench)" % prog)
     reps = a.reps or PROFILES[a.profile]["reps"]
