@@ -33,9 +33,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PAGE 4096UL
+#define PAGE    4096UL
 #define SCRATCH (1UL << 20)
-#define POISON 0xdeadbeefdeadbeefULL /* any word: the simulator's HV_POISON_WORD's role */
+#define POISON  0xdeadbeefdeadbeefULL /* any word: the simulator's HV_POISON_WORD's role */
 
 static double now(void)
 {
@@ -95,11 +95,20 @@ static size_t parse_size(const char *s)
     unsigned long long v = strtoull(s, &end, 0);
 
     switch (*end) {
-    case 'K': v <<= 10; break;
-    case 'M': v <<= 20; break;
-    case 'G': v <<= 30; break;
-    case '\0': break;
-    default: fprintf(stderr, "page_in: bad size %s\n", s); exit(2);
+    case 'K':
+        v <<= 10;
+        break;
+    case 'M':
+        v <<= 20;
+        break;
+    case 'G':
+        v <<= 30;
+        break;
+    case '\0':
+        break;
+    default:
+        fprintf(stderr, "page_in: bad size %s\n", s);
+        exit(2);
     }
     return (size_t)v;
 }
