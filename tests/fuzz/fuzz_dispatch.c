@@ -1770,7 +1770,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 rc ? "failed" : "ok", rc ? err : "-", R.lend ? "lend" : "emulate",
                 R.d->pci.window.enabled ? "on" : "off", (unsigned long long)R.d->pci.window.base,
                 (unsigned long long)mock_lend_mapped());
-        counters_write_json(&R.d->cnt, stderr);
+        counters_write_json(&R.d->cnt, lend_mode_name(R.d->mode), &R.d->lat, stderr);
         fputc('\n', stderr);
     }
     mock_set_phase(MOCK_TEARDOWN);
