@@ -148,6 +148,9 @@ for c in $E2E_CASES; do
             done
             [ -f "$CD/daemon.log" ] && tail -n 20 "$CD/daemon.log" | sed 's/^/[daemon] /'
             xl dmesg 2>/dev/null | tail -n 20 | sed 's/^/[xl dmesg] /'
+            # Which ioreq server each blocked vCPU waits on (patch 7 on the lending Xen).
+            xl debug-keys q 2>/dev/null
+            xl dmesg 2>/dev/null | grep -a 'ioreq_server [0-9]* d[0-9]*v' | tail -n 12 | sed 's/^/[xl q] /'
             echo "--- end of diagnosis"
         } 2>&1 | cut -c1-300
     fi
