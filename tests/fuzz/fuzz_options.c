@@ -30,7 +30,8 @@
 
 #define MAX_ARGS 48
 
-/* The long options and whether they take a value, as --help documents them. */
+/* The long options and whether they take a value, as --help documents them (every one
+ * of options.c's longopts: a missing one makes its prefixes look unknown here). */
 static const struct {
     const char *name;
     bool value;
@@ -41,7 +42,8 @@ static const struct {
     {"pidfile", true},        {"stats", true},        {"runas", true},    {"pci-sysfs-path", true},
     {"state-dir", true},      {"fault-around", true}, {"window", true},   {"on-lost", true},
     {"domain-poll-ms", true}, {"help", false},        {"version", false}, {"control", true},
-    {"max-regions", true},
+    {"max-regions", true},    {"readahead", true},    {"eviction", true}, {"domain-type", true},
+    {"host-bridge", false},   {"bar-base", true},     {"no-xenstore", false},
 };
 #define NDOC (sizeof(documented) / sizeof(documented[0]))
 
