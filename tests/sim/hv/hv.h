@@ -388,6 +388,7 @@ struct hv_leaks hv_leaks_of(struct hv *hv, pid_t pid);
  * Wait until no handle of process pid is open: a dead process's files are
  * released before its parent's wait() returns, and so must its handles be.
  */
+void hv_deadline_in(struct timespec *deadline, unsigned int ms);
 int hv_wait_handles_released(struct hv *hv, pid_t pid, unsigned int timeout_ms);
 /* Open handles of process pid that are not restricted to a domain. */
 unsigned int hv_unrestricted_handles(struct hv *hv, pid_t pid);

@@ -462,18 +462,24 @@ unsigned int hv_unrestricted_handles(struct hv *hv, pid_t pid)
     return n;
 }
 
+/* The CLOCK_REALTIME instant ms from now, for pthread_cond_timedwait. */
+void hv_deadline_in(struct timespec *deadline, unsigned int ms)
+{
+    clock_gettime(CLOCK_REALTIME, deadline);
+    deadline->tv_sec += ms / 1000;
+    deadline->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (deadline->tv_nsec >= 1000000000L) {
+        deadline->tv_sec++;
+        deadline->tv_nsec -= 1000000000L;
+    }
+}
+
 int hv_wait_handles_released(struct hv *hv, pid_t pid, unsigned int timeout_ms)
 {
     struct timespec deadline;
     int rc = 0;
 
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += timeout_ms / 1000;
-    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
+    hv_deadline_in(&deadline, timeout_ms);
     pthread_mutex_lock(&hv->lock);
     for (;;) {
         bool open = false;
@@ -513,13 +519,7 @@ int hv_wait_other_handles_released(struct hv *hv, unsigned int timeout_ms)
     struct timespec deadline;
     int rc = 0;
 
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += timeout_ms / 1000;
-    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
+    hv_deadline_in(&deadline, timeout_ms);
     pthread_mutex_lock(&hv->lock);
     for (;;) {
         bool open = false;

@@ -208,13 +208,7 @@ int hv_xs_wait_absent(struct hv *hv, const char *path, unsigned int timeout_ms)
     struct timespec deadline;
     int rc = 0;
 
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += timeout_ms / 1000;
-    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
+    hv_deadline_in(&deadline, timeout_ms);
     pthread_mutex_lock(&hv->lock);
     /* A removal is followed by its writer's handle closing (conn_closed): no change is missed. */
     while (rc == 0 && count_locked(hv, path))
