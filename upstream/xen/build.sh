@@ -120,6 +120,20 @@ while read -r p; do
         { cat "$WORK/patch.log" >&2; die "patch $p does not apply to xen $SRCVER"; }
 done < "$HERE/patches/series"
 
+# The end of either build: OUTDIR/info (with EXTRA lines), the work tree gone.
+finish_build() {
+    local t1 line
+    t1=$(date +%s.%N)
+    {
+        echo "source_version=$SRCVER"
+        for line in "$@"; do echo "$line"; done
+        echo "gcc=$(gcc -dumpfullversion)"
+        echo "build_s=$(awk -v a="$T0" -v b="$t1" 'BEGIN{printf "%.0f", b - a}')"
+        echo "patches=$(grep -c '\.patch$' "$HERE/patches/series")"
+    } > "$OUT/info"
+    cd "$OUT" && rm -rf "$WORK"
+    cat "$OUT/info" >&2
+}
 # ------------------------------------------------------------ libxl
 if [ $LIBXL = 1 ]; then
     for c in autoconf iasl pkg-config; do
@@ -147,15 +161,7 @@ if [ $LIBXL = 1 ]; then
     done
     grep -q PNP0A03 tools/libs/light/dsdt_pvh.asl || die "the PVH DSDT has no PCI root: is patch 8 applied?"
     cp tools/libs/light/libxenlight.so.4.17.0 "$OUT/"
-    T1=$(date +%s.%N)
-    {
-        echo "source_version=$SRCVER"
-        echo "gcc=$(gcc -dumpfullversion)"
-        echo "build_s=$(awk -v a="$T0" -v b="$T1" 'BEGIN{printf "%.0f", b - a}')"
-        echo "patches=$(grep -c '\.patch$' "$HERE/patches/series")"
-    } > "$OUT/info"
-    cd "$OUT" && rm -rf "$WORK"
-    cat "$OUT/info" >&2
+    finish_build
     exit 0
 fi
 # ------------------------------------------------------------ config
@@ -180,13 +186,4 @@ make -C xen -j"$JOBS" "${MAKEARGS[@]}" >> "$OUT/build.log" 2>&1 ||
 XENVERSION=$(make -s -C xen xenversion "${MAKEARGS[@]}")
 cp xen/xen xen/xen-syms "$OUT/"
 cp xen/.config "$OUT/xen.config"
-T1=$(date +%s.%N)
-{
-    echo "source_version=$SRCVER"
-    echo "xen_version=$XENVERSION"
-    echo "gcc=$(gcc -dumpfullversion)"
-    echo "build_s=$(awk -v a="$T0" -v b="$T1" 'BEGIN{printf "%.0f", b - a}')"
-    echo "patches=$(grep -c '\.patch$' "$HERE/patches/series")"
-} > "$OUT/info"
-cd "$OUT" && rm -rf "$WORK"
-cat "$OUT/info" >&2
+finish_build "xen_version=$XENVERSION"
