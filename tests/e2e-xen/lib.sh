@@ -350,13 +350,18 @@ guest_create() {
     check guest_created true "domain $GUEST id $DOMID (paused)"
 }
 
-guest_unpause() {
-    # Copy the guest's console to ours, prefixed and timestamped (E2E_GUEST_CONSOLE=0: off).
+# console_follow: copy the guest's console to ours, prefixed and timestamped
+# (E2E_GUEST_CONSOLE=0: off). Sets CONSOLE_TAIL.
+console_follow() {
     if [ "${E2E_GUEST_CONSOLE:-1}" = 1 ]; then
         (exec tail -n +1 -F "$GUEST_CONSOLE" 2>/dev/null | while IFS= read -r l; do
             echo "[domU $(now)] ${l%$'\r'}"; done) &
         CONSOLE_TAIL=$!
     fi
+}
+
+guest_unpause() {
+    console_follow
     xl unpause "$GUEST"; GUEST_T0=$(now); progress "unpaused domain $DOMID"
 }
 

@@ -67,6 +67,23 @@ rec_str libvirtd_log "$(grep -v 'DBus\|system bus' "$D/libvirtd.out" | tail -20)
 check libvirtd_up "$up" "$(tr '\n' ' ' < "$D/virsh-version" | cut -c1-200) libvirtd: $(grep -v 'DBus\|system bus' "$D/libvirtd.out" | tail -3 | tr '\n' ' ' | cut -c1-600)"
 [ "$up" = true ] || { libvirtd_stop; cleanup_case; finish; }
 
+# traffic_then_destroy KIND SINCE: the guest (NAME, DPID) streams through the BAR
+# from both vCPUs, then virsh destroy mid-traffic; the daemon must exit 0.
+traffic_then_destroy() {
+    local line t_destroy
+    if line=$(wait_console 'E2E-GUEST-MARK traffic-started|^E2E-GUEST \{' 300) && [[ $line == *traffic-started* ]]; then
+        check "$1_traffic" true "$(since "$GUEST_T0")s after $2: $line"
+    else
+        check "$1_traffic" false "guest never started traffic: ${line:-(nothing)}"
+    fi
+    t_destroy=$(now)
+    check "virsh_destroy_$1" "$(virsh destroy $NAME >> "$D/virsh.log" 2>&1 && echo true || echo false)" \
+        "$(tail -1 "$D/virsh.log")"
+    wait_domain_gone $NAME 60 || true
+    detached_daemon_end "$DPID"
+    rec "$1_destroy_to_exit_s" "$(since "$t_destroy")"
+}
+
 # ---- HVM: <emulator> and <xen:commandline>
 NAME=e2e-lv-hvm
 # The launcher's lines in QEMU's log, the daemon's in the domain's own (LOGS in ioreq-lend(8)).
@@ -80,9 +97,7 @@ spec_for_test "$D/hvm.xml" hvm
 emu=$(sed -n 's|.*<emulator>\(.*\)</emulator>.*|\1|p' "$D/hvm.xml")
 check hvm_emulator_installed "$( [ -x "$emu" ] && echo true || echo false)" "<emulator>$emu</emulator>"
 : > "$GUEST_CONSOLE"
-(exec tail -n +1 -F "$GUEST_CONSOLE" 2>/dev/null | while IFS= read -r l; do
-    echo "[domU $(now)] ${l%$'\r'}"; done) &
-CONSOLE_TAIL=$!
+console_follow
 t0=$(now)
 if virsh define "$D/hvm.xml" > "$D/virsh.log" 2>&1 && virsh start $NAME >> "$D/virsh.log" 2>&1; then
     DOMID=$(virsh domid $NAME 2>/dev/null)
@@ -91,17 +106,7 @@ if virsh define "$D/hvm.xml" > "$D/virsh.log" 2>&1 && virsh start $NAME >> "$D/v
     DPID=$(cat "$D/hvm.pid" 2>/dev/null)
     check hvm_daemon_started "$( [ -n "$DPID" ] && kill -0 "$DPID" 2>/dev/null && echo true || echo false)" \
         "pidfile: ${DPID:-none}; $(grep -m1 'ioreq-lend-qemu: ready' "$QLOG" 2>/dev/null)"
-    if line=$(wait_console 'E2E-GUEST-MARK traffic-started|^E2E-GUEST \{' 300) && [[ $line == *traffic-started* ]]; then
-        check hvm_traffic true "$(since "$GUEST_T0")s after virsh start: $line"
-    else
-        check hvm_traffic false "guest never started traffic: ${line:-(nothing)}"
-    fi
-    t_destroy=$(now)
-    check virsh_destroy_hvm "$(virsh destroy $NAME >> "$D/virsh.log" 2>&1 && echo true || echo false)" \
-        "$(tail -1 "$D/virsh.log")"
-    wait_domain_gone $NAME 60 || true
-    detached_daemon_end "$DPID"
-    rec hvm_destroy_to_exit_s "$(since "$t_destroy")"
+    traffic_then_destroy hvm "virsh start"
     cp "$QLOG" "$D/hvm-qemu-dm.log" 2>/dev/null
     cp "$DLOG" "$D/hvm-daemon.log" 2>/dev/null
 else
@@ -138,9 +143,7 @@ else
         "$(tr '\n' ' ' < "$D/virsh-unpaused.log" | cut -c1-300); state: $(virsh domstate $NAME 2>&1 | head -1)"
 fi
 : > "$GUEST_CONSOLE"
-(exec tail -n +1 -F "$GUEST_CONSOLE" 2>/dev/null | while IFS= read -r l; do
-    echo "[domU $(now)] ${l%$'\r'}"; done) &
-CONSOLE_TAIL=$!
+console_follow
 t0=$(now)
 if virsh start --paused $NAME >> "$D/virsh.log" 2>&1; then
     DOMID=$(virsh domid $NAME 2>/dev/null)
@@ -150,17 +153,7 @@ if virsh start --paused $NAME >> "$D/virsh.log" 2>&1; then
         "after $(since "$t0")s: domain ${DOMID:-?} $(virsh domstate $NAME 2>/dev/null | head -1), daemon ${DPID:-none}: $(grep -m1 'is paused with its devices' "$HLOG" 2>/dev/null)"
     check virsh_resume_pvh "$(virsh resume $NAME >> "$D/virsh.log" 2>&1 && echo true || echo false)" "$(tail -1 "$D/virsh.log")"
     GUEST_T0=$(now)
-    if line=$(wait_console 'E2E-GUEST-MARK traffic-started|^E2E-GUEST \{' 300) && [[ $line == *traffic-started* ]]; then
-        check pvh_traffic true "$(since "$GUEST_T0")s after virsh resume: $line"
-    else
-        check pvh_traffic false "guest never started traffic: ${line:-(nothing)}"
-    fi
-    t_destroy=$(now)
-    check virsh_destroy_pvh "$(virsh destroy $NAME >> "$D/virsh.log" 2>&1 && echo true || echo false)" \
-        "$(tail -1 "$D/virsh.log")"
-    wait_domain_gone $NAME 60 || true
-    detached_daemon_end "$DPID"
-    rec pvh_destroy_to_exit_s "$(since "$t_destroy")"
+    traffic_then_destroy pvh "virsh resume"
     cp "$HLOG" "$D/pvh-hook.log" 2>/dev/null
     cp "$DLOG" "$D/pvh-daemon.log" 2>/dev/null
 else

@@ -24,9 +24,7 @@ pvh_cfg "$D/guest.cfg" $NAME 2 256 "--mode traffic --threads-bytes 2M --rep-byte
     "ioreq_lend = [ \"bdf=00:1f.0,size=256M,backing=memfd:256M,mode=auto,vendor=$VENDOR,device=$DEVICE,class=$CLASS,stats=$DSTATS,pidfile=$D/daemon.pid\" ]"
 
 : > "$GUEST_CONSOLE"
-(exec tail -n +1 -F "$GUEST_CONSOLE" 2>/dev/null | while IFS= read -r l; do
-    echo "[domU $(now)] ${l%$'\r'}"; done) &
-CONSOLE_TAIL=$!
+console_follow
 t0=$(now)
 # The launcher's lines go to $LLOG; the detached daemon's to the domain's log, $DLOG.
 if "$LAUNCHER" "$D/guest.cfg" > "$LLOG" 2>&1; then

@@ -34,9 +34,7 @@ hvm_cfg "$D/guest.cfg" $NAME 2 256 "--mode traffic --threads-bytes 2M --rep-byte
 cat "$D/dm-lines.cfg" >> "$D/guest.cfg"
 
 : > "$GUEST_CONSOLE"
-(exec tail -n +1 -F "$GUEST_CONSOLE" 2>/dev/null | while IFS= read -r l; do
-    echo "[domU $(now)] ${l%$'\r'}"; done) &
-CONSOLE_TAIL=$!
+console_follow
 t0=$(now)
 if xl create "$D/guest.cfg" > "$D/xl-create.log" 2>&1; then
     DOMID=$(xl domid $NAME 2>/dev/null)
